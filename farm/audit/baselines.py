@@ -1,0 +1,211 @@
+"""The baseline log: JSON Lines, one envelope per audit run, at `data/_kb/audit_baselines.jsonl` by default.
+
+- Load keeps every line's original bytes, so load-then-write is byte-identical, and envelopes written by
+  other implementations (any JSON object with a `metrics` table) are accepted and kept exactly as written.
+- New envelopes are written with sorted keys and a trailing newline.
+- Append is atomic: the whole line goes out in one `os.write` on an `O_APPEND` descriptor, under an exclusive
+  `fcntl.flock` on the log, so concurrent appenders are serialised and a killed writer leaves either the
+  whole line or nothing. A torn final line (no trailing newline, not valid JSON: a writer that crashed some
+  other way) is ignored by `load_log` and cut off by the next append; an unterminated final line that *is*
+  a valid envelope is kept and terminated before the new line.
+- Appends may be mirrored into the `audit_baselines` table; `import_log` / `export_log` round-trip a log
+  through the database byte for byte.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from farm.errors import UsageError
+
+_TIME_KEYS = ("timestamp", "recorded_at", "ts", "time")
+_IMPL_KEYS = ("implementation", "runtime", "impl")
+
+
+@dataclass(frozen=True)
+class BaselineEntry:
+    """One line of the log: `raw` is its exact bytes (with its newline, if it had one)."""
+
+    seq: int
+    raw: bytes
+    data: dict[str, Any] | None
+
+    @property
+    def valid(self) -> bool:
+        return self.data is not None
+
+    def _str(self, *keys: str) -> str | None:
+        for key in keys:
+            value = (self.data or {}).get(key)
+            if isinstance(value, str):
+                return value
+        return None
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return dict((self.data or {}).get("metrics") or {})
+
+    @property
+    def run_id(self) -> str | None:
+        return self._str("run_id")
+
+    @property
+    def host(self) -> str | None:
+        return self._str("host", "hostname")
+
+    @property
+    def root(self) -> str | None:
+        return self._str("root")
+
+    @property
+    def implementation(self) -> str | None:
+        return self._str(*_IMPL_KEYS)
+
+    @property
+    def recorded_at(self) -> str | None:
+        return self._str(*_TIME_KEYS)
+
+    @property
+    def label(self) -> str:
+        parts = [p for p in (self.recorded_at, self.implementation) if p]
+        return f"#{self.seq}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+@dataclass
+class BaselineLog:
+    path: str
+    entries: list[BaselineEntry] = field(default_factory=list)
+    torn: bytes = b""
+
+    @property
+    def valid(self) -> list[BaselineEntry]:
+        return [e for e in self.entries if e.valid]
+
+    def last(self) -> BaselineEntry | None:
+        valid = self.valid
+        return valid[-1] if valid else None
+
+    def history(self) -> list[dict[str, Any]]:
+        """Metrics of every valid entry, oldest first (the drift table's input)."""
+        return [e.metrics for e in self.valid]
+
+    def to_bytes(self) -> bytes:
+        return b"".join(e.raw for e in self.entries)
+
+
+def parse_envelope(raw: bytes) -> dict[str, Any] | None:
+    """The envelope on one line, or None when it is not a JSON object with a `metrics` object."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(data, dict) and isinstance(data.get("metrics"), dict):
+        return data
+    return None
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        yield from fh
+
+
+def load_log(path: str | Path) -> BaselineLog:
+    """Every line of the log (a missing file is an empty log); see the module doc for torn lines."""
+    p = Path(path)
+    log = BaselineLog(str(p))
+    if not p.exists():
+        return log
+    if not p.is_file():
+        raise UsageError(f"baseline log {str(p)!r} is not a file")
+    for raw in _lines(p):
+        data = parse_envelope(raw)
+        if not raw.endswith(b"\n") and data is None:
+            log.torn = raw
+            break
+        log.entries.append(BaselineEntry(len(log.entries), raw, data))
+    return log
+
+
+def load_last(path: str | Path) -> BaselineEntry | None:
+    return load_log(path).last()
+
+
+def write_log(log: BaselineLog, path: str | Path) -> None:
+    """Write the log's lines exactly (torn tail dropped), atomically: temp file, fsync, rename."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for entry in log.entries:
+                fh.write(entry.raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def encode_envelope(envelope: Mapping[str, Any]) -> bytes:
+    """A new log line: sorted keys, compact, one trailing newline."""
+    if not isinstance(envelope.get("metrics"), dict):
+        raise UsageError("a baseline envelope needs a `metrics` object")
+    return orjson.dumps(dict(envelope), option=orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def _scan_fd(fd: int) -> tuple[int, int, int]:
+    """(complete lines, file size, offset just past the last newline) of an open log."""
+    size = os.fstat(fd).st_size
+    lines, last_nl, pos = 0, 0, 0
+    while pos < size:
+        chunk = os.pread(fd, 1 << 20, pos)
+        if not chunk:
+            break
+        lines += chunk.count(b"\n")
+        idx = chunk.rfind(b"\n")
+        if idx >= 0:
+            last_nl = pos + idx + 1
+        pos += len(chunk)
+    return lines, size, last_nl
+
+
+def append_baseline(
+    path: str | Path, envelope: Mapping[str, Any], *, database_url: str | None = None,
+) -> BaselineEntry:
+    """Append one envelope atomically (see the module doc); mirror it into the database when a URL is given."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    line = encode_envelope(envelope)
+    fd = os.open(p, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        lines, size, last_nl = _scan_fd(fd)
+        payload = line
+        if size > last_nl:  # an unterminated final line
+            tail = os.pread(fd, size - last_nl, last_nl)
+            if parse_envelope(tail) is not None:
+                payload, lines = b"\n" + line, lines + 1
+            else:
+                os.ftruncate(fd, last_nl)
+        written = os.write(fd, payload)
+        if written != len(payload):  # a full disk: never leave a partial line behind
+            os.ftruncate(fd, os.fstat(fd).st_size - written)
+            raise UsageError(f"could not append to {p}: short write ({written} of {len(payload)} bytes)")
+        os.fsync(fd)
+    finally:
+        os.close(fd)  # closing releases the lock
+    entry = BaselineEntry(lines, line, dict(envelope))
+    if database_url:
+        from farm.audit.mirror import mirror_entry
+
+        mirror_entry(database_url, str(p.resolve()), entry)
+    return entry

@@ -1,0 +1,139 @@
+"""Plain-data results: a phase's checks and metrics, and the assembled audit report.
+
+Everything here round-trips through plain JSON (`to_dict` / `from_dict`) so a Celery task can run one
+phase, return its result over the wire, and an aggregation task can rebuild the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PASS = "PASS"
+FAIL = "FAIL"
+SKIP = "SKIP"
+
+Metrics = dict[str, int | float]
+
+
+@dataclass
+class Check:
+    """One check: `required` checks decide the overall verdict; the others only report."""
+
+    name: str
+    phase: int
+    required: bool
+    status: str
+    detail: str
+    offenders: list[str] = field(default_factory=list)
+    offender_count: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "phase": self.phase, "required": self.required, "status": self.status,
+            "detail": self.detail, "offenders": list(self.offenders), "offender_count": self.offender_count,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Check:
+        return cls(
+            name=str(data["name"]), phase=int(data["phase"]), required=bool(data["required"]),
+            status=str(data["status"]), detail=str(data["detail"]),
+            offenders=[str(o) for o in data.get("offenders", [])], offender_count=int(data.get("offender_count", 0)),
+        )
+
+
+@dataclass
+class PhaseResult:
+    phase: int
+    name: str
+    checks: list[Check] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+    @property
+    def status(self) -> str:
+        if any(c.status == FAIL for c in self.checks):
+            return FAIL
+        if self.checks and all(c.status == SKIP for c in self.checks):
+            return SKIP
+        return PASS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase, "name": self.name, "checks": [c.to_dict() for c in self.checks],
+            "metrics": dict(self.metrics), "elapsed_s": self.elapsed_s,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PhaseResult:
+        return cls(
+            phase=int(data["phase"]), name=str(data["name"]),
+            checks=[Check.from_dict(c) for c in data.get("checks", [])],
+            metrics={str(k): v for k, v in data.get("metrics", {}).items()},
+            elapsed_s=float(data.get("elapsed_s", 0.0)),
+        )
+
+
+@dataclass
+class AuditReport:
+    """All phases of one audit of one root, plus the drift table against the baseline log (if any)."""
+
+    root: str
+    host: str
+    implementation: str
+    runtime: str
+    version: str
+    started_at: str
+    run_id: str
+    phases: list[PhaseResult]
+    drift: list[dict[str, Any]] = field(default_factory=list)
+    baseline_run: str | None = None
+
+    @property
+    def checks(self) -> list[Check]:
+        return [c for p in self.phases for c in p.checks]
+
+    @property
+    def required_checks(self) -> list[Check]:
+        return [c for c in self.checks if c.required]
+
+    @property
+    def passed(self) -> bool:
+        required = self.required_checks
+        return bool(required) and all(c.status == PASS for c in required)
+
+    @property
+    def metrics(self) -> Metrics:
+        out: Metrics = {}
+        for p in self.phases:
+            out.update(p.metrics)
+        return out
+
+    def envelope(self) -> dict[str, Any]:
+        """The baseline-log envelope for this run (written with sorted keys)."""
+        return {
+            "timestamp": self.started_at, "run_id": self.run_id, "implementation": self.implementation,
+            "runtime": self.runtime, "host": self.host, "root": self.root, "version": self.version,
+            "metrics": dict(sorted(self.metrics.items())),
+            "checks": {c.name: c.status for c in self.checks},
+            "passed": self.passed,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root, "host": self.host, "implementation": self.implementation, "runtime": self.runtime,
+            "version": self.version, "started_at": self.started_at, "run_id": self.run_id,
+            "passed": self.passed, "metrics": dict(sorted(self.metrics.items())),
+            "phases": [p.to_dict() for p in self.phases], "drift": list(self.drift),
+            "baseline_run": self.baseline_run,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditReport:
+        return cls(
+            root=str(data["root"]), host=str(data["host"]), implementation=str(data["implementation"]),
+            runtime=str(data["runtime"]), version=str(data["version"]), started_at=str(data["started_at"]),
+            run_id=str(data["run_id"]), phases=[PhaseResult.from_dict(p) for p in data.get("phases", [])],
+            drift=[dict(r) for r in data.get("drift", [])], baseline_run=data.get("baseline_run"),
+        )

@@ -1,0 +1,245 @@
+"""Streaming reads of a root's JSON Lines files, shared by the phases.
+
+A phase is a *fold*: it names the datasets it reads, receives each record once, and builds its result at the
+end. `scan(root, profile, folds)` parses every line once (orjson) and hands it to every fold that reads that
+dataset, so a full audit reads each file once and memory stays flat however large the files are.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Iterator, Sequence
+from operator import itemgetter, methodcaller
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+import orjson
+
+from farm.audit.layout import SCAN_ORDER
+from farm.audit.profile import AuditProfile
+from farm.audit.result import FAIL, PASS, Check, PhaseResult
+
+MAX_OFFENDERS = 10
+
+
+READ_BYTES = 1 << 20  # the file is read from disk in ~1 MiB blocks ...
+BATCH_BYTES = 1 << 15  # ... and handed to the phases ~32 KiB of lines at a time, so a batch stays in cache
+
+
+class BadLine:
+    """A line that is not a JSON object (only phase 1 reports these; other phases skip them)."""
+
+    __slots__ = ("no", "reason")
+
+    def __init__(self, no: int, reason: str) -> None:
+        self.no, self.reason = no, reason
+
+
+class Batch:
+    """About `BATCH_BYTES` of consecutive lines of one file, parsed: `recs` are the JSON objects, `bad` the rest.
+
+    Phases work on whole batches with C-level operations (`map`, `str.join`, set algebra, `Counter`) and only
+    walk records one by one in Python when a batch has something to report. A column (`cols`), its text
+    (`joined`) and its distinct values (`distinct`) are computed once per batch and shared by every phase that
+    reads them.
+    """
+
+    __slots__ = ("_absent", "_cols", "_distinct", "_joined", "_keys", "bad", "first", "nos", "recs", "rel")
+
+    def __init__(self, rel: str, first: int, recs: list[dict[str, Any]], nos: list[int] | None,
+                 bad: list[BadLine]) -> None:
+        self.rel, self.first, self.recs, self.nos, self.bad = rel, first, recs, nos, bad
+        self._cols: dict[str, list[Any]] = {}
+        self._joined: dict[str, str | None] = {}
+        self._distinct: dict[str, set[str] | None] = {}
+        self._absent: set[str] = set()
+        self._keys: dict[str, str] | None = None
+
+    def line(self, i: int) -> int:
+        """The 1-based line number of `recs[i]`."""
+        return self.nos[i] if self.nos is not None else self.first + i
+
+    def cols(self, keys: Sequence[str]) -> list[list[Any]]:
+        """The records' values for each of `keys` (`rec.get(key)`: None where a record lacks the key)."""
+        cache = self._cols
+        for key in keys:
+            if key not in cache:
+                if self._keys is None:  # the parser's own key objects: lookups then match by identity
+                    self._keys = {k: k for k in self.recs[0]} if self.recs else {}
+                own = self._keys.get(key, key)
+                try:
+                    cache[key] = list(map(itemgetter(own), self.recs))
+                except KeyError:
+                    self._absent.add(key)
+                    cache[key] = list(map(methodcaller("get", own), self.recs))
+        return [cache[key] for key in keys]
+
+    def lacks(self, keys: Sequence[str]) -> bool:
+        """True when some record has no value for one of `keys` (after `cols(keys)`)."""
+        return not self._absent.isdisjoint(keys)
+
+    def joined(self, key: str) -> str | None:
+        """The column of `key` joined with newlines when every value is a string, else None."""
+        cache = self._joined
+        if key not in cache:
+            try:
+                cache[key] = "\n".join(self.cols((key,))[0])
+            except TypeError:
+                cache[key] = None
+        return cache[key]
+
+    def distinct(self, key: str) -> set[str] | None:
+        """The distinct values of the column of `key` when every value is a string, else None."""
+        cache = self._distinct
+        if key not in cache:
+            cache[key] = None if self.joined(key) is None else set(self._cols[key])
+        return cache[key]
+
+
+class Fold(Protocol):
+    datasets: tuple[str, ...]
+
+    def start(self, files: dict[str, list[str]]) -> None:
+        """Called once before any record, with each dataset's files (relative to the root; empty if absent)."""
+
+    def feed(self, dataset: str, batch: Batch) -> None:
+        """One batch of one file of `dataset`."""
+
+    def finish(self) -> PhaseResult: ...
+
+
+def resolve(root: str | Path, pattern: str) -> list[str]:
+    """Files matching a dataset path (a path or a glob) under `root`, relative to it, sorted."""
+    base = Path(root)
+    if glob.has_magic(pattern):
+        return sorted(os.path.relpath(p, base) for p in glob.glob(str(base / pattern), recursive=True)
+                      if os.path.isfile(p))
+    return [pattern] if (base / pattern).is_file() else []
+
+
+def _slow(rel: str, first: int, lines: list[bytes]) -> Batch:
+    recs: list[dict[str, Any]] = []
+    nos: list[int] = []
+    bad: list[BadLine] = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            bad.append(BadLine(first + i, f"not JSON ({str(exc).split(':')[0]})"))
+            continue
+        if type(value) is dict:
+            recs.append(value)
+            nos.append(first + i)
+        else:
+            bad.append(BadLine(first + i, f"expected a JSON object, got {type(value).__name__}"))
+    return Batch(rel, first, recs, nos, bad)
+
+
+# Where one line would hold the end of one record and the start of the next: `}`, a comma, `{`, with only JSON
+# whitespace between (never a newline). A block without it parses as an array of its lines in one call.
+_TWO_ON_A_LINE = re.compile(rb"\}[ \t\r]*,[ \t\r]*\{")
+
+
+def _blocks(fh: BinaryIO) -> Iterator[tuple[bytes, bool]]:
+    """The file's text in blocks of whole lines (about `BATCH_BYTES` each), each without its final newline,
+    and whether that newline was there (only the file's last line may lack it). Reads `READ_BYTES` at a time
+    and slices the blocks out of that, so each byte is copied once on the way."""
+    rest: list[bytes] = []  # the start of a line cut off by the end of the previous read
+    while data := fh.read(READ_BYTES):
+        start, size = 0, len(data)
+        while start < size:
+            cut = data.rfind(b"\n", start, start + BATCH_BYTES)
+            if cut < 0:  # no line ends in the next BATCH_BYTES: a long line
+                cut = data.find(b"\n", start + BATCH_BYTES)
+                if cut < 0:
+                    rest.append(data[start:] if start else data)
+                    break
+            if rest:
+                rest.append(data[start:cut])
+                yield b"".join(rest), True
+                rest = []
+            else:
+                yield data[start:cut], True
+            start = cut + 1
+    if rest:
+        yield b"".join(rest), False
+
+
+def _parse(rel: str, first: int, block: bytes, terminated: bool) -> tuple[Batch, int]:
+    """One block's batch and its number of lines.
+
+    Fast path: the block's lines joined by commas into one JSON array, parsed by one `orjson.loads`. That is the
+    per-line parse exactly when it yields one object per line and no line holds `}` `,` `{` at its own top
+    level: every separator of the array's values is then one of the inserted commas, so each value is one whole
+    line. Anything else (blank lines, bad JSON, non-objects, a `},{` anywhere, even inside a string) goes line
+    by line."""
+    joined = block.replace(b"\n", b", ")
+    n = len(joined) - len(block) + 1  # one more byte per newline: the line count without a counting pass
+    if _TWO_ON_A_LINE.search(block) is None:
+        try:
+            recs = orjson.loads(b"[" + joined + b"]")
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if len(recs) == n and set(map(type, recs)) == {dict}:
+                return Batch(rel, first, recs, None, []), n
+    lines = [line + b"\n" for line in block.split(b"\n")]
+    if not terminated:
+        lines[-1] = lines[-1][:-1]
+    try:
+        recs = list(map(orjson.loads, lines))
+    except orjson.JSONDecodeError:
+        return _slow(rel, first, lines), n
+    if set(map(type, recs)) == {dict}:
+        return Batch(rel, first, recs, None, []), n
+    return _slow(rel, first, lines), n
+
+
+def iter_batches(root: str | Path, rel: str) -> Iterator[Batch]:
+    """The file's lines in parsed batches, streamed (about `BATCH_BYTES` of text at a time)."""
+    first = 1
+    with open(Path(root) / rel, "rb", buffering=READ_BYTES) as fh:
+        for block, terminated in _blocks(fh):
+            batch, n = _parse(rel, first, block, terminated)
+            yield batch
+            first += n
+
+
+def scan(root: str | Path, profile: AuditProfile, folds: Sequence[Fold]) -> list[PhaseResult]:
+    """Feed every batch of the datasets the folds read to those folds, each file read and parsed once."""
+    wanted = {d for f in folds for d in f.datasets}
+    files = {d: resolve(root, profile.paths[d]) for d in SCAN_ORDER if d in wanted}
+    for fold in folds:
+        fold.start({d: files[d] for d in fold.datasets})
+    for dataset, paths in files.items():
+        feeders = [f.feed for f in folds if dataset in f.datasets]
+        for rel in paths:
+            for batch in iter_batches(root, rel):
+                for feed in feeders:
+                    feed(dataset, batch)
+    return [f.finish() for f in folds]
+
+
+class Offenders:
+    """Counts offending records and keeps the first few as `file:line: reason`."""
+
+    __slots__ = ("count", "first")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: list[str] = []
+
+    def add(self, rel: str, no: int, reason: str) -> None:
+        self.count += 1
+        if len(self.first) < MAX_OFFENDERS:
+            self.first.append(f"{rel}:{no}: {reason}" if no else f"{rel}: {reason}")
+
+    def check(self, name: str, phase: int, required: bool, ok: str, bad: str) -> Check:
+        """A check that passes when nothing offended; `bad` may use `{n}` for the count."""
+        if self.count == 0:
+            return Check(name, phase, required, PASS, ok)
+        return Check(name, phase, required, FAIL, bad.format(n=self.count), list(self.first), self.count)

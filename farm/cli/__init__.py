@@ -1,0 +1,85 @@
+"""`farm`: the command line. Commands parse and validate, then call library functions.
+
+Exit codes: 0 PASS (or success), 1 FAIL, 2 usage or configuration error, 3 INCONCLUSIVE.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from farm import __version__
+from farm.errors import EXIT_USAGE, FarmError
+
+# Subcommands are imported only when used: `farm sweep ...` never pays for Celery, scipy.optimize or
+# the audit code. The one-line help shown by `farm --help` is kept here; a test checks it matches.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "audit": ("farm.cli.audit", "Audit a data root: phases 0-7, metrics, checks, drift against the baseline log."),
+    "baselines": ("farm.cli.audit", "The audit baseline log: import, export and drift tables."),
+    "db": ("farm.cli.dbcmd", "The results database: migrate it, show its schema revision."),
+    "demo": ("farm.cli.demo", "Watch a real embed-parity sweep between two real HTTP gateways on loopback."),
+    "flower": ("farm.cli.stack", "Flower, watching the probe workers (basic auth required)."),
+    "gateways": ("farm.cli.gateways", "Demo gateways to try the farm on (tests and benchmarks use them too)."),
+    "init": ("farm.cli.init", "Write a commented example farm.toml."),
+    "report": ("farm.cli.report", "Re-render a sweep's Markdown report (and plots) from the database."),
+    "stack": ("farm.cli.stack", "The distributed farm as local processes, or as docker-compose.yml."),
+    "stats": ("farm.cli.stats", "Statistics engine: check the verdict rules against simulated sweeps."),
+    "sweep": ("farm.cli.sweep", "Run parity sweeps between a legacy gateway and a candidate."),
+}
+
+
+class FarmGroup(click.Group):
+    """Loads subcommands lazily, and turns every `FarmError` into one line on stderr and its exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[cmd_name][0])
+        commands: list[click.Command] = module.COMMANDS
+        return next(c for c in commands if c.name == cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_text) for name, (_, help_text) in sorted(COMMANDS.items())])
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FarmError as exc:
+            click.echo(f"farm: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=FarmGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="farm")
+@click.option(
+    "--config", "config_path", envvar="FARM_CONFIG", type=click.Path(dir_okay=False),
+    help="farm.toml to use (default: $FARM_CONFIG, else ./farm.toml if present, else built-in defaults).",
+)
+@click.pass_context
+def main_group(ctx: click.Context, config_path: str | None) -> None:
+    """The probe farm: prove, with large samples and statistics, that a rewritten gateway answers
+    like the one it replaces, and keep a drift-checked audit of the data behind it.
+
+    Start with `farm demo`. Exit codes: 0 PASS, 1 FAIL, 2 usage/config error, 3 INCONCLUSIVE.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        main_group.main(args=list(argv) if argv is not None else None, prog_name="farm")
+    except FarmError as exc:  # raised while parsing options (e.g. a bad --config)
+        click.echo(f"farm: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+__all__ = ["main", "main_group"]

@@ -1,0 +1,56 @@
+"""`farm stats`: the statistics engine from the command line (simulation of the verdict designs)."""
+
+from __future__ import annotations
+
+import click
+
+from farm.errors import UsageError
+
+COMMANDS: list[click.Command] = []
+
+
+@click.group("stats")
+def stats_group() -> None:
+    """Statistics engine: check the verdict rules against simulated sweeps."""
+
+
+@stats_group.command("simulate")
+@click.option("--sweeps", type=int, default=1000, show_default=True, help="Simulated sweeps per scenario.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same table).")
+@click.option(
+    "--p-max", "p_max", type=float, default=0.001, show_default=True, help="Largest tolerated disagreement rate."
+)
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="Error rate of the verdict.")
+@click.option("--cap", type=int, default=20_000, show_default=True, help="Max samples of the sequential design.")
+@click.option("--markdown", is_flag=True, help="Print the table as Markdown (as pasted in docs/statistics.md).")
+def simulate_command(sweeps: int, seed: int, p_max: float, alpha: float, cap: int, markdown: bool) -> None:
+    """False-PASS rate, power and samples used, per design, at true rates 0, p_max/2, p_max, 2 p_max, 10 p_max."""
+    if sweeps < 1:
+        raise UsageError("--sweeps must be >= 1")
+    if not 0.0 < p_max < 0.1:
+        raise UsageError("--p-max must be in (0, 0.1)")  # 10 p_max must stay a probability
+    if not 0.0 < alpha < 1.0:
+        raise UsageError("--alpha must be in (0, 1)")
+    if cap < 1:
+        raise UsageError("--cap must be >= 1")
+    from farm.stats.simulate import render_markdown, simulate  # numpy/scipy only when the command runs
+
+    rows = simulate(sweeps=sweeps, seed=seed, p_max=p_max, alpha=alpha, cap=cap)
+    if markdown:
+        click.echo(render_markdown(rows, p_max=p_max, alpha=alpha), nl=False)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Verdict designs, p_max={p_max:g}, alpha={alpha:g}, {sweeps:,} sweeps per row")
+    for col in ("design", "true rate", "PASS", "FAIL", "INCONCL.", "false PASS", "exact P(PASS)", "mean n"):
+        table.add_column(col, justify="left" if col == "design" else "right", no_wrap=True)
+    for r in rows:
+        table.add_row(
+            r.design, f"{r.true_rate:.4%}", f"{r.pass_rate:.3f}", f"{r.fail_rate:.3f}", f"{r.inconclusive_rate:.3f}",
+            "" if r.false_pass is None else f"{r.false_pass:.3f}", f"{r.exact_pass:.4f}", f"{r.mean_n:,.0f}",
+        )
+    Console().print(table)
+
+
+COMMANDS.append(stats_group)

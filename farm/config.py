@@ -1,0 +1,249 @@
+"""`farm.toml`: gateways, custom wire profiles, corpora, thresholds, schedules. Parsed here and only here.
+
+Every problem becomes one `ConfigError` naming the file, the key and what is wrong.
+Environment variables: `FARM_CONFIG` (path), `FARM_DATABASE_URL`, `FARM_BROKER_URL`,
+`FARM_RESULT_URL`; gateway tokens are *never* in the file, only the name of the variable holding them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from farm.errors import ConfigError
+from farm.stats.verdict import VerdictParams
+
+_VERDICT_DEFAULTS = VerdictParams()
+
+DEFAULT_CONFIG_NAME = "farm.toml"
+DEFAULT_DATABASE_URL = "sqlite:///.farm/farm.db"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """A gateway under test. `token_env` names the variable a worker near it reads its token from."""
+
+    name: str
+    url: str
+    profile: str
+    queue: str
+    token_env: str
+
+    @staticmethod
+    def default_token_env(name: str) -> str:
+        return f"FARM_GATEWAY_{re.sub(r'[^A-Z0-9]', '_', name.upper())}_TOKEN"
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    name: str
+    path: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Verdict parameters for one probe (defaults: the verdict engine's own); see docs/statistics.md."""
+
+    tau: float = _VERDICT_DEFAULTS.tau
+    p_max: float = _VERDICT_DEFAULTS.p_max
+    alpha: float = _VERDICT_DEFAULTS.alpha
+    floor: float = _VERDICT_DEFAULTS.floor
+    noise_sample: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """A beat entry: `kind` is `sweep` or `audit`; `args` are passed to the task as plain data."""
+
+    name: str
+    cron: str
+    kind: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FarmConfig:
+    source: str = "<defaults>"
+    database_url: str = DEFAULT_DATABASE_URL
+    broker_url: str | None = None
+    result_url: str | None = None
+    gateways: dict[str, GatewayConfig] = field(default_factory=dict)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    corpora: dict[str, CorpusConfig] = field(default_factory=dict)
+    thresholds: dict[str, Thresholds] = field(default_factory=dict)
+    schedules: tuple[ScheduleConfig, ...] = ()
+    audit_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def thresholds_for(self, probe: str) -> Thresholds:
+        return self.thresholds.get(probe, Thresholds())
+
+
+def _expect(source: str, key: str, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ConfigError(source, key, f"expected {what}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _check_keys(source: str, prefix: str, table: dict[str, Any], allowed: set[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(source, f"{prefix}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _parse_gateways(source: str, table: Any) -> dict[str, GatewayConfig]:
+    _expect(source, "gateways", table, dict, "a table of gateways")
+    out: dict[str, GatewayConfig] = {}
+    for name, body in table.items():
+        key = f"gateways.{name}"
+        if not _NAME_RE.match(name):
+            raise ConfigError(source, key, "gateway names are lowercase letters, digits, '-' and '_'")
+        _expect(source, key, body, dict, "a table")
+        _check_keys(source, key + ".", body, {"url", "profile", "queue", "token_env"})
+        url = _expect(source, key + ".url", body.get("url"), str, "a URL string")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(source, key + ".url", f"must start with http:// or https://, got {url!r}")
+        profile = _expect(source, key + ".profile", body.get("profile"), str, "a wire profile name")
+        queue = _expect(source, key + ".queue", body.get("queue", f"probe.{name}"), str, "a queue name")
+        token_env = _expect(
+            source, key + ".token_env", body.get("token_env", GatewayConfig.default_token_env(name)), str,
+            "an environment variable name",
+        )
+        out[name] = GatewayConfig(name, url.rstrip("/"), profile, queue, token_env)
+    return out
+
+
+def _parse_thresholds(source: str, table: Any) -> dict[str, Thresholds]:
+    _expect(source, "thresholds", table, dict, "a table keyed by probe")
+    out: dict[str, Thresholds] = {}
+    names = set(Thresholds.__dataclass_fields__)
+    for probe, body in table.items():
+        key = f"thresholds.{probe}"
+        _expect(source, key, body, dict, "a table")
+        _check_keys(source, key + ".", body, names)
+        values: dict[str, float] = {}
+        for name, value in body.items():
+            number = float(_expect(source, f"{key}.{name}", value, (int, float), "a number"))
+            if not 0.0 <= number <= 1.0:
+                raise ConfigError(source, f"{key}.{name}", f"must be between 0 and 1, got {number}")
+            values[name] = number
+        out[probe] = Thresholds(**values)
+    return out
+
+
+def _parse_schedules(source: str, items: Any) -> tuple[ScheduleConfig, ...]:
+    _expect(source, "schedules", items, list, "an array of [[schedules]] tables")
+    out = []
+    for i, body in enumerate(items):
+        key = f"schedules[{i}]"
+        _expect(source, key, body, dict, "a table")
+        _check_keys(source, key + ".", body, {"name", "cron", "kind", "args"})
+        name = _expect(source, key + ".name", body.get("name"), str, "a name")
+        cron = _expect(source, key + ".cron", body.get("cron"), str, "a cron expression")
+        if len(cron.split()) != 5:
+            raise ConfigError(source, key + ".cron", f"expected 5 cron fields, got {cron!r}")
+        kind = _expect(source, key + ".kind", body.get("kind"), str, "'sweep' or 'audit'")
+        if kind not in ("sweep", "audit"):
+            raise ConfigError(source, key + ".kind", f"expected 'sweep' or 'audit', got {kind!r}")
+        args = _expect(source, key + ".args", body.get("args", {}), dict, "a table")
+        out.append(ScheduleConfig(name, cron, kind, dict(args)))
+    return tuple(out)
+
+
+def parse_config(data: dict[str, Any], source: str) -> FarmConfig:
+    """Validate a parsed TOML document; raise `ConfigError` on the first problem."""
+    _check_keys(
+        source, "", data,
+        {"database", "broker", "gateways", "profiles", "corpora", "thresholds", "schedules", "audit"},
+    )
+    database = _expect(source, "database", data.get("database", {}), dict, "a table")
+    _check_keys(source, "database.", database, {"url"})
+    broker = _expect(source, "broker", data.get("broker", {}), dict, "a table")
+    _check_keys(source, "broker.", broker, {"url", "result_url"})
+    profiles = _expect(source, "profiles", data.get("profiles", {}), dict, "a table of wire profiles")
+    for name, body in profiles.items():
+        _expect(source, f"profiles.{name}", body, dict, "a table")
+    corpora_raw = _expect(source, "corpora", data.get("corpora", {}), dict, "a table")
+    corpora = {}
+    for name, body in corpora_raw.items():
+        _expect(source, f"corpora.{name}", body, dict, "a table")
+        _check_keys(source, f"corpora.{name}.", body, {"path", "field"})
+        path = _expect(source, f"corpora.{name}.path", body.get("path"), str, "a file path")
+        fld = body.get("field")
+        if fld is not None:
+            _expect(source, f"corpora.{name}.field", fld, str, "a field name")
+        corpora[name] = CorpusConfig(name, path, fld)
+    audit = _expect(source, "audit", data.get("audit", {}), dict, "a table")
+    config = FarmConfig(
+        source=source,
+        database_url=_expect(source, "database.url", database.get("url", DEFAULT_DATABASE_URL), str, "a URL"),
+        broker_url=broker.get("url"),
+        result_url=broker.get("result_url"),
+        gateways=_parse_gateways(source, data.get("gateways", {})),
+        profiles={k: dict(v) for k, v in profiles.items()},
+        corpora=corpora,
+        thresholds=_parse_thresholds(source, data.get("thresholds", {})),
+        schedules=_parse_schedules(source, data.get("schedules", [])),
+        audit_profiles={k: dict(v) for k, v in audit.get("profiles", {}).items()},
+        raw=data,
+    )
+    if "gateways" not in data:
+        config = replace(config, gateways=default_gateways())
+    # Profiles are validated by the module that owns them; import late to keep config free of cycles.
+    from farm.profiles import resolve_profile
+
+    for gw in config.gateways.values():
+        resolve_profile(gw.profile, config, key=f"gateways.{gw.name}.profile")
+    return config
+
+
+def default_gateways() -> dict[str, GatewayConfig]:
+    """Without [gateways], `legacy` and `candidate` are the demo pair `farm stack up` serves."""
+    from farm.stack import default_gateways as stack_pair
+
+    return {name: GatewayConfig(name, url, profile, f"probe.{name}", GatewayConfig.default_token_env(name))
+            for name, (url, profile) in stack_pair().items()}
+
+
+def config_path(explicit: str | None = None) -> Path | None:
+    """The config file in force: `--config`, else `FARM_CONFIG`, else `./farm.toml` if present."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("FARM_CONFIG")
+    if env:
+        return Path(env)
+    local = Path(DEFAULT_CONFIG_NAME)
+    return local if local.exists() else None
+
+
+def load_config(explicit: str | None = None) -> FarmConfig:
+    """Load and validate the config, then apply environment overrides for URLs."""
+    path = config_path(explicit)
+    if path is None:
+        config = FarmConfig(gateways=default_gateways())
+    else:
+        if not path.is_file():
+            raise ConfigError(str(path), "", "config file not found")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(path), "", f"not valid TOML ({exc})") from None
+        except UnicodeDecodeError:
+            raise ConfigError(str(path), "", "not UTF-8 text") from None
+        config = parse_config(data, str(path))
+    overrides: dict[str, Any] = {}
+    for env, attr in (
+        ("FARM_DATABASE_URL", "database_url"), ("FARM_BROKER_URL", "broker_url"), ("FARM_RESULT_URL", "result_url"),
+    ):
+        if os.environ.get(env):
+            overrides[attr] = os.environ[env]
+    if overrides:
+        config = replace(config, **overrides)
+    return config

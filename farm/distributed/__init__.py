@@ -1,0 +1,1 @@
+"""Distributed sweeps: the producer, and the work Celery tasks do near each gateway (see docs/distributed.md)."""

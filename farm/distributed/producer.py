@@ -1,0 +1,138 @@
+"""The producer of a distributed sweep: stream the corpus into batch tasks with flow control, then wait.
+
+At most `max_inflight` batches are dispatched and not yet paired, so a 1,000,000-sample sweep never floods
+the broker or this process's memory. Progress is what has landed in the database.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from farm.config import FarmConfig
+from farm.corpus import batches, iter_texts
+from farm.distributed.jobs import JobFactory
+from farm.errors import UsageError
+from farm.report.embed import report_json, report_path
+from farm.store.db import transaction
+from farm.store.models import Sweep
+from farm.store.sweeps import create_sweep, get_sweep, set_status
+from farm.sweep.engine import in_noise_subsample
+from farm.sweep.run import gateway_rows, progress_bar
+from farm.sweep.spec import SweepSpec, new_sweep_id
+
+FINALIZE_TASK = "farm.embed.finalize_sweep"
+CALL_TASK = "farm.embed.call_gateway"
+
+
+def queue_of(config: FarmConfig, name: str) -> str:
+    gw = config.gateways.get(name)
+    return gw.queue if gw is not None else f"probe.{name}"
+
+
+def _progress(url: str, sweep_id: str) -> tuple[str, int, int | None]:
+    with transaction(url) as s:
+        status, done, total = s.execute(select(Sweep.status, Sweep.batches_done, Sweep.batches_total)
+                                        .where(Sweep.id == sweep_id)).one()
+    return str(status), int(done), total
+
+
+def start(config: FarmConfig, spec: SweepSpec, reports: Path | None) -> str:
+    if spec.until_decided:
+        raise UsageError("--until-decided runs in embedded mode only (the sequential test needs one ordered stream)")
+    sweep_id = new_sweep_id()
+    row = spec.sweep_row(sweep_id, "distributed")
+    row["params"]["reports_dir"] = str(reports.resolve()) if reports is not None else None
+    create_sweep(spec.database_url, row, gateway_rows(spec))
+    return sweep_id
+
+
+def dispatch(app: Any, config: FarmConfig, spec: SweepSpec, sweep_id: str, *, max_inflight: int = 64,
+             poll: float = 0.2, on_progress: Any = None) -> int:
+    """Send every batch to both gateways' queues, never more than `max_inflight` unpaired; returns batches sent."""
+    url = spec.database_url
+    queues = {"legacy": queue_of(config, spec.legacy.name), "candidate": queue_of(config, spec.candidate.name)}
+    sent = samples = done = 0
+    checked = 0.0
+    factory = JobFactory(spec, sweep_id)
+    for batch in batches(iter_texts(spec.corpus), spec.batch_size):
+        # Read progress only at the in-flight bound or twice a second (cancel, progress bar): a query per
+        # batch cost the producer more than publishing the batch.
+        while sent - done >= max_inflight or time.monotonic() - checked > 0.5:
+            status, done, _ = _progress(url, sweep_id)
+            checked = time.monotonic()
+            if on_progress is not None:
+                on_progress(done)
+            if status == "cancelled":
+                return sent
+            if sent - done >= max_inflight:
+                time.sleep(poll)
+        for job in factory.jobs(batch.no, batch.start, batch.texts, in_noise_subsample(batch.no, spec.noise_sample)):
+            app.send_task(CALL_TASK, args=[job.to_dict()], queue=queues[job.side], argsrepr=job.describe())
+        sent += 1
+        samples += len(batch.texts)
+    with transaction(url) as s:
+        s.execute(update(Sweep).where(Sweep.id == sweep_id).values(batches_total=sent, planned=samples))
+    if sent == 0:
+        set_status(url, sweep_id, "failed")
+        raise UsageError("the corpus is empty: nothing to sweep")
+    # The last batch may have been paired before the total was known: then nobody enqueued finalize yet.
+    app.send_task(FINALIZE_TASK, args=[sweep_id], queue="farm.aggregate")
+    return sent
+
+
+def wait(app: Any, url: str, sweep_id: str, *, on_progress: Any = None, poll: float = 0.3,
+         stall_timeout: float = 600.0, resend_after: float = 60.0) -> str:
+    """Block until the sweep is done, failed or cancelled; re-sends finalize if a complete sweep sits idle.
+
+    Gives up (the sweep goes on; `farm sweep status` follows it) when no batch lands for `stall_timeout`.
+    """
+    idle_since: float | None = None
+    last_done, last_change = -1, time.monotonic()
+    while True:
+        status, done, total = _progress(url, sweep_id)
+        if on_progress is not None:
+            on_progress(done)
+        if done != last_done:
+            last_done, last_change = done, time.monotonic()
+        if status in ("done", "failed", "cancelled"):
+            return status
+        if total is not None and done >= total and status == "running":
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since > resend_after:
+                app.send_task(FINALIZE_TASK, args=[sweep_id], queue="farm.aggregate")
+                idle_since = None
+        if time.monotonic() - last_change > stall_timeout:
+            raise UsageError(f"sweep {sweep_id}: no batch landed for {stall_timeout:.0f}s (status {status}, "
+                             f"{done} of {total} batches): are the workers for its queues running? "
+                             f"`farm sweep status {sweep_id}` follows it")
+        time.sleep(poll)
+
+
+def run_distributed_sweep(config: FarmConfig, spec: SweepSpec, reports: Path | None, *,
+                          show_progress: bool = True, max_inflight: int = 64,
+                          stall_timeout: float = 600.0) -> dict[str, Any]:
+    from workers.app import make_app
+
+    app = make_app(config)
+    sweep_id = start(config, spec, reports)
+    label = f"embed {spec.legacy.name} vs {spec.candidate.name} (distributed)"
+    with progress_bar(spec.corpus.limit, label, show_progress) as bar:
+        task = bar.task_ids[0]
+
+        def advance(done_batches: int) -> None:
+            bar.update(task, completed=min(done_batches * spec.batch_size, spec.corpus.limit or 10**12))
+
+        dispatch(app, config, spec, sweep_id, max_inflight=max_inflight, on_progress=advance)
+        status = wait(app, spec.database_url, sweep_id, on_progress=advance, stall_timeout=stall_timeout)
+    payload = report_json(spec.database_url, sweep_id)
+    if status != "done":
+        payload.setdefault("verdict", None)
+        payload["reason"] = f"sweep {status}"
+    sweep = get_sweep(spec.database_url, sweep_id)
+    if sweep.params.get("reports_dir"):
+        payload["report"] = str(report_path(Path(sweep.params["reports_dir"]), sweep))
+    return payload

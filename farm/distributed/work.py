@@ -1,0 +1,183 @@
+"""What the Celery tasks do, as plain functions: call one side, pair a batch, finalize a sweep.
+
+Every step is idempotent, so at-least-once delivery gives exactly-once results:
+- a side result is keyed (sweep, batch, side): a redelivered call stores nothing new;
+- pairing inserts (sweep, batch) into `paired_batches` first: only the insert that wins bumps the counter;
+- finalize moves the sweep from `running` to `finalizing` in one UPDATE: only one caller renders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import delete, func, select, update
+
+from farm.distributed.jobs import SIDES, SideJob, pack, retry_policy, target_from_dict, unpack
+from farm.gateway.client import call_embed, make_client
+from farm.probes.embed import compare_batch, self_cosines
+from farm.report.embed import render
+from farm.stats import VerdictParams
+from farm.store.db import ensure_schema, transaction
+from farm.store.models import PairedBatch, Sweep
+from farm.store.models import SideResult as SideRow
+from farm.store.sweeps import insert_ignore, set_status, write_samples
+from farm.sweep.finalize import Outcome, finalize
+from farm.sweep.spec import profiles_of
+from farm.wiredrift import DOC_BATCHES, DriftObserver
+
+_local = threading.local()
+
+
+def _loop_and_client() -> tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]:
+    """One event loop and one pooled client per worker thread, kept for the life of the process."""
+    if getattr(_local, "loop", None) is None:
+        _local.loop = asyncio.new_event_loop()
+        _local.client = make_client(concurrency=4, timeout=60.0)
+    return _local.loop, _local.client
+
+
+_STATUS_TTL = 1.0  # seconds a worker trusts a sweep's status: a cancel takes effect within it
+_status_cache: dict[str, tuple[float, str | None]] = {}
+
+
+def sweep_status(url: str, sweep_id: str) -> str | None:
+    """The sweep's status, read at most once a second per process (every batch asking cost a round trip)."""
+    now = time.monotonic()
+    cached = _status_cache.get(sweep_id)
+    if cached is not None and now - cached[0] < _STATUS_TTL:
+        return cached[1]
+    with transaction(url) as s:
+        status = s.scalar(select(Sweep.status).where(Sweep.id == sweep_id))
+    _status_cache[sweep_id] = (now, status)
+    return status
+
+
+def run_side(job: SideJob, url: str, worker: str) -> bool:
+    """Call this worker's gateway for one batch and store the answer. True when both sides are now stored."""
+    if sweep_status(url, job.sweep_id) in ("cancelled", None):
+        return False
+    loop, client = _loop_and_client()
+    target, policy = target_from_dict(job.gateway), retry_policy(job.retry)
+    result = loop.run_until_complete(call_embed(client, target, job.texts, job.model, policy, worker))
+    self_cos = None
+    if job.noise:
+        again = loop.run_until_complete(call_embed(client, target, job.texts, job.model, policy, worker))
+        self_cos = self_cosines(result, again)
+    payload = pack(result, job.start, self_cos, keep_doc=job.batch_no < DOC_BATCHES)
+    # Two transactions on purpose: counting after our insert has committed means that of two sides landing
+    # at once, at least the later one sees both and enqueues the pairing. A Core connection, not a Session:
+    # this runs for every batch and side.
+    with ensure_schema(url).connect() as conn:
+        with conn.begin():
+            insert_ignore(conn, SideRow, [{"sweep_id": job.sweep_id, "batch_no": job.batch_no, "side": job.side,
+                                           "worker": worker, "payload": payload}])
+        with conn.begin():
+            stored = conn.execute(select(func.count()).select_from(SideRow).where(
+                SideRow.sweep_id == job.sweep_id, SideRow.batch_no == job.batch_no)).scalar()
+    return stored == len(SIDES)
+
+
+@dataclass(frozen=True)
+class PairResult:
+    paired_now: bool
+    done: int
+    total: int | None
+
+    @property
+    def complete(self) -> bool:
+        return self.total is not None and self.done >= self.total
+
+
+def pair(url: str, sweep_id: str, batch_no: int) -> PairResult:
+    """Compare the two stored sides of a batch and write its samples, once."""
+    with transaction(url) as s:
+        sweep = s.get(Sweep, sweep_id)
+        rows = s.execute(select(SideRow.side, SideRow.payload).where(
+            SideRow.sweep_id == sweep_id, SideRow.batch_no == batch_no)).all()
+    assert sweep is not None
+    sides = {side: unpack(payload) for side, payload in rows}
+    if set(sides) != set(SIDES):  # already paired (redelivery) or the twin has not landed: nothing to do
+        return PairResult(False, sweep.batches_done, sweep.batches_total)
+    (legacy, lmeta), (candidate, cmeta) = sides["legacy"], sides["candidate"]
+    texts = legacy.request.get("texts") or candidate.request.get("texts") or _texts(legacy.request)
+    samples = compare_batch(sweep_id, batch_no, lmeta["start"], texts, legacy, candidate)
+    noise = [{"sweep_id": sweep_id, "idx": lmeta["start"] + i, "side": side, "cosine": cos,
+              "error": None if cos is not None else "unpaired"}
+             for side, meta in (("legacy", lmeta), ("candidate", cmeta)) if meta["self_cos"] is not None
+             for i, cos in enumerate(meta["self_cos"])]
+    drift_state = None
+    if legacy.response is not None and candidate.response is not None:
+        lp, cp = profiles_of(sweep)
+        observer = DriftObserver(lp, cp)
+        observer.observe(legacy.request, legacy.response, candidate.request, candidate.response, norms=False)
+        drift_state = observer.to_dict()
+    write_samples(url, samples, noise)
+    with transaction(url) as s:
+        # Only the caller whose insert takes bumps the counter: redelivered or raced pairings change nothing.
+        claimed = insert_ignore(s, PairedBatch, [{"sweep_id": sweep_id, "batch_no": batch_no,
+                                                 "drift_state": drift_state}]) == 1
+        if claimed:
+            done, total = s.execute(update(Sweep).where(Sweep.id == sweep_id)
+                                    .values(batches_done=Sweep.batches_done + 1)
+                                    .returning(Sweep.batches_done, Sweep.batches_total)).one()
+        s.execute(delete(SideRow).where(SideRow.sweep_id == sweep_id, SideRow.batch_no == batch_no))
+    if not claimed:
+        with transaction(url) as s:
+            done, total = s.execute(select(Sweep.batches_done, Sweep.batches_total)
+                                    .where(Sweep.id == sweep_id)).one()
+    return PairResult(claimed, int(done), total)
+
+
+def _texts(request: dict[str, Any]) -> list[str]:
+    for value in request.values():
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+    raise ValueError("stored request has no list of texts")
+
+
+def claim_finalize(url: str, sweep_id: str) -> bool:
+    """Move a complete sweep from running to finalizing; True for the one caller that did it."""
+    with transaction(url) as s:
+        claimed = s.execute(update(Sweep).where(
+            Sweep.id == sweep_id, Sweep.status == "running", Sweep.batches_total.is_not(None),
+            Sweep.batches_done >= Sweep.batches_total).values(status="finalizing").returning(Sweep.id)).all()
+        return len(claimed) == 1
+
+
+def finalize_distributed(url: str, sweep_id: str, reports_dir: str | None) -> Outcome | None:
+    """Verdict, drift catalog and reports of a complete sweep, produced once."""
+    if not claim_finalize(url, sweep_id):
+        return None
+    with transaction(url) as s:
+        sweep = s.get(Sweep, sweep_id)
+        states = s.scalars(select(PairedBatch.drift_state).where(PairedBatch.sweep_id == sweep_id)
+                           .order_by(PairedBatch.batch_no))
+        state_list = [state for state in states if state]  # a JSON column stores None as JSON null
+    assert sweep is not None
+    try:
+        return _finalize_claimed(url, sweep, state_list, reports_dir)
+    except BaseException:
+        set_status(url, sweep_id, "failed")  # never leave a producer waiting on a sweep nobody will finish
+        raise
+
+
+def _finalize_claimed(url: str, sweep: Sweep, state_list: list[dict[str, Any]], reports_dir: str | None) -> Outcome:
+    sweep_id = sweep.id
+    lp, cp = profiles_of(sweep)
+    observer = DriftObserver(lp, cp)
+    for state in state_list:
+        observer.merge(DriftObserver.from_dict(state, lp, cp))
+    p = sweep.params
+    params = VerdictParams(tau=p["tau"], p_max=p["p_max"], alpha=p["alpha"], floor=p["floor"])
+    # The producer sets `planned` in the same UPDATE as `batches_total`, which the finalize claim requires.
+    outcome = finalize(url, sweep_id, params, observer, planned=sweep.planned,
+                       sequential=bool(p.get("until_decided")))
+    if reports_dir is not None:
+        render(url, sweep_id, Path(reports_dir))
+    return outcome

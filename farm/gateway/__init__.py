@@ -1,0 +1,1 @@
+"""Gateways: the HTTP client that probes them, and the demo gateways users try the farm on."""

@@ -1,0 +1,80 @@
+"""Start and stop demo gateways as child processes on loopback (used by `farm demo`, the stack, tests)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import httpx
+
+from farm.errors import FarmError
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now (a tiny race with other binders is acceptable on loopback)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class GatewayProcess:
+    """A running `farm gateways serve` child. Use as a context manager, or call `stop()`."""
+
+    profile: str
+    port: int
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "farm", "gateways", "serve", "--profile", self.profile,
+                "--port", str(self.port), *self.args]
+
+    def start(self, timeout: float = 30.0) -> GatewayProcess:
+        env = {**os.environ, **(self.env or {})}
+        self.proc = subprocess.Popen(self.command(), env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise FarmError(f"demo gateway {self.profile} exited with code {self.proc.returncode} on start")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                    return self
+            time.sleep(0.1)
+        self.stop()
+        raise FarmError(f"demo gateway {self.profile} did not answer on {self.url} within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def __enter__(self) -> GatewayProcess:
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.stop()
+
+
+def spawn(profile: str, *args: str, port: int | None = None, env: dict[str, str] | None = None) -> GatewayProcess:
+    """Start a demo gateway speaking `profile`, extra CLI knobs in `args` (e.g. "--drift-rate", "0.01")."""
+    return GatewayProcess(profile, port or free_port(), list(args), env).start()

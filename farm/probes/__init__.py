@@ -1,0 +1,1 @@
+"""Probes: pure comparisons of two gateways' answers, one module per endpoint family."""

@@ -1,0 +1,1 @@
+"""Reports: Markdown (and PNG plots) under `reports/`, rendered from the database alone."""

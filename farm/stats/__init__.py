@@ -1,0 +1,38 @@
+"""Statistics engine: intervals, sequential stopping, noise floor and the embed verdict.
+
+Pure functions of numpy arrays and plain numbers (no HTTP, queues or SQL). See docs/statistics.md.
+"""
+
+from __future__ import annotations
+
+from farm.stats.intervals import clopper_pearson, cp_lower, cp_upper, samples_needed, wilson, zero_failure_n
+from farm.stats.latency import latency_summary
+from farm.stats.noise import NoiseFloor, NoiseSamples, noise_floor
+from farm.stats.sequential import (
+    clean_stream_n,
+    confidence_sequence,
+    sequential_decision,
+    sequential_samples_needed,
+)
+from farm.stats.verdict import EmbedSamples, Verdict, VerdictParams, decide_embed
+
+__all__ = [
+    "EmbedSamples",
+    "NoiseFloor",
+    "NoiseSamples",
+    "Verdict",
+    "VerdictParams",
+    "clean_stream_n",
+    "clopper_pearson",
+    "confidence_sequence",
+    "cp_lower",
+    "cp_upper",
+    "decide_embed",
+    "latency_summary",
+    "noise_floor",
+    "samples_needed",
+    "sequential_decision",
+    "sequential_samples_needed",
+    "wilson",
+    "zero_failure_n",
+]

@@ -1,0 +1,147 @@
+"""Reads and writes of sweeps and their samples. Writes are idempotent: a redelivered batch changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import numpy as np
+from sqlalchemy import Connection, Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from farm.errors import UsageError
+from farm.store.db import transaction
+from farm.store.models import Base, DriftFinding, Gateway, NoiseSample, Sample, Sweep, Verdict
+
+
+def insert_ignore(session: Session | Connection, model: type[Base], rows: Sequence[dict[str, Any]]) -> int:
+    """Bulk INSERT that skips rows whose primary key exists (ON CONFLICT DO NOTHING on both dialects).
+
+    Returns how many rows were inserted for a single row (what exactly-once claims need), else -1.
+    """
+    if not rows:
+        return 0
+    dialect = (session.get_bind() if isinstance(session, Session) else session).dialect.name
+    table = cast(Table, model.__table__)  # Core insert: the ORM bulk path reports no row count
+    stmt: postgresql.Insert | sqlite.Insert
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).on_conflict_do_nothing()
+    else:  # pragma: no cover - only the two dialects above are supported
+        raise UsageError(f"unsupported database dialect {dialect}")
+    if len(rows) > 1:
+        session.execute(stmt, rows)  # executemany: drivers do not all report a row count here
+        return -1
+    # RETURNING tells, on both dialects, whether the row went in (psycopg reports rowcount -1 here).
+    return len(session.execute(stmt.values(rows[0]).returning(*table.primary_key.columns)).all())
+
+
+def create_sweep(url: str, sweep: dict[str, Any], gateways: Sequence[dict[str, Any]]) -> None:
+    with transaction(url) as s:
+        for gw in gateways:
+            s.merge(Gateway(**gw, updated_at=datetime.now(UTC)))
+        s.add(Sweep(**sweep))
+
+
+def write_samples(url: str, rows: Sequence[dict[str, Any]], noise: Sequence[dict[str, Any]] = ()) -> None:
+    with transaction(url) as s:
+        insert_ignore(s, Sample, rows)
+        insert_ignore(s, NoiseSample, noise)
+
+
+def get_sweep(url: str, sweep_id: str) -> Sweep:
+    with transaction(url) as s:
+        sweep = s.get(Sweep, sweep_id)
+        if sweep is None:
+            matches = s.scalars(select(Sweep).where(Sweep.id.startswith(sweep_id)).limit(2)).all()
+            if len(matches) == 1:
+                return matches[0]
+            raise UsageError(f"no sweep {sweep_id!r} in this database")
+        return sweep
+
+
+def set_status(url: str, sweep_id: str, status: str, **values: Any) -> None:
+    with transaction(url) as s:
+        if status in ("done", "cancelled", "failed"):
+            values.setdefault("finished_at", datetime.now(UTC))
+        s.execute(update(Sweep).where(Sweep.id == sweep_id).values(status=status, **values))
+
+
+def sample_count(url: str, sweep_id: str) -> int:
+    with transaction(url) as s:
+        return int(s.scalar(select(func.count()).select_from(Sample).where(Sample.sweep_id == sweep_id)) or 0)
+
+
+def load_embed_arrays(url: str, sweep_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Column arrays of a sweep's samples (ordered by index) and of its A/A noise samples by side."""
+    cols = (Sample.idx, Sample.batch_no, Sample.cosine, Sample.legacy_error, Sample.candidate_error, Sample.dim_legacy,
+            Sample.dim_candidate, Sample.latency_legacy_ms, Sample.latency_candidate_ms, Sample.norm_legacy,
+            Sample.norm_candidate, Sample.text_sha)
+    with transaction(url) as s:
+        result = s.execute(select(*cols).where(Sample.sweep_id == sweep_id).order_by(Sample.idx)).all()
+        noise = s.execute(select(NoiseSample.side, NoiseSample.cosine).where(NoiseSample.sweep_id == sweep_id)).all()
+    columns = list(zip(*result, strict=True)) if result else [() for _ in cols]
+    names = [c.key for c in cols]
+    data = dict(zip(names, columns, strict=True))
+
+    def floats(key: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+        return np.array([np.nan if v is None else v for v in data[key]], dtype=np.float64)
+
+    def ints(key: str) -> np.ndarray[Any, np.dtype[np.int64]]:
+        return np.array([-1 if v is None else v for v in data[key]], dtype=np.int64)
+
+    arrays: dict[str, Any] = {
+        "idx": ints("idx"), "batch_no": ints("batch_no"), "cosine": floats("cosine"),
+        "legacy_error": list(data["legacy_error"]), "candidate_error": list(data["candidate_error"]),
+        "dim_legacy": ints("dim_legacy"), "dim_candidate": ints("dim_candidate"),
+        "latency_legacy_ms": floats("latency_legacy_ms"), "latency_candidate_ms": floats("latency_candidate_ms"),
+        "norm_legacy": floats("norm_legacy"), "norm_candidate": floats("norm_candidate"),
+        "text_sha": list(data["text_sha"]),
+    }
+    by_side: dict[str, list[float]] = {"legacy": [], "candidate": []}
+    for side, cos in noise:
+        if cos is not None:
+            by_side.setdefault(side, []).append(cos)
+    return arrays, {k: np.array(v, dtype=np.float64) for k, v in by_side.items()}
+
+
+def save_outcome(url: str, sweep_id: str, verdict: dict[str, Any], findings: Sequence[dict[str, Any]],
+                 status: str = "done") -> None:
+    """Store the verdict and the drift catalog, replacing any earlier ones (re-finalising is harmless)."""
+    with transaction(url) as s:
+        existing = s.get(Verdict, sweep_id)
+        if existing is not None:
+            s.delete(existing)
+            s.flush()
+        s.add(Verdict(sweep_id=sweep_id, **verdict))
+        s.query(DriftFinding).filter(DriftFinding.sweep_id == sweep_id).delete()
+        s.add_all(DriftFinding(sweep_id=sweep_id, **f) for f in findings)
+        s.execute(update(Sweep).where(Sweep.id == sweep_id).values(status=status, finished_at=datetime.now(UTC)))
+
+
+def load_outcome(url: str, sweep_id: str) -> tuple[Verdict | None, list[DriftFinding]]:
+    with transaction(url) as s:
+        verdict = s.get(Verdict, sweep_id)
+        findings = list(s.scalars(select(DriftFinding).where(DriftFinding.sweep_id == sweep_id)
+                                  .order_by(DriftFinding.id)))
+        return verdict, findings
+
+
+def recent_sweeps(url: str, limit: int = 20) -> list[Sweep]:
+    with transaction(url) as s:
+        return list(s.scalars(select(Sweep).order_by(Sweep.created_at.desc()).limit(limit)))
+
+
+def worst_samples(url: str, sweep_id: str, k: int = 10) -> tuple[list[Sample], list[Sample]]:
+    """The `k` lowest-cosine compared samples, and the first `k` samples with an error on either side."""
+    with transaction(url) as s:
+        lowest = list(s.scalars(select(Sample).where(Sample.sweep_id == sweep_id, Sample.cosine.is_not(None))
+                                .order_by(Sample.cosine, Sample.idx).limit(k)))
+        failed = list(s.scalars(select(Sample).where(
+            Sample.sweep_id == sweep_id,
+            (Sample.legacy_error.is_not(None)) | (Sample.candidate_error.is_not(None)),
+        ).order_by(Sample.idx).limit(k)))
+        return lowest, failed

@@ -1,0 +1,64 @@
+"""Run a sweep end to end in this process: record it, run the engine, finalize, render the reports."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+from farm.report.embed import RenderedReport, render
+from farm.store.sweeps import create_sweep, set_status
+from farm.sweep.engine import run_embedded
+from farm.sweep.finalize import Outcome, finalize
+from farm.sweep.spec import SweepSpec, new_sweep_id
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    outcome: Outcome
+    report: RenderedReport | None
+    planned: int
+    stopped_at: int | None
+
+
+@contextmanager
+def progress_bar(total: int | None, label: str, enabled: bool = True) -> Iterator[Progress]:
+    """A progress bar on stderr (silent when disabled); `total=None` shows a running count."""
+    console = Console(stderr=True)
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+               TimeRemainingColumn()]
+    with Progress(*columns, console=console, disable=not enabled, transient=False) as bar:
+        bar.add_task(label, total=total)
+        yield bar
+
+
+def gateway_rows(spec: SweepSpec) -> list[dict[str, str]]:
+    return [{"name": t.name, "url": t.url, "profile": t.profile.name, "queue": f"probe.{t.name}",
+             "token_env": t.token_env or ""} for t in (spec.legacy, spec.candidate)]
+
+
+def run_embedded_sweep(spec: SweepSpec, reports_dir: Path | None, *, show_progress: bool = True) -> SweepRun:
+    sweep_id = new_sweep_id()
+    create_sweep(spec.database_url, spec.sweep_row(sweep_id, "embedded"), gateway_rows(spec))
+    label = f"embed {spec.legacy.name} vs {spec.candidate.name}"
+    # The verdict's scipy import (0.3 s) happens while the first batches wait on the gateways, not before.
+    threading.Thread(target=importlib.import_module, args=("scipy.special",), daemon=True).start()
+    try:
+        with progress_bar(spec.corpus.limit, label, show_progress) as bar:
+            task = bar.task_ids[0]
+            result = asyncio.run(run_embedded(spec, sweep_id, lambda n: bar.advance(task, n)))
+    except BaseException:
+        set_status(spec.database_url, sweep_id, "failed")
+        raise
+    extra = {"stopped_early_at": result.tally.decided_at} if result.tally.decided_at else {}
+    outcome = finalize(spec.database_url, sweep_id, spec.params, result.observer, planned=result.planned,
+                       sequential=spec.until_decided, extra=extra)
+    report = render(spec.database_url, sweep_id, reports_dir) if reports_dir is not None else None
+    return SweepRun(outcome, report, result.planned, result.tally.decided_at)

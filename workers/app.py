@@ -1,0 +1,85 @@
+"""The Celery app: `celery -A workers worker -Q probe.legacy` runs a worker next to the legacy gateway.
+
+Configuration comes from farm.toml and the environment (FARM_BROKER_URL, FARM_DATABASE_URL,
+FARM_VISIBILITY_TIMEOUT, FARM_TASK_EVENTS). Tasks ignore results: vectors travel through the database, never the result
+backend (see docs/distributed.md for why), so no result backend is configured at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from farm.config import DEFAULT_BROKER_URL, FarmConfig, load_config
+
+AGGREGATE_QUEUE = "farm.aggregate"
+TASK_TIME_LIMIT = 900  # seconds; a batch call is 4 attempts x 30 s at worst, an aggregation far less
+
+
+def visibility_timeout() -> int:
+    """Redis redelivers an unacked message after this; it must exceed the longest task (celery#7651)."""
+    return int(os.environ.get("FARM_VISIBILITY_TIMEOUT", "3600"))
+
+
+def task_events() -> bool:
+    return os.environ.get("FARM_TASK_EVENTS", "1").lower() in ("1", "true", "yes", "on")
+
+
+def make_app(config: FarmConfig | None = None) -> Celery:
+    config = config or load_config()
+    vt = visibility_timeout()
+    app = Celery("farm", broker=config.broker_url or DEFAULT_BROKER_URL,
+                 include=["workers.embed", "workers.schedule", "workers.audit"])
+    transport: dict[str, Any] = {"visibility_timeout": vt}
+    app.conf.update(
+        task_ignore_result=True,
+        result_backend=None,
+        task_serializer="json",
+        accept_content=["json"],
+        # At-least-once: ack after the task ran, requeue when the worker dies under it; every task is idempotent.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,  # long I/O tasks: do not hoard messages a dead worker would sit on
+        task_time_limit=min(TASK_TIME_LIMIT, max(vt - 60, 30)),
+        task_soft_time_limit=min(TASK_TIME_LIMIT - 30, max(vt - 90, 20)),
+        broker_transport_options=transport,
+        broker_connection_retry_on_startup=True,
+        task_default_queue=AGGREGATE_QUEUE,
+        task_routes={"farm.embed.pair_batch": {"queue": AGGREGATE_QUEUE},
+                     "farm.embed.finalize_sweep": {"queue": AGGREGATE_QUEUE},
+                     "farm.schedule.*": {"queue": AGGREGATE_QUEUE}},
+        # Task events feed Flower; FARM_TASK_EVENTS=0 turns them off (measured: no throughput difference).
+        worker_send_task_events=task_events(),
+        task_send_sent_event=task_events(),
+        timezone="UTC",
+        enable_utc=True,
+    )
+    from farm.schedule import beat_schedule
+
+    app.conf.beat_schedule = beat_schedule(config)
+    app.conf.farm_config = config
+    return app
+
+
+app = make_app()
+
+
+# One INFO line per gateway request drowns the task log (and costs CPU at high volume).
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@worker_process_init.connect
+def _after_fork(**_kwargs: Any) -> None:
+    # Prefork children inherit the parent's pooled connections: drop them without closing the parent's.
+    from farm.store.db import dispose_all
+
+    dispose_all()
+
+
+def database_url() -> str:
+    config: FarmConfig = app.conf.farm_config
+    return config.database_url
