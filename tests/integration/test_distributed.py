@@ -1,0 +1,274 @@
+"""Distributed sweeps with real parts: Redis or RabbitMQ, Postgres, Celery worker processes, Flower, HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from farm.cli import main_group
+from farm.gateway.process import GatewayProcess, free_port, spawn
+from farm.store.db import transaction, upgrade
+from farm.store.models import Sample, Sweep
+from tests.integration.cluster import Cluster
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+SENTINEL = "sk-sentinel-" + secrets.token_hex(8)
+
+
+def farm_toml(tmp: Path, legacy: GatewayProcess, candidate: GatewayProcess) -> Path:
+    path = tmp / "farm.toml"
+    path.write_text(f"""
+[gateways.legacy]
+url = "{legacy.url}"
+profile = "lakehouse-legacy"
+
+[gateways.candidate]
+url = "{candidate.url}"
+profile = "lakehouse-candidate"
+""")
+    return path
+
+
+def request_log(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def run_cli(env: dict[str, str], *args: str) -> tuple[int, dict]:
+    result = CliRunner().invoke(main_group, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, json.loads(result.stdout)
+
+
+def sweep_args(samples: int, *extra: str) -> list[str]:
+    return ["sweep", "embed", "--legacy", "legacy", "--candidate", "candidate", "--samples", str(samples),
+            "--json", "--quiet", *extra]
+
+
+def samples_of(url: str, sweep_id: str) -> tuple[int, int, int, int]:
+    with transaction(url) as s:
+        row = s.execute(select(func.count(), func.count(func.distinct(Sample.idx)), func.min(Sample.idx),
+                               func.max(Sample.idx)).where(Sample.sweep_id == sweep_id)).one()
+    return tuple(int(v) for v in row)  # type: ignore[return-value]
+
+
+@pytest.fixture
+def redis_db() -> Iterator[str]:
+    db = 9
+    client = redis.Redis(host="127.0.0.1", port=6379, db=db)
+    try:
+        client.flushdb()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"Redis is required at 127.0.0.1:6379 (see .ci/run): {exc}")
+    yield f"redis://127.0.0.1:6379/{db}"
+    client.flushdb()
+
+
+@pytest.fixture
+def cluster_env(tmp_path: Path, pg_url: str, redis_db: str) -> Iterator[tuple[dict[str, str], GatewayProcess,
+                                                                             GatewayProcess]]:
+    """Two demo gateways (token-protected, with request logs), a migrated Postgres, Redis, a farm.toml."""
+    upgrade(pg_url)
+    gw_env = {"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL}
+    with spawn("lakehouse-legacy", "--token-env", "FARM_GATEWAY_LEGACY_TOKEN", "--request-log",
+               str(tmp_path / "legacy-requests.jsonl"), env=gw_env) as legacy, \
+            spawn("lakehouse-candidate", "--request-log", str(tmp_path / "candidate-requests.jsonl")) as candidate:
+        config = farm_toml(tmp_path, legacy, candidate)
+        env = {"FARM_CONFIG": str(config), "FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": redis_db}
+        yield env, legacy, candidate
+
+
+def test_distributed_sweep_matches_embedded_and_stays_near_its_gateway(
+        cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str) -> None:
+    env, _legacy, _candidate = cluster_env
+    cluster = Cluster(tmp_path, env)
+    try:
+        # Only the legacy worker has the legacy token in its environment: secrets live near their gateway.
+        cluster.worker("legacy", "probe.legacy", extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
+        cluster.worker("candidate", "probe.candidate")
+        cluster.worker("aggregate", "farm.aggregate", concurrency=4)
+        code, dist = run_cli(env, *sweep_args(5000, "--distributed", "--reports-dir", str(tmp_path / "reports")))
+    finally:
+        cluster.stop()
+    assert samples_of(pg_url, dist["sweep_id"]) == (5000, 5000, 0, 4999)
+    assert dist["mode"] == "distributed" and dist["n"] == 5000 and code == 0
+    # The same corpus in embedded mode (this process calls both gateways, so it needs the token too).
+    code_e, emb = run_cli({**env, "FARM_GATEWAY_LEGACY_TOKEN": SENTINEL}, *sweep_args(5000, "--no-report"))
+    keys = ("verdict", "reason", "n", "disagreements", "errors")
+    assert {k: dist[k] for k in keys} == {k: emb[k] for k in keys} and code == code_e
+    assert dist["drift_catalog"] == emb["drift_catalog"]
+    for side in ("legacy", "candidate"):
+        callers = Counter(r["worker"] for r in request_log(tmp_path / f"{side}-requests.jsonl"))
+        distributed_callers = {w for w in callers if w != "embedded"}
+        assert len(distributed_callers) == 1 and next(iter(distributed_callers)).startswith(f"{side}@")
+        assert callers[next(iter(distributed_callers))] == 5000 // 32 + 1
+    assert Path(dist["report"]).exists()
+
+
+def test_kill_9_a_worker_mid_sweep_loses_and_duplicates_nothing(
+        cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str) -> None:
+    env, _legacy, _candidate = cluster_env
+    env = {**env, "FARM_VISIBILITY_TIMEOUT": "10"}  # redelivery of the dead worker's messages after 10 s
+    cluster = Cluster(tmp_path, env)
+    result: dict[str, object] = {}
+
+    def produce() -> None:
+        result["out"] = run_cli(env, *sweep_args(4000, "--distributed", "--no-report", "--batch-size", "16"))
+
+    try:
+        cluster.worker("legacy", "probe.legacy", concurrency=2, extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
+        cluster.worker("candidate", "probe.candidate", concurrency=2)
+        cluster.worker("aggregate", "farm.aggregate", concurrency=2)
+        producer = threading.Thread(target=produce)
+        producer.start()
+        sweep_id = _wait_for_progress(pg_url, minimum=20)
+        cluster.kill9("legacy")
+        done_at_kill = _done(pg_url, sweep_id)
+        time.sleep(2)
+        cluster.worker("legacy", "probe.legacy", concurrency=2, extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
+        producer.join(timeout=400)
+        assert not producer.is_alive(), "the sweep did not finish after the worker restart"
+    finally:
+        cluster.stop()
+    code, out = result["out"]  # type: ignore[misc]
+    assert done_at_kill < 250  # the kill really happened mid-sweep (4,000 / 16 = 250 batches)
+    assert samples_of(pg_url, sweep_id) == (4000, 4000, 0, 3999)
+    assert out["n"] == 4000 and out["verdict"] == "PASS" and code == 0
+
+
+def _done(url: str, sweep_id: str) -> int:
+    with transaction(url) as s:
+        return int(s.scalar(select(Sweep.batches_done).where(Sweep.id == sweep_id)) or 0)
+
+
+def _wait_for_progress(url: str, minimum: int, timeout: float = 120.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with transaction(url) as s:
+            row = s.execute(select(Sweep.id, Sweep.batches_done)).first()
+        if row is not None and row[1] >= minimum:
+            return str(row[0])
+        time.sleep(0.1)
+    raise AssertionError("the sweep made no progress")
+
+
+def test_token_never_leaves_the_worker_and_flower_sees_the_workers(
+        cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str,
+        redis_db: str) -> None:
+    env, _legacy, _candidate = cluster_env
+    cluster = Cluster(tmp_path, env)
+    port = free_port()
+    capture = (tmp_path / "broker-monitor.txt").open("wb")
+    monitor = subprocess.Popen(["redis-cli", "-u", redis_db, "monitor"], stdout=capture, stderr=subprocess.STDOUT)
+    answers: list[str] = []
+    try:
+        cluster.worker("legacy", "probe.legacy", extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
+        cluster.worker("candidate", "probe.candidate")
+        cluster.worker("aggregate", "farm.aggregate", concurrency=2)
+        cluster.start("flower", ["farm", "flower", "--address", "127.0.0.1", "--port", str(port)],
+                      "Visit me at", extra_env={"FARM_FLOWER_AUTH": "ops:s3cret"})
+        base = f"http://127.0.0.1:{port}"
+        auth = ("ops", "s3cret")
+        # Flower subscribes to events some time after it starts serving (longer on a loaded machine): one-batch
+        # warm-up sweeps until one shows up with its task names, so the measured sweep's events are all seen.
+        for attempt in range(8):
+            _, warm = run_cli(env, *sweep_args(32, "--distributed", "--no-report"))
+            try:
+                _flower_tasks(base, auth, calls=2, pairs=1, sweep_id=warm["sweep_id"], wait=10)
+                break
+            except AssertionError:
+                if attempt == 7:
+                    raise
+        code, out = run_cli(env, *sweep_args(600, "--distributed", "--reports-dir", str(tmp_path / "reports")))
+        assert out["n"] == 600 and code == 3  # 600 clean samples are too few to PASS
+        assert httpx.get(f"{base}/api/workers", timeout=10).status_code == 401
+        assert httpx.get(f"{base}/api/workers", auth=("ops", "wrong"), timeout=10).status_code == 401
+        workers = _flower_workers(base, auth)
+        queues = {name.split("@")[0]: {q["name"] for q in info.get("active_queues", [])}
+                  for name, info in workers.items()}
+        assert queues["legacy"] == {"probe.legacy"} and queues["candidate"] == {"probe.candidate"}
+        # 600 samples = 19 batches of 32: both sides of each, and one pairing each, all named in Flower.
+        tasks = _flower_tasks(base, auth, calls=2 * 19, pairs=19, sweep_id=out["sweep_id"])
+        mine = [t for t in tasks.values() if out["sweep_id"] in (t.get("args") or "")]
+        assert len(mine) >= 2 * 19 + 19 and all(len(t["args"]) < 200 for t in mine)  # short, no inputs
+        answers.append(json.dumps(workers))
+        answers.append(json.dumps(tasks))
+        for task_id in list(tasks)[:20]:
+            answers.append(httpx.get(f"{base}/api/task/info/{task_id}", auth=auth, timeout=10).text)
+    finally:
+        cluster.stop()
+        monitor.terminate()
+        monitor.wait(timeout=10)
+        capture.close()
+    broker_traffic = broker_messages(tmp_path / "broker-monitor.txt")
+    assert '"texts"' in broker_traffic and "token_env" in broker_traffic  # decoded job bodies were searched
+    dump = subprocess.run(["pg_dump", "--data-only", pg_url.replace("+psycopg", "")], capture_output=True,
+                          text=True, check=True).stdout
+    assert out["sweep_id"] in dump
+    reports = "".join(p.read_text(errors="replace") for p in (tmp_path / "reports").rglob("*.md"))
+    places = {"broker": broker_traffic, "database": dump, "logs": cluster.logs(), "reports": reports,
+              "flower": "".join(answers), "cli": json.dumps(out)}
+    leaked = [name for name, text in places.items() if SENTINEL in text]
+    assert leaked == []
+    # The gateway did require the token, so the worker really sent it.
+    assert all(r["authorized"] for r in request_log(tmp_path / "legacy-requests.jsonl"))
+
+
+def broker_messages(path: Path) -> str:
+    """Everything Redis saw, with Celery's base64 message bodies decoded so a secret cannot hide in them."""
+    raw = path.read_text(errors="replace")
+    bodies = re.findall(r'body\\+": \\+"([A-Za-z0-9+/=]+)', raw)
+    return raw + "\n".join(base64.b64decode(b).decode(errors="replace") for b in bodies)
+
+
+def _flower_tasks(base: str, auth: tuple[str, str], calls: int, pairs: int, sweep_id: str,
+                  wait: float = 30) -> dict[str, dict]:
+    """Flower's task list once it has processed the sweep's events (they arrive asynchronously)."""
+    deadline = time.monotonic() + wait
+    while True:
+        tasks: dict[str, dict] = httpx.get(f"{base}/api/tasks", auth=auth, timeout=10).json()
+        names = Counter(t["name"] for t in tasks.values() if sweep_id in (t.get("args") or ""))
+        if names["farm.embed.call_gateway"] >= calls and names["farm.embed.pair_batch"] >= pairs:
+            return tasks
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Flower saw {dict(names)}, expected {calls} calls and {pairs} pairings")
+        time.sleep(1)
+
+
+def _flower_workers(base: str, auth: tuple[str, str]) -> dict[str, dict]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        workers = httpx.get(f"{base}/api/workers", params={"refresh": "1"}, auth=auth, timeout=20).json()
+        if {"legacy", "candidate"} <= {name.split("@")[0] for name in workers}:
+            return workers
+        time.sleep(1)
+    raise AssertionError(f"Flower does not list both probe workers: {workers}")
+
+
+def test_rabbitmq_broker(cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path,
+                         pg_url: str) -> None:
+    env, _legacy, _candidate = cluster_env
+    env = {**env, "FARM_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//"}
+    queues = {"legacy": "probe.legacy", "candidate": "probe.candidate"}
+    cluster = Cluster(tmp_path, env)
+    try:
+        cluster.worker("legacy", queues["legacy"], extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
+        cluster.worker("candidate", queues["candidate"])
+        cluster.worker("aggregate", "farm.aggregate", concurrency=2)
+        code, out = run_cli(env, *sweep_args(1000, "--distributed", "--no-report"))
+    finally:
+        cluster.stop()
+    assert samples_of(pg_url, out["sweep_id"]) == (1000, 1000, 0, 999)
+    assert out["verdict"] == "INCONCLUSIVE" and code == 3 and out["errors"] == 0

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from farm.cli import main_group
+from farm.cli.sweep import build_spec
+from farm.config import load_config
+from farm.distributed.jobs import JobFactory
+from farm.distributed.work import run_side
+from farm.store.sweeps import create_sweep, get_sweep
+from farm.sweep.run import gateway_rows
+from farm.sweep.spec import SweepSpec, new_sweep_id
+
+
+def _spec(config_path: str | None = None) -> SweepSpec:
+    url = "http://127.0.0.1:9"  # never called: nothing listens on the discard port
+    return build_spec(load_config(config_path), url, url, None, None, None, None, 64, 0, None, 32, 4, 1.0, 0,
+                      None, None, None, None, None, False, None)
+
+
+def test_thresholds_come_from_farm_toml(tmp_path: Path) -> None:
+    path = tmp_path / "farm.toml"
+    path.write_text("[thresholds.embed]\ntau = 0.999\np_max = 0.01\nnoise_sample = 0.1\n")
+    spec = _spec(str(path))
+    assert (spec.params.tau, spec.params.p_max, spec.params.alpha, spec.noise_sample) == (0.999, 0.01, 0.05, 0.1)
+
+
+def test_status_and_cancel(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/farm.db"
+    env = {"FARM_DATABASE_URL": db, "FARM_CONFIG": ""}
+    spec = replace(_spec(), database_url=db)
+    sweep_id = new_sweep_id()
+    create_sweep(db, spec.sweep_row(sweep_id, "distributed"), gateway_rows(spec))
+    runner = CliRunner()
+    status = runner.invoke(main_group, ["sweep", "status", sweep_id[:16], "--json"], env=env)
+    assert status.exit_code == 0 and json.loads(status.output)["status"] == "running"
+    cancel = runner.invoke(main_group, ["sweep", "cancel", sweep_id], env=env)
+    assert cancel.exit_code == 0 and get_sweep(db, sweep_id).status == "cancelled"
+    again = runner.invoke(main_group, ["sweep", "cancel", sweep_id], env=env)
+    assert again.exit_code == 2 and "is cancelled, not running" in again.output
+    # A worker handed a batch of a cancelled sweep skips it without calling the (unreachable) gateway.
+    job = JobFactory(spec, sweep_id).jobs(0, 0, ["a", "b"], noise=False)[0]
+    assert run_side(job, db, "w@test") is False
+    missing = runner.invoke(main_group, ["sweep", "status", "nope"], env=env)
+    assert missing.exit_code == 2 and "no sweep 'nope'" in missing.output
