@@ -34,7 +34,10 @@ def make_app(config: FarmConfig | None = None) -> Celery:
     vt = visibility_timeout()
     app = Celery("farm", broker=config.broker_url or DEFAULT_BROKER_URL,
                  include=["workers.embed", "workers.schedule", "workers.audit"])
-    transport: dict[str, Any] = {"visibility_timeout": vt}
+    # Scan for a dead worker's unacked messages every few seconds (kombu's default: every ~100 s), so they are
+    # redelivered soon after the visibility timeout rather than up to 100 s later.
+    transport: dict[str, Any] = {"visibility_timeout": vt, "unacked_restore_throttle": 1,
+                                 "unacked_restore_interval": max(1, min(10, vt // 4))}
     app.conf.update(
         task_ignore_result=True,
         result_backend=None,

@@ -57,7 +57,8 @@ def fire_schedule(celery_app: Any, config: FarmConfig, name: str, fire_time: dat
 def _fire_sweep(celery_app: Any, config: FarmConfig, i: int, sched: ScheduleConfig, rid: str,
                 fire_time: datetime) -> str | None:
     from farm.cli.sweep import build_spec
-    from farm.distributed.producer import dispatch, start
+    from farm.distributed.inflight import RESEND_AFTER, Inflight
+    from farm.distributed.producer import Sender, dispatch, start
     from farm.store.sweeps import set_status
 
     args = sweep_args(config, sched, f"schedules[{i}]")
@@ -77,7 +78,8 @@ def _fire_sweep(celery_app: Any, config: FarmConfig, i: int, sched: ScheduleConf
         reports = None if args.get("no_report") else Path(args.get("reports_dir", "reports"))
         sweep_id = start(config, spec, reports)
         update_run(url, rid, sweep_id=sweep_id)
-        batches = dispatch(celery_app, config, spec, sweep_id)  # blocks only for flow control
+        # Blocks only for flow control (re-sending lost batches meanwhile); after that, broker redelivery alone.
+        batches = dispatch(Sender(celery_app, config, spec), spec, sweep_id, Inflight(url, sweep_id, RESEND_AFTER))
     except Exception as exc:
         log.exception("schedule %s: run %s failed to dispatch", sched.name, rid)
         update_run(url, rid, "failed", error=f"{type(exc).__name__}: {exc}")

@@ -9,6 +9,7 @@ import click
 
 from farm.cli.common import config_from
 from farm.corpus import CorpusSpec
+from farm.distributed.inflight import RESEND_AFTER
 from farm.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, UsageError
 from farm.gateway.client import RetryPolicy
 from farm.report.embed import report_json
@@ -74,6 +75,9 @@ def sweep() -> None:
               help="Run through Celery workers, one per gateway queue (needs a broker; see docs/distributed.md).")
 @click.option("--max-inflight", type=click.IntRange(1, 10_000), default=64, show_default=True,
               help="Distributed: batches dispatched but not yet paired, at most.")
+@click.option("--resend-after", type=click.FloatRange(min=1.0), default=RESEND_AFTER, show_default=True,
+              help="Distributed: seconds a batch may stay unpaired before what it misses is sent again "
+                   "(a lost message or a dead worker delays the sweep, never stalls it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
@@ -82,7 +86,8 @@ def embed_cmd(ctx: click.Context, legacy: str, candidate: str, legacy_profile: s
               seed: int, model: str | None, batch_size: int, concurrency: int, timeout: float, retries: int,
               tau: float | None, p_max: float | None, alpha: float | None, floor: float | None,
               noise_sample: float | None, until_decided: bool, max_samples: int | None, reports_dir: str,
-              no_report: bool, distributed: bool, max_inflight: int, as_json: bool, quiet: bool) -> None:
+              no_report: bool, distributed: bool, max_inflight: int, resend_after: float, as_json: bool,
+              quiet: bool) -> None:
     """Compare the embed endpoint of two gateways over a corpus and decide PASS / FAIL / INCONCLUSIVE.
 
     Exit code: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 2 usage or configuration error.
@@ -95,7 +100,8 @@ def embed_cmd(ctx: click.Context, legacy: str, candidate: str, legacy_profile: s
     if distributed:
         from farm.distributed.producer import run_distributed_sweep
 
-        payload = run_distributed_sweep(config, spec, reports, show_progress=not quiet, max_inflight=max_inflight)
+        payload = run_distributed_sweep(config, spec, reports, show_progress=not quiet, max_inflight=max_inflight,
+                                        resend_after=resend_after)
     else:
         run = run_embedded_sweep(spec, reports, show_progress=not quiet)
         payload = report_json(spec.database_url, run.outcome.sweep_id)

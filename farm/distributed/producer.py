@@ -1,7 +1,9 @@
 """The producer of a distributed sweep: stream the corpus into batch tasks with flow control, then wait.
 
 At most `max_inflight` batches are dispatched and not yet paired, so a 1,000,000-sample sweep never floods
-the broker or this process's memory. Progress is what has landed in the database.
+the broker or this process's memory. Progress is what has landed in the database. Batches that stay unpaired
+for `resend_after` seconds are sent again (see `farm.distributed.inflight`): a lost message delays a sweep,
+it never stalls it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from sqlalchemy import select, update
 
 from farm.config import FarmConfig
 from farm.corpus import batches, iter_texts
-from farm.distributed.jobs import JobFactory
+from farm.distributed.inflight import RESEND_AFTER, Inflight
+from farm.distributed.jobs import JobFactory, SideJob
 from farm.errors import UsageError
 from farm.report.embed import report_json, report_path
 from farm.store.db import transaction
@@ -26,6 +29,7 @@ from farm.sweep.spec import SweepSpec, new_sweep_id
 
 FINALIZE_TASK = "farm.embed.finalize_sweep"
 CALL_TASK = "farm.embed.call_gateway"
+PAIR_TASK = "farm.embed.pair_batch"
 
 
 def queue_of(config: FarmConfig, name: str) -> str:
@@ -50,28 +54,49 @@ def start(config: FarmConfig, spec: SweepSpec, reports: Path | None) -> str:
     return sweep_id
 
 
-def dispatch(app: Any, config: FarmConfig, spec: SweepSpec, sweep_id: str, *, max_inflight: int = 64,
+class Sender:
+    """Publishes the tasks of one sweep: side jobs on their gateway's queue, pairings on the aggregate queue."""
+
+    def __init__(self, app: Any, config: FarmConfig, spec: SweepSpec) -> None:
+        self.app = app
+        self.queues = {"legacy": queue_of(config, spec.legacy.name),
+                       "candidate": queue_of(config, spec.candidate.name)}
+
+    def side(self, job: SideJob) -> None:
+        self.app.send_task(CALL_TASK, args=[job.to_dict()], queue=self.queues[job.side], argsrepr=job.describe())
+
+    def pair(self, sweep_id: str, batch_no: int) -> None:
+        self.app.send_task(PAIR_TASK, args=[sweep_id, batch_no], queue="farm.aggregate",
+                           argsrepr=f"sweep={sweep_id} batch={batch_no}")
+
+    def finalize(self, sweep_id: str) -> None:
+        self.app.send_task(FINALIZE_TASK, args=[sweep_id], queue="farm.aggregate")
+
+
+def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight, *, max_inflight: int = 64,
              poll: float = 0.2, on_progress: Any = None) -> int:
     """Send every batch to both gateways' queues, never more than `max_inflight` unpaired; returns batches sent."""
     url = spec.database_url
-    queues = {"legacy": queue_of(config, spec.legacy.name), "candidate": queue_of(config, spec.candidate.name)}
-    sent = samples = done = 0
+    sent = samples = 0
     checked = 0.0
     factory = JobFactory(spec, sweep_id)
     for batch in batches(iter_texts(spec.corpus), spec.batch_size):
         # Read progress only at the in-flight bound or twice a second (cancel, progress bar): a query per
         # batch cost the producer more than publishing the batch.
-        while sent - done >= max_inflight or time.monotonic() - checked > 0.5:
+        while len(inflight) >= max_inflight or time.monotonic() - checked > 0.5:
+            inflight.refresh(sender.side, sender.pair)
             status, done, _ = _progress(url, sweep_id)
             checked = time.monotonic()
             if on_progress is not None:
                 on_progress(done)
             if status == "cancelled":
                 return sent
-            if sent - done >= max_inflight:
+            if len(inflight) >= max_inflight:
                 time.sleep(poll)
-        for job in factory.jobs(batch.no, batch.start, batch.texts, in_noise_subsample(batch.no, spec.noise_sample)):
-            app.send_task(CALL_TASK, args=[job.to_dict()], queue=queues[job.side], argsrepr=job.describe())
+        jobs = factory.jobs(batch.no, batch.start, batch.texts, in_noise_subsample(batch.no, spec.noise_sample))
+        for job in jobs:
+            sender.side(job)
+        inflight.add(batch.no, jobs)
         sent += 1
         samples += len(batch.texts)
     with transaction(url) as s:
@@ -80,19 +105,24 @@ def dispatch(app: Any, config: FarmConfig, spec: SweepSpec, sweep_id: str, *, ma
         set_status(url, sweep_id, "failed")
         raise UsageError("the corpus is empty: nothing to sweep")
     # The last batch may have been paired before the total was known: then nobody enqueued finalize yet.
-    app.send_task(FINALIZE_TASK, args=[sweep_id], queue="farm.aggregate")
+    sender.finalize(sweep_id)
     return sent
 
 
-def wait(app: Any, url: str, sweep_id: str, *, on_progress: Any = None, poll: float = 0.3,
-         stall_timeout: float = 600.0, resend_after: float = 60.0) -> str:
-    """Block until the sweep is done, failed or cancelled; re-sends finalize if a complete sweep sits idle.
+def wait(sender: Sender, url: str, sweep_id: str, inflight: Inflight, *, on_progress: Any = None,
+         poll: float = 0.3, stall_timeout: float = 600.0, finalize_after: float = 60.0) -> str:
+    """Block until the sweep is done, failed or cancelled; re-sends lost batches, and finalize if a complete
+    sweep sits idle.
 
     Gives up (the sweep goes on; `farm sweep status` follows it) when no batch lands for `stall_timeout`.
     """
     idle_since: float | None = None
     last_done, last_change = -1, time.monotonic()
+    checked = 0.0
     while True:
+        if time.monotonic() - checked > 1.0:
+            inflight.refresh(sender.side, sender.pair)
+            checked = time.monotonic()
         status, done, total = _progress(url, sweep_id)
         if on_progress is not None:
             on_progress(done)
@@ -102,8 +132,8 @@ def wait(app: Any, url: str, sweep_id: str, *, on_progress: Any = None, poll: fl
             return status
         if total is not None and done >= total and status == "running":
             idle_since = idle_since or time.monotonic()
-            if time.monotonic() - idle_since > resend_after:
-                app.send_task(FINALIZE_TASK, args=[sweep_id], queue="farm.aggregate")
+            if time.monotonic() - idle_since > finalize_after:
+                sender.finalize(sweep_id)
                 idle_since = None
         if time.monotonic() - last_change > stall_timeout:
             raise UsageError(f"sweep {sweep_id}: no batch landed for {stall_timeout:.0f}s (status {status}, "
@@ -113,12 +143,13 @@ def wait(app: Any, url: str, sweep_id: str, *, on_progress: Any = None, poll: fl
 
 
 def run_distributed_sweep(config: FarmConfig, spec: SweepSpec, reports: Path | None, *,
-                          show_progress: bool = True, max_inflight: int = 64,
-                          stall_timeout: float = 600.0) -> dict[str, Any]:
+                          show_progress: bool = True, max_inflight: int = 64, stall_timeout: float = 600.0,
+                          resend_after: float = RESEND_AFTER) -> dict[str, Any]:
     from workers.app import make_app
 
-    app = make_app(config)
+    sender = Sender(make_app(config), config, spec)
     sweep_id = start(config, spec, reports)
+    inflight = Inflight(spec.database_url, sweep_id, resend_after)
     label = f"embed {spec.legacy.name} vs {spec.candidate.name} (distributed)"
     with progress_bar(spec.corpus.limit, label, show_progress) as bar:
         task = bar.task_ids[0]
@@ -126,9 +157,10 @@ def run_distributed_sweep(config: FarmConfig, spec: SweepSpec, reports: Path | N
         def advance(done_batches: int) -> None:
             bar.update(task, completed=min(done_batches * spec.batch_size, spec.corpus.limit or 10**12))
 
-        dispatch(app, config, spec, sweep_id, max_inflight=max_inflight, on_progress=advance)
-        status = wait(app, spec.database_url, sweep_id, on_progress=advance, stall_timeout=stall_timeout)
+        dispatch(sender, spec, sweep_id, inflight, max_inflight=max_inflight, on_progress=advance)
+        status = wait(sender, spec.database_url, sweep_id, inflight, on_progress=advance, stall_timeout=stall_timeout)
     payload = report_json(spec.database_url, sweep_id)
+    payload["resent"] = inflight.resent
     if status != "done":
         payload.setdefault("verdict", None)
         payload["reason"] = f"sweep {status}"

@@ -1,0 +1,73 @@
+"""The producer's ledger of dispatched, not yet paired batches, and the re-send of the ones that went missing.
+
+Broker redelivery covers a worker that dies holding a message, but only after the visibility timeout (an hour
+by default on Redis), and not a message lost between the broker's pop and the worker's bookkeeping. So the
+producer keeps the jobs of each unpaired batch (at most `max_inflight` of them) and, when one has not been
+paired for `resend_after` seconds, sends again what is missing: the side(s) not stored, or the pairing when
+both are. Every step is idempotent, so a re-send that races a slow original changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from farm.distributed.jobs import SideJob
+from farm.store.db import transaction
+from farm.store.models import PairedBatch, SideResult
+
+RESEND_AFTER = 300.0  # seconds; above a batch's worst case (4 attempts x 30 s timeouts, backoff, queueing)
+Send = Callable[[SideJob], None]
+SendPair = Callable[[str, int], None]
+
+
+@dataclass
+class Pending:
+    jobs: list[SideJob]
+    sent_at: float
+
+
+@dataclass
+class Inflight:
+    url: str
+    sweep_id: str
+    resend_after: float
+    pending: dict[int, Pending] = field(default_factory=dict)
+    resent: int = 0  # side jobs and pairings sent again
+
+    def add(self, batch_no: int, jobs: list[SideJob], now: float | None = None) -> None:
+        self.pending[batch_no] = Pending(jobs, time.monotonic() if now is None else now)
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+    def refresh(self, send: Send, send_pair: SendPair, now: float | None = None) -> None:
+        """Forget the batches paired since the last call; re-send what the overdue ones still miss."""
+        if not self.pending:
+            return
+        now = time.monotonic() if now is None else now
+        with transaction(self.url) as s:
+            paired = s.scalars(select(PairedBatch.batch_no).where(
+                PairedBatch.sweep_id == self.sweep_id, PairedBatch.batch_no.in_(list(self.pending)))).all()
+            for batch_no in paired:
+                del self.pending[batch_no]
+            overdue = [no for no, p in self.pending.items() if now - p.sent_at >= self.resend_after]
+            stored = s.execute(select(SideResult.batch_no, SideResult.side).where(
+                SideResult.sweep_id == self.sweep_id, SideResult.batch_no.in_(overdue))).all() if overdue else []
+        have: dict[int, set[str]] = {}
+        for batch_no, side in stored:
+            have.setdefault(batch_no, set()).add(side)
+        for batch_no in overdue:
+            entry = self.pending[batch_no]
+            missing = [job for job in entry.jobs if job.side not in have.get(batch_no, set())]
+            if missing:
+                for job in missing:
+                    send(job)
+                self.resent += len(missing)
+            else:
+                send_pair(self.sweep_id, batch_no)
+                self.resent += 1
+            entry.sent_at = now

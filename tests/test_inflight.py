@@ -1,0 +1,50 @@
+"""The producer's ledger: paired batches are forgotten, overdue ones get exactly what they miss sent again."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from farm.distributed.inflight import Inflight
+from farm.distributed.jobs import JobFactory, SideJob
+from farm.store.db import transaction
+from farm.store.models import PairedBatch, SideResult
+from farm.store.sweeps import create_sweep
+from farm.sweep.run import gateway_rows
+from farm.sweep.spec import new_sweep_id
+from tests.test_sweep_cli import _spec
+
+
+def test_refresh_forgets_paired_batches_and_resends_only_what_is_missing(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/farm.db"
+    spec = replace(_spec(), database_url=db)
+    sweep_id = new_sweep_id()
+    create_sweep(db, spec.sweep_row(sweep_id, "distributed"), gateway_rows(spec))
+    factory = JobFactory(spec, sweep_id)
+    ledger = Inflight(db, sweep_id, resend_after=60.0)
+    for no in range(4):
+        ledger.add(no, factory.jobs(no, no * 2, [f"t{no}a", f"t{no}b"], noise=False), now=0.0)
+    with transaction(db) as s:
+        s.add(PairedBatch(sweep_id=sweep_id, batch_no=0, drift_state=None))  # batch 0: done
+        s.add(SideResult(sweep_id=sweep_id, batch_no=1, side="legacy", payload=b"x"))  # 1: candidate lost
+        s.add(SideResult(sweep_id=sweep_id, batch_no=2, side="legacy", payload=b"x"))  # 2: pairing lost
+        s.add(SideResult(sweep_id=sweep_id, batch_no=2, side="candidate", payload=b"x"))
+    sent: list[SideJob] = []
+    pairs: list[tuple[str, int]] = []
+
+    ledger.refresh(sent.append, lambda sid, no: pairs.append((sid, no)), now=30.0)  # nothing overdue yet
+    assert len(ledger) == 3 and sent == [] and pairs == [] and ledger.resent == 0
+
+    ledger.refresh(sent.append, lambda sid, no: pairs.append((sid, no)), now=61.0)
+    assert sorted((j.batch_no, j.side) for j in sent) == [(1, "candidate"), (3, "candidate"), (3, "legacy")]
+    assert pairs == [(sweep_id, 2)] and ledger.resent == 4
+    assert next(j for j in sent if j.batch_no == 3).texts == ["t3a", "t3b"]
+
+    # A re-send restarts the clock: nothing more before another `resend_after`.
+    sent.clear()
+    ledger.refresh(sent.append, lambda sid, no: pairs.append((sid, no)), now=100.0)
+    assert sent == [] and ledger.resent == 4
+    with transaction(db) as s:
+        s.add_all([PairedBatch(sweep_id=sweep_id, batch_no=no, drift_state=None) for no in (1, 2, 3)])
+    ledger.refresh(sent.append, lambda sid, no: pairs.append((sid, no)), now=500.0)
+    assert len(ledger) == 0 and sent == []
