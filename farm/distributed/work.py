@@ -19,14 +19,15 @@ import httpx
 from sqlalchemy import delete, func, select, update
 
 from farm.distributed.jobs import SIDES, SideJob, pack, retry_policy, target_from_dict, unpack
-from farm.gateway.client import call_embed, make_client
+from farm.gateway.client import SideResult, call_embed, make_client
 from farm.probes.embed import compare_batch, self_cosines
+from farm.profiles import WireProfile
 from farm.report.embed import render
 from farm.stats import VerdictParams
 from farm.store.db import ensure_schema, transaction
-from farm.store.models import PairedBatch, Sweep
+from farm.store.models import NoiseSample, PairedBatch, Sample, Sweep
 from farm.store.models import SideResult as SideRow
-from farm.store.sweeps import insert_ignore, set_status, write_samples
+from farm.store.sweeps import insert_ignore, insert_new, set_status
 from farm.sweep.finalize import Outcome, finalize
 from farm.sweep.spec import profiles_of
 from farm.wiredrift import DOC_BATCHES, DriftObserver
@@ -95,15 +96,56 @@ class PairResult:
 
 
 def pair(url: str, sweep_id: str, batch_no: int) -> PairResult:
-    """Compare the two stored sides of a batch and write its samples, once."""
-    with transaction(url) as s:
-        sweep = s.get(Sweep, sweep_id)
-        rows = s.execute(select(SideRow.side, SideRow.payload).where(
+    """Compare the two stored sides of a batch and write its samples, once, in one transaction.
+
+    The `paired_batches` insert is the claim: of two deliveries racing, the second waits on the first's key
+    and then inserts nothing, so only the winner writes samples (COPY on Postgres) and bumps the counter.
+    """
+    lp, cp = _profiles(url, sweep_id)
+    with ensure_schema(url).connect() as conn, conn.begin():
+        rows = conn.execute(select(SideRow.side, SideRow.payload).where(
             SideRow.sweep_id == sweep_id, SideRow.batch_no == batch_no)).all()
-    assert sweep is not None
-    sides = {side: unpack(payload) for side, payload in rows}
-    if set(sides) != set(SIDES):  # already paired (redelivery) or the twin has not landed: nothing to do
-        return PairResult(False, sweep.batches_done, sweep.batches_total)
+        sides = {side: unpack(payload) for side, payload in rows}
+        claimed = False
+        if set(sides) == set(SIDES):  # else already paired (redelivery) or the twin has not landed
+            samples, noise, drift_state = _compare(sweep_id, batch_no, sides, lp, cp)
+            claimed = insert_ignore(conn, PairedBatch, [{"sweep_id": sweep_id, "batch_no": batch_no,
+                                                         "drift_state": drift_state}]) == 1
+        if claimed:
+            insert_new(conn, Sample, samples)
+            insert_new(conn, NoiseSample, noise)
+            conn.execute(delete(SideRow).where(SideRow.sweep_id == sweep_id, SideRow.batch_no == batch_no))
+            # Last: the sweep row is the one every pairing updates, so its lock is held for the commit only.
+            done, total = conn.execute(update(Sweep).where(Sweep.id == sweep_id)
+                                       .values(batches_done=Sweep.batches_done + 1)
+                                       .returning(Sweep.batches_done, Sweep.batches_total)).one()
+        else:
+            done, total = conn.execute(select(Sweep.batches_done, Sweep.batches_total)
+                                       .where(Sweep.id == sweep_id)).one()
+    return PairResult(claimed, int(done), total)
+
+
+_profile_cache: dict[str, tuple[WireProfile, WireProfile]] = {}
+
+
+def _profiles(url: str, sweep_id: str) -> tuple[WireProfile, WireProfile]:
+    """A sweep's wire profiles, read once per process (they never change; every batch reading them cost a
+    round trip)."""
+    if sweep_id not in _profile_cache:
+        with transaction(url) as s:
+            sweep = s.get(Sweep, sweep_id)
+            if sweep is None:
+                raise LookupError(f"no sweep {sweep_id}")
+            if len(_profile_cache) > 256:
+                _profile_cache.clear()
+            _profile_cache[sweep_id] = profiles_of(sweep)
+    return _profile_cache[sweep_id]
+
+
+def _compare(sweep_id: str, batch_no: int, sides: dict[str, tuple[SideResult, dict[str, Any]]],
+             lp: WireProfile, cp: WireProfile) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                                         dict[str, Any] | None]:
+    """Sample rows, A/A noise rows and the wire-drift state of one batch, from its two unpacked sides."""
     (legacy, lmeta), (candidate, cmeta) = sides["legacy"], sides["candidate"]
     texts = legacy.request.get("texts") or candidate.request.get("texts") or _texts(legacy.request)
     samples = compare_batch(sweep_id, batch_no, lmeta["start"], texts, legacy, candidate)
@@ -113,25 +155,10 @@ def pair(url: str, sweep_id: str, batch_no: int) -> PairResult:
              for i, cos in enumerate(meta["self_cos"])]
     drift_state = None
     if legacy.response is not None and candidate.response is not None:
-        lp, cp = profiles_of(sweep)
         observer = DriftObserver(lp, cp)
         observer.observe(legacy.request, legacy.response, candidate.request, candidate.response, norms=False)
         drift_state = observer.to_dict()
-    write_samples(url, samples, noise)
-    with transaction(url) as s:
-        # Only the caller whose insert takes bumps the counter: redelivered or raced pairings change nothing.
-        claimed = insert_ignore(s, PairedBatch, [{"sweep_id": sweep_id, "batch_no": batch_no,
-                                                 "drift_state": drift_state}]) == 1
-        if claimed:
-            done, total = s.execute(update(Sweep).where(Sweep.id == sweep_id)
-                                    .values(batches_done=Sweep.batches_done + 1)
-                                    .returning(Sweep.batches_done, Sweep.batches_total)).one()
-        s.execute(delete(SideRow).where(SideRow.sweep_id == sweep_id, SideRow.batch_no == batch_no))
-    if not claimed:
-        with transaction(url) as s:
-            done, total = s.execute(select(Sweep.batches_done, Sweep.batches_total)
-                                    .where(Sweep.id == sweep_id)).one()
-    return PairResult(claimed, int(done), total)
+    return samples, noise, drift_state
 
 
 def _texts(request: dict[str, Any]) -> list[str]:
