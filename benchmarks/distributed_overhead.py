@@ -9,6 +9,8 @@ farm.aggregate; thread pools, -l warning), started once like the long-lived serv
 1. `--samples` inputs, alternating `embed_overhead.py --bare` (the bare loop) and `farm sweep embed
    --distributed`, both timed as processes from start to exit; best of --rounds each, and the ratio
    (target <= 1.5). Each distributed sweep must have stored exactly `--samples` samples.
+   `--latency-ms` makes the demo gateways answer later, as a real model does: the comparison is then
+   bound by waiting, not by this machine's CPU, which the gateways share with everything else here.
 2. `--big` inputs (0 skips it) through `farm sweep embed --distributed`: throughput, and the peak RSS of
    the producer and of each worker (process trees sampled every 0.5 s from /proc, plus the kernel's
    high-water mark), and a check that the sweep stored exactly `--big` samples.
@@ -282,6 +284,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="bare loop lanes (each worker also runs 8)")
     parser.add_argument("--rounds", type=int, default=2, help="alternate bare/distributed this many times; best of")
     parser.add_argument("--big", type=int, default=200_000, help="inputs of the big distributed sweep (0: skip)")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="demo gateways answer this much later (a real model's time per batch; 0: CPU-bound)")
     parser.add_argument("--redis-db", type=int, default=13, help="Redis database used as broker (flushed)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed to each comparison run")
     parser.add_argument("--big-timeout", type=float, default=None,
@@ -302,8 +306,9 @@ def main() -> None:
     big: BigSweep | None = None
 
     with contextlib.ExitStack() as stack:
-        legacy = stack.enter_context(spawn("lakehouse-legacy"))
-        candidate = stack.enter_context(spawn("lakehouse-candidate"))
+        knobs = ["--latency-ms", str(args.latency_ms)] if args.latency_ms else []
+        legacy = stack.enter_context(spawn("lakehouse-legacy", *knobs))
+        candidate = stack.enter_context(spawn("lakehouse-candidate", *knobs))
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="farm-bench-")))
         with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=10) as admin:
             admin.execute(f'CREATE DATABASE "{db_name}"')
@@ -338,7 +343,8 @@ def main() -> None:
             check_sweep(orjson.loads(warm.stdout), 20 * args.batch_size, conninfo)
             timed(bare(20 * args.batch_size), env, args.timeout)
 
-            print(f"comparison: {args.samples} samples, batch {args.batch_size}, {args.rounds} rounds "
+            print(f"comparison: {args.samples} samples, batch {args.batch_size}, {args.rounds} rounds, gateway latency "
+                  f"{args.latency_ms:g} ms "
                   f"(load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
                   f"{os.cpu_count()} CPUs)", flush=True)
             for i in range(args.rounds):
@@ -377,7 +383,8 @@ def main() -> None:
     print("\n==== distributed overhead: summary ====")
     print(f"machine: {os.cpu_count()} CPUs, load average 1/5/15 min before {load_before[0]:.2f}/{load_before[1]:.2f}/"
           f"{load_before[2]:.2f}, after {load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f}")
-    print(f"{args.samples} samples, batch {args.batch_size}, best of {args.rounds}:")
+    print(f"{args.samples} samples, batch {args.batch_size}, gateway latency {args.latency_ms:g} ms, "
+          f"best of {args.rounds}:")
     print(f"  bare asyncio+httpx loop (process): {best_bare:7.2f} s  ({args.samples / best_bare:7.0f} samples/s)")
     print(f"  farm sweep --distributed (process): {best.wall:6.2f} s  ({args.samples / best.wall:7.0f} samples/s)")
     print(f"  ratio distributed/bare: {ratio:.2f}x  (target <= 1.5: {'met' if ratio <= 1.5 else 'NOT met'})")

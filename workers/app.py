@@ -1,8 +1,9 @@
 """The Celery app: `celery -A workers worker -Q probe.legacy` runs a worker next to the legacy gateway.
 
 Configuration comes from farm.toml and the environment (FARM_BROKER_URL, FARM_DATABASE_URL,
-FARM_VISIBILITY_TIMEOUT, FARM_TASK_EVENTS). Tasks ignore results: vectors travel through the database, never the result
-backend (see docs/distributed.md for why), so no result backend is configured at all.
+FARM_VISIBILITY_TIMEOUT, FARM_TASK_EVENTS, FARM_TASK_SENT_EVENTS). Tasks ignore results: vectors travel
+through the database, never the result backend (see docs/distributed.md for why), so no result backend is
+configured at all.
 """
 
 from __future__ import annotations
@@ -25,8 +26,18 @@ def visibility_timeout() -> int:
     return int(os.environ.get("FARM_VISIBILITY_TIMEOUT", "3600"))
 
 
+def _flag(name: str, default: str) -> bool:
+    return os.environ.get(name, default).lower() in ("1", "true", "yes", "on")
+
+
 def task_events() -> bool:
-    return os.environ.get("FARM_TASK_EVENTS", "1").lower() in ("1", "true", "yes", "on")
+    return _flag("FARM_TASK_EVENTS", "1")
+
+
+def task_sent_events() -> bool:
+    # Off by default: with flow control a task waits in its queue briefly, and the producer publishing one
+    # event per task cost it ~20% of its CPU (py-spy); Flower still sees every task from "received" on.
+    return task_events() and _flag("FARM_TASK_SENT_EVENTS", "0")
 
 
 def make_app(config: FarmConfig | None = None) -> Celery:
@@ -55,9 +66,9 @@ def make_app(config: FarmConfig | None = None) -> Celery:
         task_routes={"farm.embed.pair_batch": {"queue": AGGREGATE_QUEUE},
                      "farm.embed.finalize_sweep": {"queue": AGGREGATE_QUEUE},
                      "farm.schedule.*": {"queue": AGGREGATE_QUEUE}},
-        # Task events feed Flower; FARM_TASK_EVENTS=0 turns them off (measured: no throughput difference).
+        # Task events feed Flower; FARM_TASK_EVENTS=0 turns them off, FARM_TASK_SENT_EVENTS=1 adds "sent".
         worker_send_task_events=task_events(),
-        task_send_sent_event=task_events(),
+        task_send_sent_event=task_sent_events(),
         timezone="UTC",
         enable_utc=True,
     )
