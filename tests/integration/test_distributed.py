@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -117,33 +118,56 @@ def test_distributed_sweep_matches_embedded_and_stays_near_its_gateway(
     assert Path(dist["report"]).exists()
 
 
+@dataclass
+class BackgroundSweep:
+    """`farm sweep embed --distributed` in a thread, so the test can break workers while it runs."""
+
+    env: dict[str, str]
+    url: str
+    args: list[str]
+    out: tuple[int, dict] | None = None
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def _run(self) -> None:
+        self.out = run_cli(self.env, *self.args)
+
+    def finish(self, timeout: float, why: str) -> tuple[int, dict]:
+        self.thread.join(timeout=timeout)
+        assert not self.thread.is_alive() and self.out is not None, why
+        return self.out
+
+    def stop(self) -> None:
+        """Cancel a sweep still running after a failed assertion, so its thread ends with the test."""
+        if self.thread.is_alive():
+            with transaction(self.url) as s:
+                s.execute(update(Sweep).where(Sweep.status == "running").values(status="cancelled"))
+            self.thread.join(timeout=30)
+
+
 def test_kill_9_a_worker_mid_sweep_loses_and_duplicates_nothing(
         cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str) -> None:
     env, _legacy, _candidate = cluster_env
     env = {**env, "FARM_VISIBILITY_TIMEOUT": "10"}  # redelivery of the dead worker's messages after 10 s
     cluster = Cluster(tmp_path, env)
-    result: dict[str, object] = {}
-
-    def produce() -> None:
-        result["out"] = run_cli(env, *sweep_args(4000, "--distributed", "--no-report", "--batch-size", "16"))
-
-    producer = threading.Thread(target=produce)
+    sweep: BackgroundSweep | None = None
     try:
         cluster.worker("legacy", "probe.legacy", concurrency=2, extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
         cluster.worker("candidate", "probe.candidate", concurrency=2)
         cluster.worker("aggregate", "farm.aggregate", concurrency=2)
-        producer.start()
+        sweep = BackgroundSweep(env, pg_url, sweep_args(4000, "--distributed", "--no-report", "--batch-size", "16"))
         sweep_id = _wait_for_progress(pg_url, minimum=20)
         cluster.kill9("legacy")
         done_at_kill = _done(pg_url, sweep_id)
         time.sleep(2)
         cluster.worker("legacy", "probe.legacy", concurrency=2, extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
-        producer.join(timeout=300)
-        assert not producer.is_alive(), "the sweep did not finish after the worker restart"
+        code, out = sweep.finish(300, "the sweep did not finish after the worker restart")
     finally:
-        _stop_producer(pg_url, producer)
+        if sweep is not None:
+            sweep.stop()
         cluster.stop()
-    code, out = result["out"]  # type: ignore[misc]
     assert done_at_kill < 250  # the kill really happened mid-sweep (4,000 / 16 = 250 batches)
     assert samples_of(pg_url, sweep_id) == (4000, 4000, 0, 3999)
     assert out["n"] == 4000 and out["verdict"] == "PASS" and code == 0
@@ -154,17 +178,12 @@ def test_messages_lost_by_the_broker_are_sent_again(
         redis_db: str) -> None:
     env, _legacy, _candidate = cluster_env
     cluster = Cluster(tmp_path, env)
-    result: dict[str, object] = {}
-
-    def produce() -> None:
-        result["out"] = run_cli(env, *sweep_args(800, "--distributed", "--no-report", "--batch-size", "16",
-                                                  "--resend-after", "5"))
-
-    producer = threading.Thread(target=produce)
+    sweep: BackgroundSweep | None = None
     try:
         cluster.worker("candidate", "probe.candidate", concurrency=2)
         cluster.worker("aggregate", "farm.aggregate", concurrency=2)
-        producer.start()
+        sweep = BackgroundSweep(env, pg_url, sweep_args(800, "--distributed", "--no-report", "--batch-size", "16",
+                                                        "--resend-after", "5"))
         # No legacy worker yet: its 50 messages wait in Redis. Drop them (a broker losing messages), then start it.
         broker = redis.Redis.from_url(redis_db)
         deadline = time.monotonic() + 60
@@ -172,23 +191,14 @@ def test_messages_lost_by_the_broker_are_sent_again(
             time.sleep(0.1)
         assert broker.delete("probe.legacy") == 1
         cluster.worker("legacy", "probe.legacy", concurrency=2, extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
-        producer.join(timeout=120)
-        assert not producer.is_alive(), "the sweep did not finish: lost batches were not sent again"
+        code, out = sweep.finish(120, "the sweep did not finish: lost batches were not sent again")
     finally:
-        _stop_producer(pg_url, producer)
+        if sweep is not None:
+            sweep.stop()
         cluster.stop()
-    code, out = result["out"]  # type: ignore[misc]
     assert out["resent"] == 50  # exactly the lost legacy halves, each once
     assert samples_of(pg_url, out["sweep_id"]) == (800, 800, 0, 799)
     assert out["n"] == 800 and out["errors"] == 0 and code == 3  # 800 clean samples: too few to PASS
-
-
-def _stop_producer(url: str, producer: threading.Thread) -> None:
-    """Cancel a sweep still running after a failed assertion, so its producer thread ends with the test."""
-    if producer.is_alive():
-        with transaction(url) as s:
-            s.execute(update(Sweep).where(Sweep.status == "running").values(status="cancelled"))
-        producer.join(timeout=30)
 
 
 def _done(url: str, sweep_id: str) -> int:
