@@ -258,9 +258,38 @@ def check_sweep(out: dict[str, object], n: int, conninfo: str) -> None:
                              f"min, max) = {got}, expected ({n}, {n}, 0, {n - 1})")
 
 
+def machine_busy() -> float:
+    """CPU seconds the whole machine spent busy so far (all processes: Redis and Postgres included)."""
+    with open("/proc/stat", "rb") as f:
+        jiffies = [int(v) for v in f.readline().split()[1:]]
+    return (sum(jiffies) - jiffies[3] - jiffies[4]) / TICK  # all but idle and iowait
+
+
+def service_pid(comm: str) -> int | None:
+    """The root process of a local service (`postgres`, `redis-server`): the one whose parent is not one too."""
+    found: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if stat[stat.index(b"(") + 1:stat.rindex(b")")] == comm.encode():
+            found[int(entry.name)] = int(stat[stat.rindex(b")") + 2:].split()[1])
+    roots = [pid for pid, ppid in found.items() if ppid not in found]
+    return min(roots) if roots else None
+
+
 def cpu_of(workers: Workers, *gateways: GatewayProcess) -> dict[str, float]:
     cpu = {name: cpu_seconds(p.pid) for name, p in workers.procs.items()}
     cpu["gateways"] = sum(cpu_seconds(g.proc.pid) for g in gateways if g.proc is not None)
+    for service in ("postgres", "redis-server"):
+        pid = service_pid(service)
+        if pid is not None:  # backends that ended are in the root's reaped-children times
+            cpu[service] = cpu_seconds(pid)
+    cpu["machine"] = machine_busy()
     return cpu
 
 
@@ -286,6 +315,8 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=200_000, help="inputs of the big distributed sweep (0: skip)")
     parser.add_argument("--latency-ms", type=float, default=0.0,
                         help="demo gateways answer this much later (a real model's time per batch; 0: CPU-bound)")
+    parser.add_argument("--batches-per-task", type=int, default=None,
+                        help="batches per Celery message (default: the CLI's)")
     parser.add_argument("--redis-db", type=int, default=13, help="Redis database used as broker (flushed)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed to each comparison run")
     parser.add_argument("--big-timeout", type=float, default=None,
@@ -300,7 +331,9 @@ def main() -> None:
     broker = redis.Redis(host="127.0.0.1", port=6379, db=args.redis_db, socket_timeout=10)
     load_before = os.getloadavg()
     sizes = ["--batch-size", str(args.batch_size)]
+    per_task = ["--batches-per-task", str(args.batches_per_task)] if args.batches_per_task else []
     bare_times: list[float] = []
+    bare_busy: list[float] = []  # the whole machine's busy CPU seconds during each bare run
     dist_runs: list[Run] = []
     worker_cpu: list[dict[str, float]] = []
     big: BigSweep | None = None
@@ -332,7 +365,7 @@ def main() -> None:
 
             def sweep(n: int) -> list[str]:
                 return [py, "-m", "farm", "sweep", "embed", "--legacy", "legacy", "--candidate", "candidate",
-                        "--samples", str(n), *sizes, "--distributed", "--json", "--quiet", "--no-report"]
+                        "--samples", str(n), *sizes, *per_task, "--distributed", "--json", "--quiet", "--no-report"]
 
             def bare(n: int) -> list[str]:
                 return [py, str(BARE), "--bare", legacy.url, candidate.url, "--samples", str(n), *sizes,
@@ -348,7 +381,9 @@ def main() -> None:
                   f"(load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
                   f"{os.cpu_count()} CPUs)", flush=True)
             for i in range(args.rounds):
+                busy0 = machine_busy()
                 run = timed(bare(args.samples), env, args.timeout)
+                bare_busy.append(machine_busy() - busy0)
                 assert int(run.stdout) == args.samples, run.stdout
                 bare_times.append(run.wall)
                 cpu0 = cpu_of(workers, legacy, candidate)
@@ -358,7 +393,8 @@ def main() -> None:
                 cpu1 = cpu_of(workers, legacy, candidate)
                 dist_runs.append(run)
                 worker_cpu.append({k: cpu1[k] - cpu0[k] for k in cpu0} | {"producer": run.cpu})
-                print(f"  round {i + 1}: bare {bare_times[-1]:6.2f} s   distributed {run.wall:6.2f} s   "
+                print(f"  round {i + 1}: bare {bare_times[-1]:6.2f} s [machine cpu s {bare_busy[-1]:.1f}]   "
+                      f"distributed {run.wall:6.2f} s   "
                       f"[verdict {out['verdict']}, cpu s: "
                       + ", ".join(f"{k} {v:.1f}" for k, v in worker_cpu[-1].items()) + "]", flush=True)
 
@@ -389,7 +425,10 @@ def main() -> None:
     print(f"  farm sweep --distributed (process): {best.wall:6.2f} s  ({args.samples / best.wall:7.0f} samples/s)")
     print(f"  ratio distributed/bare: {ratio:.2f}x  (target <= 1.5: {'met' if ratio <= 1.5 else 'NOT met'})")
     best_cpu = worker_cpu[dist_runs.index(best)]
-    print("  CPU s during the best distributed run: " + ", ".join(f"{k} {v:.1f}" for k, v in best_cpu.items()))
+    print("  CPU s during the best distributed run: " + ", ".join(f"{k} {v:.1f}" for k, v in best_cpu.items())
+          + f"  (machine: all processes, Redis and Postgres included; {os.cpu_count()} CPUs x {best.wall:.2f} s = "
+          f"{(os.cpu_count() or 1) * best.wall:.1f} available)")
+    print(f"  machine CPU s during the best bare run: {bare_busy[bare_times.index(best_bare)]:.1f}")
     if big is not None:
         run = big.run
         print(f"{args.big} samples distributed (verified {args.big} rows in samples): {run.wall:.1f} s, "

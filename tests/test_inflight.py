@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from farm.distributed.inflight import Inflight
-from farm.distributed.jobs import JobFactory, SideJob
+from farm.distributed.jobs import JobFactory, Part, SideJob
 from farm.store.db import transaction
 from farm.store.models import PairedBatch, SideResult
 from farm.store.sweeps import create_sweep
@@ -22,29 +22,31 @@ def test_refresh_forgets_paired_batches_and_resends_only_what_is_missing(tmp_pat
     create_sweep(db, spec.sweep_row(sweep_id, "distributed"), gateway_rows(spec))
     factory = JobFactory(spec, sweep_id)
     ledger = Inflight(db, sweep_id, resend_after=60.0)
-    for no in range(4):
-        ledger.add(no, factory.jobs(no, no * 2, [f"t{no}a", f"t{no}b"], noise=False), now=0.0)
+    # Batches 0-2 went out in one job per side, batch 3 alone in another.
+    ledger.add(factory.jobs([Part(no, no * 2, [f"t{no}a", f"t{no}b"], False) for no in range(3)]), now=0.0)
+    ledger.add(factory.jobs([Part(3, 6, ["t3a", "t3b"], False)]), now=0.0)
     with transaction(db) as s:
         s.add(PairedBatch(sweep_id=sweep_id, batch_no=0, drift_state=None))  # batch 0: done
         s.add(SideResult(sweep_id=sweep_id, batch_no=1, side="legacy", payload=b"x"))  # 1: candidate lost
         s.add(SideResult(sweep_id=sweep_id, batch_no=2, side="legacy", payload=b"x"))  # 2: pairing lost
         s.add(SideResult(sweep_id=sweep_id, batch_no=2, side="candidate", payload=b"x"))
     sent: list[SideJob] = []
-    pairs: list[tuple[str, int]] = []
+    pairs: list[tuple[str, list[int]]] = []
 
-    ledger.refresh(sent.append, lambda sid, no: pairs.append((sid, no)), now=30.0)  # nothing overdue yet
+    ledger.refresh(sent.append, lambda sid, nos: pairs.append((sid, nos)), now=30.0)  # nothing overdue yet
     assert len(ledger) == 3 and sent == [] and pairs == [] and ledger.resent == 0
 
-    ledger.refresh(sent.append, lambda sid, no: pairs.append((sid, no)), now=61.0)
-    assert sorted((j.batch_no, j.side) for j in sent) == [(1, "candidate"), (3, "candidate"), (3, "legacy")]
-    assert pairs == [(sweep_id, 2)] and ledger.resent == 4
-    assert next(j for j in sent if j.batch_no == 3).texts == ["t3a", "t3b"]
+    ledger.refresh(sent.append, lambda sid, nos: pairs.append((sid, nos)), now=61.0)
+    # Each missing side goes again alone, cut out of the job that carried it; the pairings go together.
+    assert sorted((j.batch_nos, j.side) for j in sent) == [([1], "candidate"), ([3], "candidate"), ([3], "legacy")]
+    assert pairs == [(sweep_id, [2])] and ledger.resent == 4
+    assert next(j for j in sent if j.batch_nos == [1]).parts == (Part(1, 2, ["t1a", "t1b"], False),)
 
     # A re-send restarts the clock: nothing more before another `resend_after`.
     sent.clear()
-    ledger.refresh(sent.append, lambda sid, no: pairs.append((sid, no)), now=100.0)
+    ledger.refresh(sent.append, lambda sid, nos: pairs.append((sid, nos)), now=100.0)
     assert sent == [] and ledger.resent == 4
     with transaction(db) as s:
         s.add_all([PairedBatch(sweep_id=sweep_id, batch_no=no, drift_state=None) for no in (1, 2, 3)])
-    ledger.refresh(sent.append, lambda sid, no: pairs.append((sid, no)), now=500.0)
+    ledger.refresh(sent.append, lambda sid, nos: pairs.append((sid, nos)), now=500.0)
     assert len(ledger) == 0 and sent == []

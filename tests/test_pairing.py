@@ -58,29 +58,32 @@ def test_racing_deliveries_pair_a_batch_once_on_postgres(pg_url: str) -> None:
     upgrade(pg_url)
     sweep_id = _sweep(pg_url)
     rng = np.random.default_rng(7)
-    for batch_no in range(3):
+    for batch_no in range(4):
         _store_batch(pg_url, sweep_id, batch_no, 16, rng)
-    claims: list[bool] = []
+    claims: list[int] = []
     lock = threading.Lock()
 
-    def deliver(batch_no: int) -> None:
-        result = pair(pg_url, sweep_id, batch_no)
+    def deliver(batch_nos: list[int]) -> None:
+        result = pair(pg_url, sweep_id, batch_nos)
         with lock:
-            claims.append(result.paired_now)
+            claims.extend(result.paired)
 
-    threads = [threading.Thread(target=deliver, args=(no,)) for no in range(3) for _ in range(4)]
+    # Overlapping deliveries in both orders (a worker's pairing, a producer's re-send): no deadlock, and each
+    # batch is claimed by exactly one of them.
+    sets = [[0, 1, 2], [2, 1, 0], [1, 2, 3], [3], [0, 3]]
+    threads = [threading.Thread(target=deliver, args=(nos,)) for nos in sets for _ in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert sorted(claims) == [False] * 9 + [True] * 3
-    _check(pg_url, sweep_id, 3, 16)
-    assert pair(pg_url, sweep_id, 0).paired_now is False  # a late redelivery changes nothing
+    assert sorted(claims) == [0, 1, 2, 3]
+    _check(pg_url, sweep_id, 4, 16)
+    assert pair(pg_url, sweep_id, [0, 1]).paired == []  # a late redelivery changes nothing
 
 
 def test_a_redelivered_pairing_changes_nothing_on_sqlite(sqlite_url: str) -> None:
     sweep_id = _sweep(sqlite_url)
     _store_batch(sqlite_url, sweep_id, 0, 5, np.random.default_rng(1))
-    first, again = pair(sqlite_url, sweep_id, 0), pair(sqlite_url, sweep_id, 0)
-    assert (first.paired_now, first.done, again.paired_now, again.done) == (True, 1, False, 1)
+    first, again = pair(sqlite_url, sweep_id, [0, 1]), pair(sqlite_url, sweep_id, [0])
+    assert (first.paired, first.done, again.paired, again.done) == ([0], 1, [], 1)  # batch 1 has no sides yet
     _check(sqlite_url, sweep_id, 1, 5)

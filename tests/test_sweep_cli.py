@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from farm.cli import main_group
 from farm.cli.sweep import build_spec
 from farm.config import load_config
-from farm.distributed.jobs import JobFactory
+from farm.distributed.jobs import JobFactory, Part
 from farm.distributed.work import run_side
 from farm.store.sweeps import create_sweep, get_sweep
 from farm.sweep.run import gateway_rows
@@ -43,7 +43,7 @@ def test_status_and_cancel(tmp_path: Path) -> None:
     again = runner.invoke(main_group, ["sweep", "cancel", sweep_id], env=env)
     assert again.exit_code == 2 and "is cancelled, not running" in again.output
     # A worker handed a batch of a cancelled sweep skips it without calling the (unreachable) gateway.
-    job = JobFactory(spec, sweep_id).jobs(0, 0, ["a", "b"], noise=False)[0]
-    assert run_side(job, db, "w@test") is False
+    job = JobFactory(spec, sweep_id).jobs([Part(0, 0, ["a", "b"], False)])[0]
+    assert run_side(job, db, "w@test") == []
     missing = runner.invoke(main_group, ["sweep", "status", "nope"], env=env)
     assert missing.exit_code == 2 and "no sweep 'nope'" in missing.output

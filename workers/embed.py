@@ -7,7 +7,7 @@ from typing import Any
 from celery import Task
 from sqlalchemy.exc import DBAPIError
 
-from farm.distributed.jobs import SideJob
+from farm.distributed.jobs import SideJob, describe_pairing
 from farm.distributed.work import finalize_distributed, pair, run_side
 from workers.app import AGGREGATE_QUEUE, app, database_url
 
@@ -17,18 +17,19 @@ _RETRY: dict[str, Any] = {"autoretry_for": (DBAPIError,), "retry_backoff": True,
 
 @app.task(name="farm.embed.call_gateway", bind=True, **_RETRY)
 def call_gateway(self: Task, job: dict[str, Any]) -> None:
-    """Call this worker's gateway for one batch; the side that completes the pair enqueues the comparison."""
+    """Call this worker's gateway for a few batches; the side that completes them enqueues their comparison."""
     side_job = SideJob.from_dict(job)
-    if run_side(side_job, database_url(), self.request.hostname or "worker"):
-        pair_batch.apply_async(args=[side_job.sweep_id, side_job.batch_no], queue=AGGREGATE_QUEUE,
-                               argsrepr=f"sweep={side_job.sweep_id} batch={side_job.batch_no}")
+    both = run_side(side_job, database_url(), self.request.hostname or "worker")
+    if both:
+        pair_batch.apply_async(args=[side_job.sweep_id, both], queue=AGGREGATE_QUEUE,
+                               argsrepr=describe_pairing(side_job.sweep_id, both))
 
 
 @app.task(name="farm.embed.pair_batch", **_RETRY)
-def pair_batch(sweep_id: str, batch_no: int) -> None:
-    """Compare and store one batch (once); the batch that completes the sweep enqueues `finalize_sweep`."""
-    result = pair(database_url(), sweep_id, batch_no)
-    if result.paired_now and result.complete:
+def pair_batch(sweep_id: str, batch_nos: list[int]) -> None:
+    """Compare and store batches (each once); the pairing that completes the sweep enqueues `finalize_sweep`."""
+    result = pair(database_url(), sweep_id, batch_nos)
+    if result.paired and result.complete:
         finalize_sweep.apply_async(args=[sweep_id], queue=AGGREGATE_QUEUE)
 
 

@@ -10,6 +10,7 @@ import click
 from farm.cli.common import config_from
 from farm.corpus import CorpusSpec
 from farm.distributed.inflight import RESEND_AFTER
+from farm.distributed.jobs import BATCHES_PER_TASK
 from farm.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, UsageError
 from farm.gateway.client import RetryPolicy
 from farm.report.embed import report_json
@@ -73,8 +74,11 @@ def sweep() -> None:
 @click.option("--no-report", is_flag=True, help="Do not write Markdown reports.")
 @click.option("--distributed", is_flag=True,
               help="Run through Celery workers, one per gateway queue (needs a broker; see docs/distributed.md).")
-@click.option("--max-inflight", type=click.IntRange(1, 10_000), default=64, show_default=True,
+@click.option("--max-inflight", type=click.IntRange(1, 10_000), default=128, show_default=True,
               help="Distributed: batches dispatched but not yet paired, at most.")
+@click.option("--batches-per-task", type=click.IntRange(1, 256), default=BATCHES_PER_TASK, show_default=True,
+              help="Distributed: batches per Celery message (a worker sends them concurrently); more cuts the "
+                   "per-message cost, fewer spreads a small sweep over more workers.")
 @click.option("--resend-after", type=click.FloatRange(min=1.0), default=RESEND_AFTER, show_default=True,
               help="Distributed: seconds a batch may stay unpaired before what it misses is sent again "
                    "(a lost message or a dead worker delays the sweep, never stalls it).")
@@ -86,7 +90,8 @@ def embed_cmd(ctx: click.Context, legacy: str, candidate: str, legacy_profile: s
               seed: int, model: str | None, batch_size: int, concurrency: int, timeout: float, retries: int,
               tau: float | None, p_max: float | None, alpha: float | None, floor: float | None,
               noise_sample: float | None, until_decided: bool, max_samples: int | None, reports_dir: str,
-              no_report: bool, distributed: bool, max_inflight: int, resend_after: float, as_json: bool,
+              no_report: bool, distributed: bool, max_inflight: int, batches_per_task: int, resend_after: float,
+              as_json: bool,
               quiet: bool) -> None:
     """Compare the embed endpoint of two gateways over a corpus and decide PASS / FAIL / INCONCLUSIVE.
 
@@ -101,7 +106,7 @@ def embed_cmd(ctx: click.Context, legacy: str, candidate: str, legacy_profile: s
         from farm.distributed.producer import run_distributed_sweep
 
         payload = run_distributed_sweep(config, spec, reports, show_progress=not quiet, max_inflight=max_inflight,
-                                        resend_after=resend_after)
+                                        batches_per_task=batches_per_task, resend_after=resend_after)
     else:
         run = run_embedded_sweep(spec, reports, show_progress=not quiet)
         payload = report_json(spec.database_url, run.outcome.sweep_id)

@@ -21,12 +21,12 @@ from farm.store.models import PairedBatch, SideResult
 
 RESEND_AFTER = 300.0  # seconds; above a batch's worst case (4 attempts x 30 s timeouts, backoff, queueing)
 Send = Callable[[SideJob], None]
-SendPair = Callable[[str, int], None]
+SendPair = Callable[[str, list[int]], None]
 
 
 @dataclass
 class Pending:
-    jobs: list[SideJob]
+    jobs: list[SideJob]  # the jobs (one per side) that carried this batch, among others
     sent_at: float
 
 
@@ -38,14 +38,18 @@ class Inflight:
     pending: dict[int, Pending] = field(default_factory=dict)
     resent: int = 0  # side jobs and pairings sent again
 
-    def add(self, batch_no: int, jobs: list[SideJob], now: float | None = None) -> None:
-        self.pending[batch_no] = Pending(jobs, time.monotonic() if now is None else now)
+    def add(self, jobs: list[SideJob], now: float | None = None) -> None:
+        """Record the jobs just sent (one per side, carrying the same batches)."""
+        sent_at = time.monotonic() if now is None else now
+        for batch_no in jobs[0].batch_nos:
+            self.pending[batch_no] = Pending(jobs, sent_at)
 
     def __len__(self) -> int:
         return len(self.pending)
 
     def refresh(self, send: Send, send_pair: SendPair, now: float | None = None) -> None:
-        """Forget the batches paired since the last call; re-send what the overdue ones still miss."""
+        """Forget the batches paired since the last call; re-send what the overdue ones still miss, one batch
+        to a side job and the pairings together."""
         if not self.pending:
             return
         now = time.monotonic() if now is None else now
@@ -60,14 +64,16 @@ class Inflight:
         have: dict[int, set[str]] = {}
         for batch_no, side in stored:
             have.setdefault(batch_no, set()).add(side)
+        to_pair = []
         for batch_no in overdue:
             entry = self.pending[batch_no]
-            missing = [job for job in entry.jobs if job.side not in have.get(batch_no, set())]
-            if missing:
-                for job in missing:
-                    send(job)
-                self.resent += len(missing)
-            else:
-                send_pair(self.sweep_id, batch_no)
-                self.resent += 1
+            missing = [job.only(batch_no) for job in entry.jobs if job.side not in have.get(batch_no, set())]
+            for job in missing:
+                send(job)
+            self.resent += len(missing)
+            if not missing:
+                to_pair.append(batch_no)
             entry.sent_at = now
+        if to_pair:
+            send_pair(self.sweep_id, to_pair)
+            self.resent += 1

@@ -6,8 +6,9 @@ database URL (workers read both from their own environment).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -17,6 +18,7 @@ from farm.profiles import profile_from_dict, profile_to_dict
 from farm.sweep.spec import SweepSpec
 
 SIDES = ("legacy", "candidate")
+BATCHES_PER_TASK = 8  # gateway batches per message: fewer, larger messages cut Celery's per-message cost
 
 
 def target_to_dict(target: Target) -> dict[str, Any]:
@@ -28,19 +30,26 @@ def target_from_dict(d: dict[str, Any]) -> Target:
     return Target(d["name"], d["url"], profile_from_dict(d["profile"]), d.get("token_env"))
 
 
-@dataclass(frozen=True)
-class SideJob:
-    """Call one gateway with one batch (and again, for A/A, when `noise`)."""
+class Part(NamedTuple):
+    """One gateway batch inside a job: its number, the corpus position of its first input, and its inputs."""
 
-    sweep_id: str
     batch_no: int
     start: int
     texts: list[str]
+    noise: bool  # call twice, for the A/A noise floor
+
+
+@dataclass(frozen=True)
+class SideJob:
+    """Call one gateway with a few batches (one request each): one Celery message carries several, because
+    the per-message cost (broker round trips, events, acks, a transaction) was most of a worker's CPU."""
+
+    sweep_id: str
     side: str
     gateway: dict[str, Any]
     model: str | None
     retry: dict[str, Any]
-    noise: bool
+    parts: tuple[Part, ...]
 
     def to_dict(self) -> dict[str, Any]:
         # Shallow on purpose: `asdict` deep-copies the gateway table and the texts of every batch.
@@ -48,25 +57,42 @@ class SideJob:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SideJob:
-        return cls(**d)
+        return cls(**{**d, "parts": tuple(Part(*p) for p in d["parts"])})
+
+    @property
+    def batch_nos(self) -> list[int]:
+        return [p.batch_no for p in self.parts]
+
+    def only(self, batch_no: int) -> SideJob:
+        """This job cut down to one of its batches (what a re-send needs)."""
+        return replace(self, parts=tuple(p for p in self.parts if p.batch_no == batch_no))
 
     def describe(self) -> str:
         """What Flower shows instead of the arguments: short, and free of inputs and secrets."""
-        return f"sweep={self.sweep_id} batch={self.batch_no} side={self.side} gateway={self.gateway['name']} " \
-               f"n={len(self.texts)}"
+        return f"sweep={self.sweep_id} batch={_span(self.batch_nos)} side={self.side} gateway={self.gateway['name']} " \
+               f"n={sum(len(p.texts) for p in self.parts)}"
 
 
 class JobFactory:
-    """Builds the two jobs of each batch; the per-sweep parts are computed once, not per batch."""
+    """Builds the two jobs (one per side) of each group of batches; the per-sweep parts are computed once."""
 
     def __init__(self, spec: SweepSpec, sweep_id: str) -> None:
         self.sweep_id, self.model = sweep_id, spec.model
         self.retry = asdict(spec.retry)
         self.sides = {"legacy": target_to_dict(spec.legacy), "candidate": target_to_dict(spec.candidate)}
 
-    def jobs(self, batch_no: int, start: int, texts: list[str], noise: bool) -> list[SideJob]:
-        return [SideJob(self.sweep_id, batch_no, start, texts, side, gateway, self.model, self.retry, noise)
+    def jobs(self, parts: Sequence[Part]) -> list[SideJob]:
+        return [SideJob(self.sweep_id, side, gateway, self.model, self.retry, tuple(parts))
                 for side, gateway in self.sides.items()]
+
+
+def describe_pairing(sweep_id: str, batch_nos: Sequence[int]) -> str:
+    """Flower's display of a pairing task (it is sent by workers and by the producer's re-sends)."""
+    return f"sweep={sweep_id} batch={_span(batch_nos)} batches={len(batch_nos)}"
+
+
+def _span(nos: Sequence[int]) -> str:
+    return f"{min(nos)}-{max(nos)}" if len(nos) > 1 else str(nos[0])
 
 
 def retry_policy(d: dict[str, Any]) -> RetryPolicy:

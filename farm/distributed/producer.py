@@ -9,6 +9,7 @@ it never stalls it.
 from __future__ import annotations
 
 import time
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy import select, update
 from farm.config import FarmConfig
 from farm.corpus import batches, iter_texts
 from farm.distributed.inflight import RESEND_AFTER, Inflight
-from farm.distributed.jobs import JobFactory, SideJob
+from farm.distributed.jobs import BATCHES_PER_TASK, JobFactory, Part, SideJob, describe_pairing
 from farm.errors import UsageError
 from farm.report.embed import report_json, report_path
 from farm.store.db import transaction
@@ -65,25 +66,29 @@ class Sender:
     def side(self, job: SideJob) -> None:
         self.app.send_task(CALL_TASK, args=[job.to_dict()], queue=self.queues[job.side], argsrepr=job.describe())
 
-    def pair(self, sweep_id: str, batch_no: int) -> None:
-        self.app.send_task(PAIR_TASK, args=[sweep_id, batch_no], queue="farm.aggregate",
-                           argsrepr=f"sweep={sweep_id} batch={batch_no}")
+    def pair(self, sweep_id: str, batch_nos: list[int]) -> None:
+        self.app.send_task(PAIR_TASK, args=[sweep_id, batch_nos], queue="farm.aggregate",
+                           argsrepr=describe_pairing(sweep_id, batch_nos))
 
     def finalize(self, sweep_id: str) -> None:
         self.app.send_task(FINALIZE_TASK, args=[sweep_id], queue="farm.aggregate")
 
 
-def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight, *, max_inflight: int = 64,
-             poll: float = 0.2, on_progress: Any = None) -> int:
-    """Send every batch to both gateways' queues, never more than `max_inflight` unpaired; returns batches sent."""
+def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight, *, max_inflight: int = 128,
+             batches_per_task: int = BATCHES_PER_TASK, poll: float = 0.2, on_progress: Any = None) -> int:
+    """Send every batch to both gateways' queues, `batches_per_task` to a message, never more than
+    `max_inflight` batches unpaired; returns batches sent."""
     url = spec.database_url
     sent = samples = 0
     checked = 0.0
     factory = JobFactory(spec, sweep_id)
-    for batch in batches(iter_texts(spec.corpus), spec.batch_size):
+    bound = max(max_inflight, batches_per_task)  # one task always fits
+    parts = (Part(b.no, b.start, b.texts, in_noise_subsample(b.no, spec.noise_sample))
+             for b in batches(iter_texts(spec.corpus), spec.batch_size))
+    while group := list(islice(parts, batches_per_task)):
         # Read progress only at the in-flight bound or twice a second (cancel, progress bar): a query per
-        # batch cost the producer more than publishing the batch.
-        while len(inflight) >= max_inflight or time.monotonic() - checked > 0.5:
+        # task cost the producer more than publishing the task.
+        while len(inflight) + len(group) > bound or time.monotonic() - checked > 0.5:
             inflight.refresh(sender.side, sender.pair)
             status, done, _ = _progress(url, sweep_id)
             checked = time.monotonic()
@@ -91,14 +96,14 @@ def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight,
                 on_progress(done)
             if status == "cancelled":
                 return sent
-            if len(inflight) >= max_inflight:
+            if len(inflight) + len(group) > bound:
                 time.sleep(poll)
-        jobs = factory.jobs(batch.no, batch.start, batch.texts, in_noise_subsample(batch.no, spec.noise_sample))
+        jobs = factory.jobs(group)
         for job in jobs:
             sender.side(job)
-        inflight.add(batch.no, jobs)
-        sent += 1
-        samples += len(batch.texts)
+        inflight.add(jobs)
+        sent += len(group)
+        samples += sum(len(p.texts) for p in group)
     with transaction(url) as s:
         s.execute(update(Sweep).where(Sweep.id == sweep_id).values(batches_total=sent, planned=samples))
     if sent == 0:
@@ -143,8 +148,9 @@ def wait(sender: Sender, url: str, sweep_id: str, inflight: Inflight, *, on_prog
 
 
 def run_distributed_sweep(config: FarmConfig, spec: SweepSpec, reports: Path | None, *,
-                          show_progress: bool = True, max_inflight: int = 64, stall_timeout: float = 600.0,
-                          resend_after: float = RESEND_AFTER) -> dict[str, Any]:
+                          show_progress: bool = True, max_inflight: int = 128, stall_timeout: float = 600.0,
+                          resend_after: float = RESEND_AFTER,
+                          batches_per_task: int = BATCHES_PER_TASK) -> dict[str, Any]:
     from workers.app import make_app
 
     sender = Sender(make_app(config), config, spec)
@@ -157,7 +163,8 @@ def run_distributed_sweep(config: FarmConfig, spec: SweepSpec, reports: Path | N
         def advance(done_batches: int) -> None:
             bar.update(task, completed=min(done_batches * spec.batch_size, spec.corpus.limit or 10**12))
 
-        dispatch(sender, spec, sweep_id, inflight, max_inflight=max_inflight, on_progress=advance)
+        dispatch(sender, spec, sweep_id, inflight, max_inflight=max_inflight,
+                 batches_per_task=batches_per_task, on_progress=advance)
         status = wait(sender, spec.database_url, sweep_id, inflight, on_progress=advance, stall_timeout=stall_timeout)
     payload = report_json(spec.database_url, sweep_id)
     payload["resent"] = inflight.resent

@@ -2,7 +2,7 @@
 
 Every step is idempotent, so at-least-once delivery gives exactly-once results:
 - a side result is keyed (sweep, batch, side): a redelivered call stores nothing new;
-- pairing inserts (sweep, batch) into `paired_batches` first: only the insert that wins bumps the counter;
+- pairing inserts (sweep, batch) into `paired_batches` first: only the insert that wins writes and counts it;
 - finalize moves the sweep from `running` to `finalizing` in one UPDATE: only one caller renders.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 from sqlalchemy import delete, func, select, update
 
-from farm.distributed.jobs import SIDES, SideJob, pack, retry_policy, target_from_dict, unpack
+from farm.distributed.jobs import SIDES, Part, SideJob, pack, retry_policy, target_from_dict, unpack
 from farm.gateway.client import SideResult, call_embed, make_client
 from farm.probes.embed import compare_batch, self_cosines
 from farm.profiles import WireProfile
@@ -27,7 +28,7 @@ from farm.stats import VerdictParams
 from farm.store.db import ensure_schema, transaction
 from farm.store.models import NoiseSample, PairedBatch, Sample, Sweep
 from farm.store.models import SideResult as SideRow
-from farm.store.sweeps import insert_ignore, insert_new, set_status
+from farm.store.sweeps import claim, insert_ignore, insert_new, set_status
 from farm.sweep.finalize import Outcome, finalize
 from farm.sweep.spec import profiles_of
 from farm.wiredrift import DOC_BATCHES, DriftObserver
@@ -59,34 +60,46 @@ def sweep_status(url: str, sweep_id: str) -> str | None:
     return status
 
 
-def run_side(job: SideJob, url: str, worker: str) -> bool:
-    """Call this worker's gateway for one batch and store the answer. True when both sides are now stored."""
+def run_side(job: SideJob, url: str, worker: str) -> list[int]:
+    """Call this worker's gateway for the job's batches (concurrently, one request each) and store the answers.
+
+    Returns the job's batches whose two sides are now both stored: the ones to pair.
+    """
     if sweep_status(url, job.sweep_id) in ("cancelled", None):
-        return False
+        return []
     loop, client = _loop_and_client()
     target, policy = target_from_dict(job.gateway), retry_policy(job.retry)
-    result = loop.run_until_complete(call_embed(client, target, job.texts, job.model, policy, worker))
-    self_cos = None
-    if job.noise:
-        again = loop.run_until_complete(call_embed(client, target, job.texts, job.model, policy, worker))
-        self_cos = self_cosines(result, again)
-    payload = pack(result, job.start, self_cos, keep_doc=job.batch_no < DOC_BATCHES)
+
+    async def call(part: Part) -> bytes:
+        result = await call_embed(client, target, part.texts, job.model, policy, worker)
+        self_cos = None
+        if part.noise:
+            again = await call_embed(client, target, part.texts, job.model, policy, worker)
+            self_cos = self_cosines(result, again)
+        return pack(result, part.start, self_cos, keep_doc=part.batch_no < DOC_BATCHES)
+
+    async def call_all() -> list[bytes]:
+        return list(await asyncio.gather(*(call(part) for part in job.parts)))
+
+    payloads = loop.run_until_complete(call_all())
+    rows = [{"sweep_id": job.sweep_id, "batch_no": part.batch_no, "side": job.side, "worker": worker,
+             "payload": payload} for part, payload in zip(job.parts, payloads, strict=True)]
     # Two transactions on purpose: counting after our insert has committed means that of two sides landing
     # at once, at least the later one sees both and enqueues the pairing. A Core connection, not a Session:
-    # this runs for every batch and side.
+    # this runs for every job.
     with ensure_schema(url).connect() as conn:
         with conn.begin():
-            insert_ignore(conn, SideRow, [{"sweep_id": job.sweep_id, "batch_no": job.batch_no, "side": job.side,
-                                           "worker": worker, "payload": payload}])
+            insert_ignore(conn, SideRow, rows)
         with conn.begin():
-            stored = conn.execute(select(func.count()).select_from(SideRow).where(
-                SideRow.sweep_id == job.sweep_id, SideRow.batch_no == job.batch_no)).scalar()
-    return stored == len(SIDES)
+            both = conn.execute(select(SideRow.batch_no).where(
+                SideRow.sweep_id == job.sweep_id, SideRow.batch_no.in_(job.batch_nos))
+                .group_by(SideRow.batch_no).having(func.count() == len(SIDES))).scalars().all()
+    return sorted(both)
 
 
 @dataclass(frozen=True)
 class PairResult:
-    paired_now: bool
+    paired: list[int]  # the batches this call paired (claimed); the others were paired before or lack a side
     done: int
     total: int | None
 
@@ -95,34 +108,36 @@ class PairResult:
         return self.total is not None and self.done >= self.total
 
 
-def pair(url: str, sweep_id: str, batch_no: int) -> PairResult:
-    """Compare the two stored sides of a batch and write its samples, once, in one transaction.
+def pair(url: str, sweep_id: str, batch_nos: Sequence[int]) -> PairResult:
+    """Compare the two stored sides of each batch and write their samples, once, in one transaction.
 
-    The `paired_batches` insert is the claim: of two deliveries racing, the second waits on the first's key
-    and then inserts nothing, so only the winner writes samples (COPY on Postgres) and bumps the counter.
+    The `paired_batches` insert is the claim: of two deliveries racing, the second waits on the first's keys
+    and then inserts none of them, so only the winner writes a batch's samples (COPY on Postgres) and counts it.
     """
     lp, cp = _profiles(url, sweep_id)
     with ensure_schema(url).connect() as conn, conn.begin():
-        rows = conn.execute(select(SideRow.side, SideRow.payload).where(
-            SideRow.sweep_id == sweep_id, SideRow.batch_no == batch_no)).all()
-        sides = {side: unpack(payload) for side, payload in rows}
-        claimed = False
-        if set(sides) == set(SIDES):  # else already paired (redelivery) or the twin has not landed
-            samples, noise, drift_state = _compare(sweep_id, batch_no, sides, lp, cp)
-            claimed = insert_ignore(conn, PairedBatch, [{"sweep_id": sweep_id, "batch_no": batch_no,
-                                                         "drift_state": drift_state}]) == 1
-        if claimed:
-            insert_new(conn, Sample, samples)
-            insert_new(conn, NoiseSample, noise)
-            conn.execute(delete(SideRow).where(SideRow.sweep_id == sweep_id, SideRow.batch_no == batch_no))
+        rows = conn.execute(select(SideRow.batch_no, SideRow.side, SideRow.payload).where(
+            SideRow.sweep_id == sweep_id, SideRow.batch_no.in_(list(batch_nos)))).all()
+        found: dict[int, dict[str, tuple[SideResult, dict[str, Any]]]] = {}
+        for batch_no, side, payload in rows:
+            found.setdefault(batch_no, {})[side] = unpack(payload)
+        # A batch without both sides was paired already (redelivery) or its twin has not landed yet.
+        compared = {no: _compare(sweep_id, no, sides, lp, cp) for no, sides in found.items()
+                    if set(sides) == set(SIDES)}
+        won = [no for _sweep, no in claim(conn, PairedBatch, [
+            {"sweep_id": sweep_id, "batch_no": no, "drift_state": drift} for no, (_s, _n, drift) in compared.items()])]
+        if won:
+            insert_new(conn, Sample, [row for no in won for row in compared[no][0]])
+            insert_new(conn, NoiseSample, [row for no in won for row in compared[no][1]])
+            conn.execute(delete(SideRow).where(SideRow.sweep_id == sweep_id, SideRow.batch_no.in_(won)))
             # Last: the sweep row is the one every pairing updates, so its lock is held for the commit only.
             done, total = conn.execute(update(Sweep).where(Sweep.id == sweep_id)
-                                       .values(batches_done=Sweep.batches_done + 1)
+                                       .values(batches_done=Sweep.batches_done + len(won))
                                        .returning(Sweep.batches_done, Sweep.batches_total)).one()
         else:
             done, total = conn.execute(select(Sweep.batches_done, Sweep.batches_total)
                                        .where(Sweep.id == sweep_id)).one()
-    return PairResult(claimed, int(done), total)
+    return PairResult(sorted(won), int(done), total)
 
 
 _profile_cache: dict[str, tuple[WireProfile, WireProfile]] = {}

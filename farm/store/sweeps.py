@@ -21,22 +21,35 @@ def insert_ignore(session: Session | Connection, model: type[Base], rows: Sequen
 
     Returns how many rows were inserted for a single row (what exactly-once claims need), else -1.
     """
+    if len(rows) == 1:
+        return len(claim(session, model, rows))
+    if rows:
+        session.execute(_insert_ignoring(session, model), rows)  # executemany: drivers report no row count
+    return -1 if rows else 0
+
+
+def claim(session: Session | Connection, model: type[Base], rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """INSERT the rows whose primary key is new, in one statement; returns the keys inserted (the claims won).
+
+    Rows go in primary-key order, so two transactions claiming overlapping sets wait on each other in the same
+    order and never deadlock; the loser of a key waits for the winner's commit, then skips it.
+    """
     if not rows:
-        return 0
+        return []
+    keys = [c.name for c in cast(Table, model.__table__).primary_key.columns]
+    ordered = sorted(rows, key=lambda r: tuple(r[k] for k in keys))
+    stmt = _insert_ignoring(session, model).values(ordered)
+    return [tuple(r) for r in session.execute(stmt.returning(*cast(Table, model.__table__).primary_key.columns))]
+
+
+def _insert_ignoring(session: Session | Connection, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
     dialect = (session.get_bind() if isinstance(session, Session) else session).dialect.name
     table = cast(Table, model.__table__)  # Core insert: the ORM bulk path reports no row count
-    stmt: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing()
-    else:  # pragma: no cover - only the two dialects above are supported
-        raise UsageError(f"unsupported database dialect {dialect}")
-    if len(rows) > 1:
-        session.execute(stmt, rows)  # executemany: drivers do not all report a row count here
-        return -1
-    # RETURNING tells, on both dialects, whether the row went in (psycopg reports rowcount -1 here).
-    return len(session.execute(stmt.values(rows[0]).returning(*table.primary_key.columns)).all())
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise UsageError(f"unsupported database dialect {dialect}")  # pragma: no cover - only the two above
 
 
 def create_sweep(url: str, sweep: dict[str, Any], gateways: Sequence[dict[str, Any]]) -> None:
