@@ -4,11 +4,13 @@
 
 In one run: two demo gateways, a fresh Postgres database (migrated with `farm db upgrade`, dropped at the
 end), Redis db --redis-db (flushed before and after) and three Celery workers (probe.legacy, probe.candidate,
-farm.aggregate; thread pools, -l warning), started once like the long-lived services they are. Then:
+farm.aggregate) exactly as `farm stack up` starts them (farm/stack.py; -l warning), started once like the
+long-lived services they are. Then:
 
 1. `--samples` inputs, alternating `embed_overhead.py --bare` (the bare loop) and `farm sweep embed
    --distributed`, both timed as processes from start to exit; best of --rounds each, and the ratio
-   (target <= 1.5). Each distributed sweep must have stored exactly `--samples` samples.
+   (target <= 1.5), with the CPU seconds of every process and of the whole machine (Redis and Postgres
+   included) during each. Each distributed sweep must have stored exactly `--samples` samples.
    `--latency-ms` makes the demo gateways answer later, as a real model does: the comparison is then
    bound by waiting, not by this machine's CPU, which the gateways share with everything else here.
 2. `--big` inputs (0 skips it) through `farm sweep embed --distributed`: throughput, and the peak RSS of
@@ -40,13 +42,11 @@ import redis
 from celery import Celery
 
 from farm.gateway.process import GatewayProcess, spawn
-from farm.stack import start_process, stop_pid
+from farm.stack import services, start_process, stop_pid
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE = ROOT / "benchmarks" / "embed_overhead.py"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-WORKER_OPTS = ["--pool", "threads", "--without-mingle", "--without-gossip", "-l", "warning"]
-WORKERS = (("legacy", "probe.legacy", 8), ("candidate", "probe.candidate", 8), ("aggregate", "farm.aggregate", 4))
 TICK = os.sysconf("SC_CLK_TCK")  # clock ticks per second, the unit of /proc/<pid>/stat times
 
 
@@ -149,11 +149,15 @@ class Workers:
     env: dict[str, str]
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, broker_url: str, timeout: float) -> None:
+    def start(self, broker_url: str, timeout: float, processes: int | None) -> None:
         host = socket.gethostname()
-        for name, queue, concurrency in WORKERS:
-            argv = ["celery", "-A", "workers", "worker", "-Q", queue, "-n", f"{name}@%h",
-                    "--concurrency", str(concurrency), *WORKER_OPTS]
+        for service in services():
+            if not service.name.startswith("worker-"):
+                continue
+            name, argv = service.name.removeprefix("worker-"), list(service.argv)
+            argv[argv.index("-l") + 1] = "warning"  # the stack's workers as `farm stack up` runs them, quieter
+            if processes is not None:
+                argv[argv.index("--concurrency") + 1] = str(processes)
             self.procs[name] = start_process(argv, self.tmp / f"{name}.log", self.env, cwd=ROOT)
         # At -l warning a worker logs no "ready." line: ask each one for a pong over the broker instead.
         app = Celery("bench-ping", broker=broker_url)
@@ -310,13 +314,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=10_000, help="inputs of the bare-vs-distributed comparison")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--concurrency", type=int, default=8, help="bare loop lanes (each worker also runs 8)")
+    parser.add_argument("--concurrency", type=int, default=8,
+                        help="bare loop lanes (each worker process keeps up to 8 connections to its gateway)")
     parser.add_argument("--rounds", type=int, default=2, help="alternate bare/distributed this many times; best of")
     parser.add_argument("--big", type=int, default=200_000, help="inputs of the big distributed sweep (0: skip)")
     parser.add_argument("--latency-ms", type=float, default=0.0,
                         help="demo gateways answer this much later (a real model's time per batch; 0: CPU-bound)")
     parser.add_argument("--batches-per-task", type=int, default=None,
                         help="batches per Celery message (default: the CLI's)")
+    parser.add_argument("--worker-processes", type=int, default=None,
+                        help="processes of each worker (default: the stack's, farm/stack.py)")
     parser.add_argument("--redis-db", type=int, default=13, help="Redis database used as broker (flushed)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed to each comparison run")
     parser.add_argument("--big-timeout", type=float, default=None,
@@ -334,6 +341,7 @@ def main() -> None:
     per_task = ["--batches-per-task", str(args.batches_per_task)] if args.batches_per_task else []
     bare_times: list[float] = []
     bare_busy: list[float] = []  # the whole machine's busy CPU seconds during each bare run
+    bare_gw: list[float] = []  # the gateways' CPU seconds during each bare run
     dist_runs: list[Run] = []
     worker_cpu: list[dict[str, float]] = []
     big: BigSweep | None = None
@@ -361,7 +369,7 @@ def main() -> None:
         workers = Workers(tmp, env)
         stack.callback(workers.stop)
         try:
-            workers.start(broker_url, timeout=90)
+            workers.start(broker_url, timeout=90, processes=args.worker_processes)
 
             def sweep(n: int) -> list[str]:
                 return [py, "-m", "farm", "sweep", "embed", "--legacy", "legacy", "--candidate", "candidate",
@@ -381,9 +389,10 @@ def main() -> None:
                   f"(load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
                   f"{os.cpu_count()} CPUs)", flush=True)
             for i in range(args.rounds):
-                busy0 = machine_busy()
+                busy0, gw0 = machine_busy(), cpu_of(workers, legacy, candidate)["gateways"]
                 run = timed(bare(args.samples), env, args.timeout)
                 bare_busy.append(machine_busy() - busy0)
+                bare_gw.append(cpu_of(workers, legacy, candidate)["gateways"] - gw0)
                 assert int(run.stdout) == args.samples, run.stdout
                 bare_times.append(run.wall)
                 cpu0 = cpu_of(workers, legacy, candidate)
@@ -393,7 +402,8 @@ def main() -> None:
                 cpu1 = cpu_of(workers, legacy, candidate)
                 dist_runs.append(run)
                 worker_cpu.append({k: cpu1[k] - cpu0[k] for k in cpu0} | {"producer": run.cpu})
-                print(f"  round {i + 1}: bare {bare_times[-1]:6.2f} s [machine cpu s {bare_busy[-1]:.1f}]   "
+                print(f"  round {i + 1}: bare {bare_times[-1]:6.2f} s [cpu s: gateways {bare_gw[-1]:.1f}, machine "
+                      f"{bare_busy[-1]:.1f}]   "
                       f"distributed {run.wall:6.2f} s   "
                       f"[verdict {out['verdict']}, cpu s: "
                       + ", ".join(f"{k} {v:.1f}" for k, v in worker_cpu[-1].items()) + "]", flush=True)
@@ -428,7 +438,8 @@ def main() -> None:
     print("  CPU s during the best distributed run: " + ", ".join(f"{k} {v:.1f}" for k, v in best_cpu.items())
           + f"  (machine: all processes, Redis and Postgres included; {os.cpu_count()} CPUs x {best.wall:.2f} s = "
           f"{(os.cpu_count() or 1) * best.wall:.1f} available)")
-    print(f"  machine CPU s during the best bare run: {bare_busy[bare_times.index(best_bare)]:.1f}")
+    at = bare_times.index(best_bare)
+    print(f"  CPU s during the best bare run: gateways {bare_gw[at]:.1f}, machine {bare_busy[at]:.1f}")
     if big is not None:
         run = big.run
         print(f"{args.big} samples distributed (verified {args.big} rows in samples): {run.wall:.1f} s, "

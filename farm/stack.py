@@ -21,7 +21,11 @@ import yaml
 from farm.errors import UsageError
 
 LEGACY_PORT, CANDIDATE_PORT, FLOWER_PORT = 8101, 8102, 5555
-WORKER_OPTS = ["--pool", "threads", "--without-mingle", "--without-gossip", "-l", "info"]
+# Prefork, not threads: Celery enforces task time limits only in child processes (the threads pool ignores
+# them, celery#9203), and a job's gateway calls already run concurrently inside one process (asyncio), so two
+# processes keep a gateway busy; threads also cost more CPU in GIL hand-offs (benchmarks/distributed_overhead.py).
+WORKER_OPTS = ["--pool", "prefork", "--without-mingle", "--without-gossip", "-l", "info"]
+WORKER_PROCESSES = 2
 
 
 @dataclass(frozen=True)
@@ -43,12 +47,10 @@ def services() -> list[Service]:
                                    "--port", str(LEGACY_PORT)), ports=(LEGACY_PORT,)),
         Service("gateway-candidate", ("farm", "gateways", "serve", "--profile", "lakehouse-candidate", "--host",
                                       "{host}", "--port", str(CANDIDATE_PORT)), ports=(CANDIDATE_PORT,)),
-        Service("worker-legacy", (*celery, "worker", "-Q", "probe.legacy", "-n", "legacy@%h", "--concurrency", "8",
-                                  *WORKER_OPTS)),
-        Service("worker-candidate", (*celery, "worker", "-Q", "probe.candidate", "-n", "candidate@%h",
-                                     "--concurrency", "8", *WORKER_OPTS)),
-        Service("worker-aggregate", (*celery, "worker", "-Q", "farm.aggregate", "-n", "aggregate@%h",
-                                     "--concurrency", "4", *WORKER_OPTS)),
+        *(Service(f"worker-{name}", (*celery, "worker", "-Q", queue, "-n", f"{name}@%h", "--concurrency",
+                                     str(WORKER_PROCESSES), *WORKER_OPTS))
+          for name, queue in (("legacy", "probe.legacy"), ("candidate", "probe.candidate"),
+                              ("aggregate", "farm.aggregate"))),
         Service("beat", (*celery, "beat", "-l", "info", "--schedule", "{state}/celerybeat-schedule")),
         Service("flower", ("farm", "flower", "--address", "{host}", "--port", str(FLOWER_PORT)),
                 ports=(FLOWER_PORT,)),

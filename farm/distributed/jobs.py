@@ -18,7 +18,7 @@ from farm.profiles import profile_from_dict, profile_to_dict
 from farm.sweep.spec import SweepSpec
 
 SIDES = ("legacy", "candidate")
-BATCHES_PER_TASK = 8  # gateway batches per message: fewer, larger messages cut Celery's per-message cost
+BATCHES_PER_TASK = 16  # gateway batches per message: fewer, larger messages cut Celery's per-message cost
 
 
 def target_to_dict(target: Target) -> dict[str, Any]:

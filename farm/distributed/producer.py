@@ -115,7 +115,7 @@ def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight,
 
 
 def wait(sender: Sender, url: str, sweep_id: str, inflight: Inflight, *, on_progress: Any = None,
-         poll: float = 0.3, stall_timeout: float = 600.0, finalize_after: float = 60.0) -> str:
+         poll: float = 0.1, stall_timeout: float = 600.0, finalize_after: float = 60.0) -> str:
     """Block until the sweep is done, failed or cancelled; re-sends lost batches, and finalize if a complete
     sweep sits idle.
 

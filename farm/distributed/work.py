@@ -28,7 +28,8 @@ from farm.stats import VerdictParams
 from farm.store.db import ensure_schema, transaction
 from farm.store.models import NoiseSample, PairedBatch, Sample, Sweep
 from farm.store.models import SideResult as SideRow
-from farm.store.sweeps import claim, insert_ignore, insert_new, set_status
+from farm.store.sides import fetch_sides, store_sides
+from farm.store.sweeps import claim, insert_new, set_status
 from farm.sweep.finalize import Outcome, finalize
 from farm.sweep.spec import profiles_of
 from farm.wiredrift import DOC_BATCHES, DriftObserver
@@ -89,7 +90,7 @@ def run_side(job: SideJob, url: str, worker: str) -> list[int]:
     # this runs for every job.
     with ensure_schema(url).connect() as conn:
         with conn.begin():
-            insert_ignore(conn, SideRow, rows)
+            store_sides(conn, rows)
         with conn.begin():
             both = conn.execute(select(SideRow.batch_no).where(
                 SideRow.sweep_id == job.sweep_id, SideRow.batch_no.in_(job.batch_nos))
@@ -116,10 +117,8 @@ def pair(url: str, sweep_id: str, batch_nos: Sequence[int]) -> PairResult:
     """
     lp, cp = _profiles(url, sweep_id)
     with ensure_schema(url).connect() as conn, conn.begin():
-        rows = conn.execute(select(SideRow.batch_no, SideRow.side, SideRow.payload).where(
-            SideRow.sweep_id == sweep_id, SideRow.batch_no.in_(list(batch_nos)))).all()
         found: dict[int, dict[str, tuple[SideResult, dict[str, Any]]]] = {}
-        for batch_no, side, payload in rows:
+        for batch_no, side, payload in fetch_sides(conn, sweep_id, batch_nos):
             found.setdefault(batch_no, {})[side] = unpack(payload)
         # A batch without both sides was paired already (redelivery) or its twin has not landed yet.
         compared = {no: _compare(sweep_id, no, sides, lp, cp) for no, sides in found.items()

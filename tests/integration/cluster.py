@@ -32,7 +32,7 @@ class Cluster:
     def log(self, name: str) -> Path:
         return self.tmp / f"{name}.log"
 
-    def worker(self, name: str, queue: str, concurrency: int = 8, extra_env: dict[str, str] | None = None) -> None:
+    def worker(self, name: str, queue: str, concurrency: int = 2, extra_env: dict[str, str] | None = None) -> None:
         argv = ["celery", "-A", "workers", "worker", "-Q", queue, "-n", f"{name}@%h", "--concurrency",
                 str(concurrency), "-E", *WORKER_OPTS]
         log = self.log(name)

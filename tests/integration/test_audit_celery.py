@@ -76,7 +76,7 @@ class Processes:
     def worker(self, name: str, queue: str) -> str:
         """Start a worker consuming `queue`; returns its node name prefix."""
         node = f"{name}-{secrets.token_hex(3)}"
-        self._start(name, ["worker", "-Q", queue, "--pool", "threads", "--concurrency", "4", "--without-mingle",
+        self._start(name, ["worker", "-Q", queue, "--pool", "prefork", "--concurrency", "2", "--without-mingle",
                            "--without-gossip", "--without-heartbeat", "-n", f"{node}@%h", "-l", "info"])
         return node
 

@@ -99,7 +99,7 @@ def test_distributed_sweep_matches_embedded_and_stays_near_its_gateway(
         # Only the legacy worker has the legacy token in its environment: secrets live near their gateway.
         cluster.worker("legacy", "probe.legacy", extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
         cluster.worker("candidate", "probe.candidate")
-        cluster.worker("aggregate", "farm.aggregate", concurrency=4)
+        cluster.worker("aggregate", "farm.aggregate")
         code, dist = run_cli(env, *sweep_args(5000, "--distributed", "--reports-dir", str(tmp_path / "reports")))
     finally:
         cluster.stop()
@@ -184,11 +184,11 @@ def test_messages_lost_by_the_broker_are_sent_again(
         cluster.worker("aggregate", "farm.aggregate", concurrency=2)
         sweep = BackgroundSweep(env, pg_url, sweep_args(800, "--distributed", "--no-report", "--batch-size", "16",
                                                         "--resend-after", "5"))
-        # No legacy worker yet: its 7 messages (50 batches, 8 a message) wait in Redis. Drop them (a broker
+        # No legacy worker yet: its 4 messages (50 batches, 16 a message) wait in Redis. Drop them (a broker
         # losing messages), then start it.
         broker = redis.Redis.from_url(redis_db)
         deadline = time.monotonic() + 60
-        while broker.llen("probe.legacy") < 7 and time.monotonic() < deadline:
+        while broker.llen("probe.legacy") < 4 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert broker.delete("probe.legacy") == 1
         cluster.worker("legacy", "probe.legacy", concurrency=2, extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
@@ -253,11 +253,11 @@ def test_token_never_leaves_the_worker_and_flower_sees_the_workers(
         queues = {name.split("@")[0]: {q["name"] for q in info.get("active_queues", [])}
                   for name, info in workers.items()}
         assert queues["legacy"] == {"probe.legacy"} and queues["candidate"] == {"probe.candidate"}
-        # 600 samples = 19 batches of 32 = 3 jobs of up to 8 batches: both sides of each, and at least one
+        # 600 samples = 19 batches of 32 = 2 jobs of up to 16 batches: both sides of each, and at least one
         # pairing each (both sides may send one when they land together), all named in Flower.
-        tasks = _flower_tasks(base, auth, calls=2 * 3, pairs=3, sweep_id=out["sweep_id"])
+        tasks = _flower_tasks(base, auth, calls=2 * 2, pairs=2, sweep_id=out["sweep_id"])
         mine = [t for t in tasks.values() if out["sweep_id"] in (t.get("args") or "")]
-        assert len(mine) >= 2 * 3 + 3 and all(len(t["args"]) < 200 for t in mine)  # short, no inputs
+        assert len(mine) >= 2 * 2 + 2 and all(len(t["args"]) < 200 for t in mine)  # short, no inputs
         answers.append(json.dumps(workers))
         answers.append(json.dumps(tasks))
         for task_id in list(tasks)[:20]:
