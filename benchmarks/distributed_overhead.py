@@ -243,7 +243,7 @@ class BigSweep:
     verdict: str
     peak_kib: dict[str, int]  # sampled, per process tree: producer and each worker
     start_kib: dict[str, int]  # workers' RSS just before the sweep
-    hwm_kib: dict[str, int]  # workers' VmHWM (kernel high-water mark since start) just after it
+    hwm_kib: dict[str, int]  # workers' VmHWM (kernel high-water mark since start), summed over each tree
 
 
 def stored_samples(conninfo: str, sweep_id: str) -> tuple[int, int, int, int]:
@@ -418,7 +418,8 @@ def main() -> None:
                 out = orjson.loads(run.stdout)
                 check_sweep(out, args.big, conninfo)
                 big = BigSweep(run, str(out["verdict"]), dict(sampler.peak_kib), start_kib,
-                               {name: status_kib(p.pid, "VmHWM") for name, p in workers.procs.items()})
+                               {name: sum(status_kib(q, "VmHWM") for q in tree(p.pid, _children_map()))
+                                for name, p in workers.procs.items()})
         except BaseException:
             print("\n".join(workers.tail(n) for n in workers.procs), file=sys.stderr)
             raise
@@ -448,7 +449,7 @@ def main() -> None:
               f"high-water mark; CPU {run.cpu:.1f} s")
         for name, before in big.start_kib.items():
             print(f"  worker {name:<9} peak RSS: {mib(big.peak_kib.get(name, 0))} sampled (was {mib(before)} "
-                  f"before the sweep), {mib(big.hwm_kib[name])} high-water mark since start")
+                  f"before the sweep), {mib(big.hwm_kib[name])} high-water marks since start, summed")
 
 
 if __name__ == "__main__":
