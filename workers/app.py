@@ -1,9 +1,9 @@
 """The Celery app: `celery -A workers worker -Q probe.legacy` runs a worker next to the legacy gateway.
 
 Configuration comes from farm.toml and the environment (FARM_BROKER_URL, FARM_DATABASE_URL,
-FARM_VISIBILITY_TIMEOUT, FARM_TASK_EVENTS, FARM_TASK_SENT_EVENTS). Tasks ignore results: vectors travel
-through the database, never the result backend (see docs/distributed.md for why), so no result backend is
-configured at all.
+FARM_VISIBILITY_TIMEOUT, FARM_TASK_TIME_LIMIT, FARM_TASK_EVENTS, FARM_TASK_SENT_EVENTS). Tasks ignore
+results: vectors travel through the database, never the result backend (see docs/distributed.md for why),
+so no result backend is configured at all.
 """
 
 from __future__ import annotations
@@ -18,12 +18,27 @@ from celery.signals import worker_process_init
 from farm.config import DEFAULT_BROKER_URL, FarmConfig, load_config
 
 AGGREGATE_QUEUE = "farm.aggregate"
-TASK_TIME_LIMIT = 900  # seconds; a batch call is 4 attempts x 30 s at worst, an aggregation far less
+TASK_TIME_LIMIT = 900  # seconds; a job's calls take 2 x 4 attempts x 30 s at worst, an aggregation far less
 
 
 def visibility_timeout() -> int:
     """Redis redelivers an unacked message after this; it must exceed the longest task (celery#7651)."""
     return int(os.environ.get("FARM_VISIBILITY_TIMEOUT", "3600"))
+
+
+def task_limits() -> tuple[int, int]:
+    """Hard and soft time limit of a gateway job or a pairing (FARM_TASK_TIME_LIMIT overrides the hard one),
+    below the visibility timeout. Enforced by the prefork pool only (celery#9203): the stack runs prefork."""
+    hard = min(int(os.environ.get("FARM_TASK_TIME_LIMIT", TASK_TIME_LIMIT)), max(visibility_timeout() - 60, 30))
+    return hard, hard - max(1, min(30, hard // 10))
+
+
+def long_task_limits() -> dict[str, int]:
+    """Time limits of tasks whose length grows with their input (a scheduled sweep's dispatch, an audit phase
+    over a data root, finalizing a huge sweep): as long as the visibility timeout allows, since past it Redis
+    would deliver the task a second time while the first still runs (each of them is idempotent anyway)."""
+    vt = visibility_timeout()
+    return {"time_limit": max(vt - 60, 30), "soft_time_limit": max(vt - 90, 20)}
 
 
 def _flag(name: str, default: str) -> bool:
@@ -58,8 +73,8 @@ def make_app(config: FarmConfig | None = None) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,  # long I/O tasks: do not hoard messages a dead worker would sit on
-        task_time_limit=min(TASK_TIME_LIMIT, max(vt - 60, 30)),
-        task_soft_time_limit=min(TASK_TIME_LIMIT - 30, max(vt - 90, 20)),
+        task_time_limit=task_limits()[0],
+        task_soft_time_limit=task_limits()[1],
         broker_transport_options=transport,
         broker_connection_retry_on_startup=True,
         task_default_queue=AGGREGATE_QUEUE,

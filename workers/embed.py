@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 from farm.distributed.jobs import SideJob, describe_pairing
 from farm.distributed.work import finalize_distributed, pair, run_side
-from workers.app import AGGREGATE_QUEUE, app, database_url
+from workers.app import AGGREGATE_QUEUE, app, database_url, long_task_limits
 
 _RETRY: dict[str, Any] = {"autoretry_for": (DBAPIError,), "retry_backoff": True, "retry_backoff_max": 60,
                           "retry_jitter": True, "max_retries": 8}
@@ -33,7 +33,7 @@ def pair_batch(sweep_id: str, batch_nos: list[int]) -> None:
         finalize_sweep.apply_async(args=[sweep_id], queue=AGGREGATE_QUEUE)
 
 
-@app.task(name="farm.embed.finalize_sweep", **_RETRY)
+@app.task(name="farm.embed.finalize_sweep", **_RETRY, **long_task_limits())
 def finalize_sweep(sweep_id: str) -> None:
     """Verdict, drift catalog and reports; a second delivery finds the sweep already finalizing and stops."""
     from farm.store.sweeps import get_sweep

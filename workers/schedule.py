@@ -33,7 +33,7 @@ from farm.schedule import (
     sweep_args,
     update_run,
 )
-from workers.app import app
+from workers.app import app, long_task_limits
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def _fire_audit(celery_app: Any, config: FarmConfig, i: int, sched: ScheduleConf
 
 
 @app.task(name=FIRE_TASK, bind=True, autoretry_for=(DBAPIError,), retry_backoff=True, retry_backoff_max=60,
-          retry_jitter=True, max_retries=8)
+          retry_jitter=True, max_retries=8, **long_task_limits())
 def fire(self: Task, name: str) -> None:
     """One beat fire of schedule `name` (its only argument: never secrets, never the schedule's args)."""
     config: FarmConfig = app.conf.farm_config

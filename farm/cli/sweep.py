@@ -82,6 +82,9 @@ def sweep() -> None:
 @click.option("--resend-after", type=click.FloatRange(min=1.0), default=RESEND_AFTER, show_default=True,
               help="Distributed: seconds a batch may stay unpaired before what it misses is sent again "
                    "(a lost message or a dead worker delays the sweep, never stalls it).")
+@click.option("--stall-timeout", type=click.FloatRange(min=1.0), default=600.0, show_default=True,
+              help="Distributed: give up when no batch lands for this many seconds (no worker on a queue?). "
+                   "While still dispatching the sweep is then marked failed; once every batch is sent it goes on.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
@@ -91,7 +94,7 @@ def embed_cmd(ctx: click.Context, legacy: str, candidate: str, legacy_profile: s
               tau: float | None, p_max: float | None, alpha: float | None, floor: float | None,
               noise_sample: float | None, until_decided: bool, max_samples: int | None, reports_dir: str,
               no_report: bool, distributed: bool, max_inflight: int, batches_per_task: int, resend_after: float,
-              as_json: bool,
+              stall_timeout: float, as_json: bool,
               quiet: bool) -> None:
     """Compare the embed endpoint of two gateways over a corpus and decide PASS / FAIL / INCONCLUSIVE.
 
@@ -106,7 +109,8 @@ def embed_cmd(ctx: click.Context, legacy: str, candidate: str, legacy_profile: s
         from farm.distributed.producer import run_distributed_sweep
 
         payload = run_distributed_sweep(config, spec, reports, show_progress=not quiet, max_inflight=max_inflight,
-                                        batches_per_task=batches_per_task, resend_after=resend_after)
+                                        batches_per_task=batches_per_task, resend_after=resend_after,
+                                        stall_timeout=stall_timeout)
     else:
         run = run_embedded_sweep(spec, reports, show_progress=not quiet)
         payload = report_json(spec.database_url, run.outcome.sweep_id)

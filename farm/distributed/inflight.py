@@ -19,7 +19,7 @@ from farm.distributed.jobs import SideJob
 from farm.store.db import transaction
 from farm.store.models import PairedBatch, SideResult
 
-RESEND_AFTER = 300.0  # seconds; above a batch's worst case (4 attempts x 30 s timeouts, backoff, queueing)
+RESEND_AFTER = 300.0  # seconds; above a job's worst case (16 batches on 8 connections: 2 x 4 attempts x 30 s, backoff)
 Send = Callable[[SideJob], None]
 SendPair = Callable[[str, list[int]], None]
 

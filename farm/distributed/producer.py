@@ -55,6 +55,18 @@ def start(config: FarmConfig, spec: SweepSpec, reports: Path | None) -> str:
     return sweep_id
 
 
+class StallClock:
+    """Seconds since the count of paired batches last moved: the producer gives up after `stall_timeout`."""
+
+    def __init__(self) -> None:
+        self.done, self.since = -1, time.monotonic()
+
+    def idle(self, done: int) -> float:
+        if done != self.done:
+            self.done, self.since = done, time.monotonic()
+        return time.monotonic() - self.since
+
+
 class Sender:
     """Publishes the tasks of one sweep: side jobs on their gateway's queue, pairings on the aggregate queue."""
 
@@ -73,14 +85,25 @@ class Sender:
     def finalize(self, sweep_id: str) -> None:
         self.app.send_task(FINALIZE_TASK, args=[sweep_id], queue="farm.aggregate")
 
+    def stalled(self, sweep_id: str, seconds: float, done: int, total: int | None) -> str:
+        queues = ", ".join(sorted({*self.queues.values(), "farm.aggregate"}))
+        return (f"sweep {sweep_id}: no batch landed for {seconds:.0f}s ({done} of {total or '?'} batches paired): "
+                f"are workers consuming {queues} running?")
+
 
 def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight, *, max_inflight: int = 128,
-             batches_per_task: int = BATCHES_PER_TASK, poll: float = 0.2, on_progress: Any = None) -> int:
+             batches_per_task: int = BATCHES_PER_TASK, poll: float = 0.2, stall_timeout: float = 600.0,
+             on_progress: Any = None) -> int:
     """Send every batch to both gateways' queues, `batches_per_task` to a message, never more than
-    `max_inflight` batches unpaired; returns batches sent."""
+    `max_inflight` batches unpaired; returns batches sent.
+
+    When nothing lands for `stall_timeout` while it waits at the bound, the sweep can never finish (its
+    remaining batches are not sent): it is marked failed and the error names the queues to check.
+    """
     url = spec.database_url
     sent = samples = 0
     checked = 0.0
+    clock = StallClock()
     factory = JobFactory(spec, sweep_id)
     bound = max(max_inflight, batches_per_task)  # one task always fits
     parts = (Part(b.no, b.start, b.texts, in_noise_subsample(b.no, spec.noise_sample))
@@ -97,6 +120,10 @@ def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight,
             if status == "cancelled":
                 return sent
             if len(inflight) + len(group) > bound:
+                if clock.idle(done) > stall_timeout:
+                    set_status(url, sweep_id, "failed")
+                    raise UsageError(sender.stalled(sweep_id, stall_timeout, done, None)
+                                     + f" {sent} batches were sent; the sweep is marked failed")
                 time.sleep(poll)
         jobs = factory.jobs(group)
         for job in jobs:
@@ -122,7 +149,7 @@ def wait(sender: Sender, url: str, sweep_id: str, inflight: Inflight, *, on_prog
     Gives up (the sweep goes on; `farm sweep status` follows it) when no batch lands for `stall_timeout`.
     """
     idle_since: float | None = None
-    last_done, last_change = -1, time.monotonic()
+    clock = StallClock()
     checked = 0.0
     while True:
         if time.monotonic() - checked > 1.0:
@@ -131,8 +158,6 @@ def wait(sender: Sender, url: str, sweep_id: str, inflight: Inflight, *, on_prog
         status, done, total = _progress(url, sweep_id)
         if on_progress is not None:
             on_progress(done)
-        if done != last_done:
-            last_done, last_change = done, time.monotonic()
         if status in ("done", "failed", "cancelled"):
             return status
         if total is not None and done >= total and status == "running":
@@ -140,10 +165,9 @@ def wait(sender: Sender, url: str, sweep_id: str, inflight: Inflight, *, on_prog
             if time.monotonic() - idle_since > finalize_after:
                 sender.finalize(sweep_id)
                 idle_since = None
-        if time.monotonic() - last_change > stall_timeout:
-            raise UsageError(f"sweep {sweep_id}: no batch landed for {stall_timeout:.0f}s (status {status}, "
-                             f"{done} of {total} batches): are the workers for its queues running? "
-                             f"`farm sweep status {sweep_id}` follows it")
+        if clock.idle(done) > stall_timeout:
+            raise UsageError(sender.stalled(sweep_id, stall_timeout, done, total)
+                             + f" Every batch was sent, so it completes once they are: `farm sweep status {sweep_id}`")
         time.sleep(poll)
 
 
@@ -164,7 +188,7 @@ def run_distributed_sweep(config: FarmConfig, spec: SweepSpec, reports: Path | N
             bar.update(task, completed=min(done_batches * spec.batch_size, spec.corpus.limit or 10**12))
 
         dispatch(sender, spec, sweep_id, inflight, max_inflight=max_inflight,
-                 batches_per_task=batches_per_task, on_progress=advance)
+                 batches_per_task=batches_per_task, stall_timeout=stall_timeout, on_progress=advance)
         status = wait(sender, spec.database_url, sweep_id, inflight, on_progress=advance, stall_timeout=stall_timeout)
     payload = report_json(spec.database_url, sweep_id)
     payload["resent"] = inflight.resent

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import delete, func, select, update
@@ -35,6 +35,7 @@ from farm.sweep.spec import profiles_of
 from farm.wiredrift import DOC_BATCHES, DriftObserver
 
 _local = threading.local()
+T = TypeVar("T")
 
 
 def _loop_and_client() -> tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]:
@@ -43,6 +44,18 @@ def _loop_and_client() -> tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]:
         _local.loop = asyncio.new_event_loop()
         _local.client = make_client(concurrency=4, timeout=60.0)
     return _local.loop, _local.client
+
+
+def _run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` on this thread's loop; if interrupted (a task's soft time limit raises from a signal handler),
+    cancel what it left running so the next job starts on a clean loop."""
+    task = loop.create_task(coro)
+    try:
+        return loop.run_until_complete(task)
+    except BaseException:
+        task.cancel()
+        loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+        raise
 
 
 _STATUS_TTL = 1.0  # seconds a worker trusts a sweep's status: a cancel takes effect within it
@@ -66,7 +79,7 @@ def run_side(job: SideJob, url: str, worker: str) -> list[int]:
 
     Returns the job's batches whose two sides are now both stored: the ones to pair.
     """
-    if sweep_status(url, job.sweep_id) in ("cancelled", None):
+    if sweep_status(url, job.sweep_id) != "running":  # cancelled, failed, already complete, or unknown
         return []
     loop, client = _loop_and_client()
     target, policy = target_from_dict(job.gateway), retry_policy(job.retry)
@@ -82,7 +95,7 @@ def run_side(job: SideJob, url: str, worker: str) -> list[int]:
     async def call_all() -> list[bytes]:
         return list(await asyncio.gather(*(call(part) for part in job.parts)))
 
-    payloads = loop.run_until_complete(call_all())
+    payloads = _run(loop, call_all())
     rows = [{"sweep_id": job.sweep_id, "batch_no": part.batch_no, "side": job.side, "worker": worker,
              "payload": payload} for part, payload in zip(job.parts, payloads, strict=True)]
     # Two transactions on purpose: counting after our insert has committed means that of two sides landing

@@ -24,6 +24,7 @@ from farm.cli import main_group
 from farm.gateway.process import GatewayProcess, free_port, spawn
 from farm.store.db import transaction, upgrade
 from farm.store.models import Sample, Sweep
+from farm.store.models import SideResult as SideRow
 from tests.integration.cluster import Cluster
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -200,6 +201,57 @@ def test_messages_lost_by_the_broker_are_sent_again(
     assert out["resent"] == 50  # exactly the lost legacy halves, each once (a batch to a message)
     assert samples_of(pg_url, out["sweep_id"]) == (800, 800, 0, 799)
     assert out["n"] == 800 and out["errors"] == 0 and code == 3  # 800 clean samples: too few to PASS
+
+
+def test_a_queue_without_a_worker_fails_the_sweep_with_an_error_naming_it(
+        cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str) -> None:
+    env, _legacy, _candidate = cluster_env
+    cluster = Cluster(tmp_path, env)
+    try:
+        cluster.worker("candidate", "probe.candidate")  # nobody consumes probe.legacy
+        cluster.worker("aggregate", "farm.aggregate")
+        started = time.monotonic()
+        result = CliRunner().invoke(main_group, sweep_args(
+            3000, "--distributed", "--no-report", "--max-inflight", "32", "--batches-per-task", "8",
+            "--stall-timeout", "3"), env=env)
+        took = time.monotonic() - started
+    finally:
+        cluster.stop()
+    assert result.exit_code == 2, result.output
+    assert "no batch landed for 3s" in result.output and "probe.legacy" in result.output
+    assert "the sweep is marked failed" in result.output and "Traceback" not in result.output
+    assert took < 60  # it gave up at the in-flight bound instead of waiting there for ever
+    with transaction(pg_url) as s:
+        status, total = s.execute(select(Sweep.status, Sweep.batches_total)).one()
+    assert (status, total) == ("failed", None)  # 94 batches planned, only the first 32 were ever sent
+
+
+def test_the_stack_workers_enforce_the_task_time_limit(tmp_path: Path, pg_url: str, redis_db: str) -> None:
+    """A gateway slower than the time limit: the worker (the stack's prefork pool; the threads pool would
+    ignore the limit, celery#9203) stops the job, stores nothing, and goes on serving."""
+    upgrade(pg_url)
+    with spawn("lakehouse-legacy", "--latency-ms", "30000") as slow, spawn("lakehouse-candidate") as candidate:
+        env = {"FARM_CONFIG": str(farm_toml(tmp_path, slow, candidate)), "FARM_DATABASE_URL": pg_url,
+               "FARM_BROKER_URL": redis_db}
+        cluster = Cluster(tmp_path, env)
+        try:
+            cluster.worker("legacy", "probe.legacy", extra_env={"FARM_TASK_TIME_LIMIT": "4"})  # soft limit 3 s
+            cluster.worker("candidate", "probe.candidate")
+            cluster.worker("aggregate", "farm.aggregate")
+            started = time.monotonic()
+            result = CliRunner().invoke(main_group, sweep_args(64, "--distributed", "--no-report",
+                                                               "--stall-timeout", "8"), env=env)
+            took = time.monotonic() - started
+            log = cluster.log("legacy").read_text(errors="replace")
+            alive = cluster.procs["legacy"].poll() is None
+        finally:
+            cluster.stop()
+    assert "SoftTimeLimitExceeded" in log, log[-3000:]
+    assert alive and took < 25  # well before the gateway's 30 s answer
+    assert result.exit_code == 2 and "no batch landed for 8s" in result.output, result.output
+    with transaction(pg_url) as s:
+        stored = s.execute(select(SideRow.side)).scalars().all()
+    assert sorted(stored) == ["candidate", "candidate"]  # 2 batches; the legacy side stored nothing
 
 
 def _done(url: str, sweep_id: str) -> int:
