@@ -13,9 +13,10 @@ long-lived services they are. Then:
    included) during each. Each distributed sweep must have stored exactly `--samples` samples.
    `--latency-ms` makes the demo gateways answer later, as a real model does: the comparison is then
    bound by waiting, not by this machine's CPU, which the gateways share with everything else here.
-2. `--big` inputs (0 skips it) through `farm sweep embed --distributed`: throughput, and the peak RSS of
-   the producer and of each worker (process trees sampled every 0.5 s from /proc, plus the kernel's
-   high-water mark), and a check that the sweep stored exactly `--big` samples.
+2. `--big` inputs (0 skips it) through `farm sweep embed --distributed`: throughput, and the peak memory of
+   the producer and of each worker (PSS of each process tree sampled every 0.5 s from /proc, so pages the
+   prefork children share with their parent count once; plus the kernel's RSS high-water marks), and a
+   check that the sweep stored exactly `--big` samples.
 
 Needs Postgres (trust auth) and Redis on 127.0.0.1; every other socket is loopback too.
 """
@@ -77,6 +78,23 @@ def tree(pid: int, children: dict[int, list[int]]) -> list[int]:
     return out
 
 
+def pss_kib(pid: int) -> int:
+    """Proportional set size: resident memory with pages shared between processes (a prefork worker's
+    children share the parent's) split among them, so a tree's sum counts each page once; 0 when gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_pss_kib(pid: int, children: dict[int, list[int]] | None = None) -> int:
+    return sum(pss_kib(p) for p in tree(pid, _children_map() if children is None else children))
+
+
 def status_kib(pid: int, key: str) -> int:
     """A `kB` field of /proc/<pid>/status (VmRSS, VmHWM); 0 when the process is gone."""
     try:
@@ -105,7 +123,7 @@ def cpu_seconds(pid: int) -> float:
 
 @dataclass
 class RssSampler:
-    """Samples the summed VmRSS of watched process trees every `interval` seconds; keeps each tree's peak."""
+    """Samples the memory (PSS) of watched process trees every `interval` seconds; keeps each tree's peak."""
 
     interval: float = 0.5
     roots: dict[str, int] = field(default_factory=dict)
@@ -119,7 +137,7 @@ class RssSampler:
     def sample(self) -> None:
         children = _children_map()
         for name, pid in list(self.roots.items()):
-            rss = sum(status_kib(p, "VmRSS") for p in tree(pid, children))
+            rss = tree_pss_kib(pid, children)
             self.peak_kib[name] = max(self.peak_kib.get(name, 0), rss)
 
     def _run(self) -> None:
@@ -410,7 +428,7 @@ def main() -> None:
 
             if args.big > 0:
                 print(f"big sweep: {args.big} samples (timeout {big_timeout:.0f} s)", flush=True)
-                start_kib = {name: status_kib(p.pid, "VmRSS") for name, p in workers.procs.items()}
+                start_kib = {name: tree_pss_kib(p.pid) for name, p in workers.procs.items()}
                 with RssSampler() as sampler:
                     for name, proc in workers.procs.items():
                         sampler.watch(name, proc.pid)
@@ -445,11 +463,12 @@ def main() -> None:
         run = big.run
         print(f"{args.big} samples distributed (verified {args.big} rows in samples): {run.wall:.1f} s, "
               f"{args.big / run.wall:.0f} samples/s  [verdict {big.verdict}]")
-        print(f"  producer peak RSS: {mib(big.peak_kib.get('producer', 0))} sampled, {mib(run.maxrss_kib)} kernel "
-              f"high-water mark; CPU {run.cpu:.1f} s")
+        print(f"  producer peak memory: {mib(big.peak_kib.get('producer', 0))} PSS sampled, "
+              f"{mib(run.maxrss_kib)} kernel RSS high-water mark; CPU {run.cpu:.1f} s")
         for name, before in big.start_kib.items():
-            print(f"  worker {name:<9} peak RSS: {mib(big.peak_kib.get(name, 0))} sampled (was {mib(before)} "
-                  f"before the sweep), {mib(big.hwm_kib[name])} high-water marks since start, summed")
+            print(f"  worker {name:<9} peak memory: {mib(big.peak_kib.get(name, 0))} PSS of its processes (was "
+                  f"{mib(before)} before the sweep); their RSS high-water marks sum to {mib(big.hwm_kib[name])} "
+                  f"(shared pages counted in each)")
 
 
 if __name__ == "__main__":
