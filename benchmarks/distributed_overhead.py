@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,8 +55,8 @@ TICK = os.sysconf("SC_CLK_TCK")  # clock ticks per second, the unit of /proc/<pi
 # ---- /proc: process trees, resident memory, CPU time --------------------------------------------------------
 
 
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
+def _processes() -> Iterator[tuple[int, bytes, int]]:
+    """(pid, command name, parent pid) of every process, from /proc/<pid>/stat."""
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -64,8 +65,14 @@ def _children_map() -> dict[int, list[int]]:
                 stat = f.read()
         except OSError:
             continue
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
+        close = stat.rindex(b")")
+        yield int(entry.name), stat[stat.index(b"(") + 1:close], int(stat[close + 2:].split()[1])
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for pid, _comm, ppid in _processes():
+        children.setdefault(ppid, []).append(pid)
     return children
 
 
@@ -289,17 +296,7 @@ def machine_busy() -> float:
 
 def service_pid(comm: str) -> int | None:
     """The root process of a local service (`postgres`, `redis-server`): the one whose parent is not one too."""
-    found: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if stat[stat.index(b"(") + 1:stat.rindex(b")")] == comm.encode():
-            found[int(entry.name)] = int(stat[stat.rindex(b")") + 2:].split()[1])
+    found = {pid: ppid for pid, name, ppid in _processes() if name == comm.encode()}
     roots = [pid for pid, ppid in found.items() if ppid not in found]
     return min(roots) if roots else None
 
