@@ -11,9 +11,9 @@ from farm.cli.sweep import build_spec
 from farm.config import load_config
 from farm.distributed.jobs import JobFactory, Part
 from farm.distributed.work import run_side
-from farm.store.sweeps import create_sweep, get_sweep
+from farm.store.sweeps import create_sweep, get_sweep, set_status
 from farm.sweep.run import gateway_rows
-from farm.sweep.spec import SweepSpec, new_sweep_id
+from farm.sweep.spec import SweepSpec, new_sweep_id, spec_from_row
 
 
 def _spec(config_path: str | None = None) -> SweepSpec:
@@ -47,3 +47,26 @@ def test_status_and_cancel(tmp_path: Path) -> None:
     assert run_side(job, db, "w@test") == []
     missing = runner.invoke(main_group, ["sweep", "status", "nope"], env=env)
     assert missing.exit_code == 2 and "no sweep 'nope'" in missing.output
+
+
+def test_a_recorded_sweep_gives_back_the_spec_it_was_started_with(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/farm.db"
+    spec = replace(_spec(), database_url=db, batch_size=7, noise_sample=0.25, model="m1")
+    sweep_id = new_sweep_id()
+    create_sweep(db, spec.sweep_row(sweep_id, "distributed"), gateway_rows(spec))
+    assert spec_from_row(get_sweep(db, sweep_id), db) == spec
+
+
+def test_resume_refuses_what_it_cannot_go_on_with(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/farm.db"
+    env = {"FARM_DATABASE_URL": db, "FARM_CONFIG": ""}
+    spec = replace(_spec(), database_url=db)
+    embedded, distributed = new_sweep_id(), new_sweep_id() + "x"
+    create_sweep(db, spec.sweep_row(embedded, "embedded"), gateway_rows(spec))
+    create_sweep(db, spec.sweep_row(distributed, "distributed"), gateway_rows(spec))
+    set_status(db, distributed, "cancelled")
+    runner = CliRunner()
+    first = runner.invoke(main_group, ["sweep", "resume", embedded], env=env)
+    assert first.exit_code == 2 and "only distributed sweeps can be resumed" in first.output
+    second = runner.invoke(main_group, ["sweep", "resume", distributed], env=env)
+    assert second.exit_code == 2 and "is cancelled: only a running or failed sweep" in second.output

@@ -1,16 +1,17 @@
-"""`farm sweep embed`: one embed-parity sweep between two gateways; `farm sweep status|cancel`."""
+"""`farm sweep embed`: one embed-parity sweep between two gateways; `farm sweep status|cancel|resume`."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from farm.cli.common import config_from
 from farm.corpus import CorpusSpec
-from farm.distributed.inflight import RESEND_AFTER
-from farm.distributed.jobs import BATCHES_PER_TASK
+from farm.distributed.producer import Flow
 from farm.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, UsageError
 from farm.gateway.client import RetryPolicy
 from farm.report.embed import report_json
@@ -21,6 +22,29 @@ from farm.sweep.spec import SweepSpec, resolve_target
 
 EXIT_BY_OUTCOME = {"PASS": EXIT_PASS, "FAIL": EXIT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE}
 _prob = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
+
+
+def flow_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The distributed producer's pacing options, shared by `sweep embed --distributed` and `sweep resume`."""
+    d = Flow()
+    options = [
+        click.option("--max-inflight", type=click.IntRange(1, 10_000), default=d.max_inflight, show_default=True,
+                     help="Distributed: batches dispatched but not yet paired, at most."),
+        click.option("--batches-per-task", type=click.IntRange(1, 256), default=d.batches_per_task,
+                     show_default=True,
+                     help="Distributed: batches per Celery message (a worker sends them concurrently); more cuts "
+                          "the per-message cost, fewer spreads a small sweep over more workers."),
+        click.option("--resend-after", type=click.FloatRange(min=1.0), default=d.resend_after, show_default=True,
+                     help="Distributed: seconds a batch may stay unpaired before what it misses is sent again "
+                          "(a lost message or a dead worker delays the sweep, never stalls it)."),
+        click.option("--stall-timeout", type=click.FloatRange(min=1.0), default=d.stall_timeout, show_default=True,
+                     help="Distributed: give up when no batch lands for this many seconds (no worker on a "
+                          "queue?). While still dispatching the sweep is then marked failed (`farm sweep resume` "
+                          "goes on with it); once every batch is sent it goes on by itself."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 def print_outcome(payload: dict[str, object], as_json: bool) -> None:
@@ -74,28 +98,16 @@ def sweep() -> None:
 @click.option("--no-report", is_flag=True, help="Do not write Markdown reports.")
 @click.option("--distributed", is_flag=True,
               help="Run through Celery workers, one per gateway queue (needs a broker; see docs/distributed.md).")
-@click.option("--max-inflight", type=click.IntRange(1, 10_000), default=128, show_default=True,
-              help="Distributed: batches dispatched but not yet paired, at most.")
-@click.option("--batches-per-task", type=click.IntRange(1, 256), default=BATCHES_PER_TASK, show_default=True,
-              help="Distributed: batches per Celery message (a worker sends them concurrently); more cuts the "
-                   "per-message cost, fewer spreads a small sweep over more workers.")
-@click.option("--resend-after", type=click.FloatRange(min=1.0), default=RESEND_AFTER, show_default=True,
-              help="Distributed: seconds a batch may stay unpaired before what it misses is sent again "
-                   "(a lost message or a dead worker delays the sweep, never stalls it).")
-@click.option("--stall-timeout", type=click.FloatRange(min=1.0), default=600.0, show_default=True,
-              help="Distributed: give up when no batch lands for this many seconds (no worker on a queue?). "
-                   "While still dispatching the sweep is then marked failed; once every batch is sent it goes on.")
+@flow_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def embed_cmd(ctx: click.Context, legacy: str, candidate: str, legacy_profile: str | None,
+def embed_cmd(ctx: click.Context, /, legacy: str, candidate: str, legacy_profile: str | None,
               candidate_profile: str | None, corpus_ref: str | None, field: str | None, samples: int | None,
               seed: int, model: str | None, batch_size: int, concurrency: int, timeout: float, retries: int,
               tau: float | None, p_max: float | None, alpha: float | None, floor: float | None,
               noise_sample: float | None, until_decided: bool, max_samples: int | None, reports_dir: str,
-              no_report: bool, distributed: bool, max_inflight: int, batches_per_task: int, resend_after: float,
-              stall_timeout: float, as_json: bool,
-              quiet: bool) -> None:
+              no_report: bool, distributed: bool, as_json: bool, quiet: bool, **flow: Any) -> None:
     """Compare the embed endpoint of two gateways over a corpus and decide PASS / FAIL / INCONCLUSIVE.
 
     Exit code: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 2 usage or configuration error.
@@ -108,9 +120,7 @@ def embed_cmd(ctx: click.Context, legacy: str, candidate: str, legacy_profile: s
     if distributed:
         from farm.distributed.producer import run_distributed_sweep
 
-        payload = run_distributed_sweep(config, spec, reports, show_progress=not quiet, max_inflight=max_inflight,
-                                        batches_per_task=batches_per_task, resend_after=resend_after,
-                                        stall_timeout=stall_timeout)
+        payload = run_distributed_sweep(config, spec, reports, show_progress=not quiet, flow=Flow(**flow))
     else:
         run = run_embedded_sweep(spec, reports, show_progress=not quiet)
         payload = report_json(spec.database_url, run.outcome.sweep_id)
@@ -193,6 +203,25 @@ def cancel_cmd(ctx: click.Context, sweep_id: str) -> None:
         raise UsageError(f"sweep {sweep_row.id} is {sweep_row.status}, not running")
     set_status(url, sweep_row.id, "cancelled")
     click.echo(f"cancelled {sweep_row.id}")
+
+
+@sweep.command("resume")
+@click.argument("sweep_id")
+@flow_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def resume_cmd(ctx: click.Context, /, sweep_id: str, as_json: bool, quiet: bool, **flow: Any) -> None:
+    """Go on with a distributed sweep whose producer stopped (crashed, interrupted, gave up on a stall, or a
+    scheduled fire cut off): sends again every batch not yet paired, then waits for the verdict.
+
+    Runs where the corpus is readable, with the same broker and database. Exit code as `sweep embed`.
+    """
+    from farm.distributed.producer import resume_distributed_sweep
+
+    payload = resume_distributed_sweep(config_from(ctx), sweep_id, show_progress=not quiet, flow=Flow(**flow))
+    print_outcome(payload, as_json)
+    ctx.exit(EXIT_BY_OUTCOME.get(str(payload.get("verdict")), EXIT_FAIL))
 
 
 COMMANDS: list[click.Command] = [sweep]

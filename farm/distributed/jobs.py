@@ -13,21 +13,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import orjson
 
-from farm.gateway.client import RetryPolicy, SideResult, Target
-from farm.profiles import profile_from_dict, profile_to_dict
-from farm.sweep.spec import SweepSpec
+from farm.gateway.client import RetryPolicy, SideResult
+from farm.sweep.spec import SweepSpec, target_to_dict
 
 SIDES = ("legacy", "candidate")
 BATCHES_PER_TASK = 16  # gateway batches per message: fewer, larger messages cut Celery's per-message cost
-
-
-def target_to_dict(target: Target) -> dict[str, Any]:
-    return {"name": target.name, "url": target.url, "token_env": target.token_env,
-            "profile": profile_to_dict(target.profile)}
-
-
-def target_from_dict(d: dict[str, Any]) -> Target:
-    return Target(d["name"], d["url"], profile_from_dict(d["profile"]), d.get("token_env"))
 
 
 class Part(NamedTuple):

@@ -9,6 +9,8 @@ it never stalls it.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -22,11 +24,11 @@ from farm.distributed.jobs import BATCHES_PER_TASK, JobFactory, Part, SideJob, d
 from farm.errors import UsageError
 from farm.report.embed import report_json, report_path
 from farm.store.db import transaction
-from farm.store.models import Sweep
+from farm.store.models import PairedBatch, Sweep
 from farm.store.sweeps import create_sweep, get_sweep, set_status
 from farm.sweep.engine import in_noise_subsample
 from farm.sweep.run import gateway_rows, progress_bar
-from farm.sweep.spec import SweepSpec, new_sweep_id
+from farm.sweep.spec import SweepSpec, new_sweep_id, spec_from_row
 
 FINALIZE_TASK = "farm.embed.finalize_sweep"
 CALL_TASK = "farm.embed.call_gateway"
@@ -91,54 +93,67 @@ class Sender:
                 f"are workers consuming {queues} running?")
 
 
-def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight, *, max_inflight: int = 128,
-             batches_per_task: int = BATCHES_PER_TASK, poll: float = 0.2, stall_timeout: float = 600.0,
-             on_progress: Any = None) -> int:
-    """Send every batch to both gateways' queues, `batches_per_task` to a message, never more than
-    `max_inflight` batches unpaired; returns batches sent.
+@dataclass(frozen=True)
+class Flow:
+    """How a producer paces a sweep: the distributed options of `farm sweep embed` and `farm sweep resume`."""
 
-    When nothing lands for `stall_timeout` while it waits at the bound, the sweep can never finish (its
+    max_inflight: int = 128  # batches dispatched and not yet paired, at most (one task always fits)
+    batches_per_task: int = BATCHES_PER_TASK
+    resend_after: float = RESEND_AFTER
+    stall_timeout: float = 600.0  # seconds without a batch landing before the producer gives up
+
+
+def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight, flow: Flow = Flow(), *,
+             skip: Collection[int] = (), poll: float = 0.2, on_progress: Any = None) -> int:
+    """Send every batch not in `skip` (paired already) to both gateways' queues, `flow.batches_per_task` to a
+    message, never more than `flow.max_inflight` unpaired; returns the sweep's number of batches.
+
+    When nothing lands for `flow.stall_timeout` while it waits at the bound, the sweep can never finish (its
     remaining batches are not sent): it is marked failed and the error names the queues to check.
     """
     url = spec.database_url
-    sent = samples = 0
+    total = samples = sent = 0
     checked = 0.0
     clock = StallClock()
     factory = JobFactory(spec, sweep_id)
-    bound = max(max_inflight, batches_per_task)  # one task always fits
+    bound = max(flow.max_inflight, flow.batches_per_task)
     parts = (Part(b.no, b.start, b.texts, in_noise_subsample(b.no, spec.noise_sample))
              for b in batches(iter_texts(spec.corpus), spec.batch_size))
-    while group := list(islice(parts, batches_per_task)):
+    while chunk := list(islice(parts, flow.batches_per_task)):
+        total += len(chunk)
+        samples += sum(len(p.texts) for p in chunk)
+        group = [p for p in chunk if p.batch_no not in skip]
         # Read progress only at the in-flight bound or twice a second (cancel, progress bar): a query per
         # task cost the producer more than publishing the task.
-        while len(inflight) + len(group) > bound or time.monotonic() - checked > 0.5:
+        while group and (len(inflight) + len(group) > bound or time.monotonic() - checked > 0.5):
             inflight.refresh(sender.side, sender.pair)
             status, done, _ = _progress(url, sweep_id)
             checked = time.monotonic()
             if on_progress is not None:
                 on_progress(done)
             if status == "cancelled":
-                return sent
+                return total
             if len(inflight) + len(group) > bound:
-                if clock.idle(done) > stall_timeout:
+                if clock.idle(done) > flow.stall_timeout:
                     set_status(url, sweep_id, "failed")
-                    raise UsageError(sender.stalled(sweep_id, stall_timeout, done, None)
-                                     + f" {sent} batches were sent; the sweep is marked failed")
+                    raise UsageError(sender.stalled(sweep_id, flow.stall_timeout, done, None)
+                                     + f" {sent} batches were sent; the sweep is marked failed "
+                                     f"(`farm sweep resume {sweep_id}` goes on with it)")
                 time.sleep(poll)
-        jobs = factory.jobs(group)
-        for job in jobs:
-            sender.side(job)
-        inflight.add(jobs)
-        sent += len(group)
-        samples += sum(len(p.texts) for p in group)
+        if group:
+            jobs = factory.jobs(group)
+            for job in jobs:
+                sender.side(job)
+            inflight.add(jobs)
+            sent += len(group)
     with transaction(url) as s:
-        s.execute(update(Sweep).where(Sweep.id == sweep_id).values(batches_total=sent, planned=samples))
-    if sent == 0:
+        s.execute(update(Sweep).where(Sweep.id == sweep_id).values(batches_total=total, planned=samples))
+    if total == 0:
         set_status(url, sweep_id, "failed")
         raise UsageError("the corpus is empty: nothing to sweep")
     # The last batch may have been paired before the total was known: then nobody enqueued finalize yet.
     sender.finalize(sweep_id)
-    return sent
+    return total
 
 
 def wait(sender: Sender, url: str, sweep_id: str, inflight: Inflight, *, on_progress: Any = None,
@@ -172,14 +187,41 @@ def wait(sender: Sender, url: str, sweep_id: str, inflight: Inflight, *, on_prog
 
 
 def run_distributed_sweep(config: FarmConfig, spec: SweepSpec, reports: Path | None, *,
-                          show_progress: bool = True, max_inflight: int = 128, stall_timeout: float = 600.0,
-                          resend_after: float = RESEND_AFTER,
-                          batches_per_task: int = BATCHES_PER_TASK) -> dict[str, Any]:
+                          show_progress: bool = True, flow: Flow = Flow()) -> dict[str, Any]:
+    """A new distributed sweep: record it, dispatch it, wait for its verdict."""
+    sweep_id = start(config, spec, reports)
+    return _drive(config, spec, sweep_id, flow, show_progress, skip=set())
+
+
+RESUMABLE = ("running", "failed")
+
+
+def resume_distributed_sweep(config: FarmConfig, sweep_id: str, *, show_progress: bool = True,
+                             flow: Flow = Flow()) -> dict[str, Any]:
+    """Go on with a distributed sweep whose producer stopped (crashed, interrupted, a scheduled `fire` cut
+    off, or gave up on a stall): dispatch again every batch not yet paired, then wait as the producer would.
+
+    Safe while an old producer still runs: every write is idempotent, the work is only done twice.
+    """
+    url = config.database_url
+    sweep = get_sweep(url, sweep_id)
+    if sweep.mode != "distributed":
+        raise UsageError(f"sweep {sweep.id} ran in {sweep.mode} mode: only distributed sweeps can be resumed")
+    if sweep.status not in RESUMABLE:
+        raise UsageError(f"sweep {sweep.id} is {sweep.status}: only a running or failed sweep can be resumed")
+    spec = spec_from_row(sweep, url)
+    with transaction(url) as s:
+        paired = set(s.scalars(select(PairedBatch.batch_no).where(PairedBatch.sweep_id == sweep.id)))
+    set_status(url, sweep.id, "running")
+    return _drive(config, spec, sweep.id, flow, show_progress, skip=paired)
+
+
+def _drive(config: FarmConfig, spec: SweepSpec, sweep_id: str, flow: Flow, show_progress: bool,
+           skip: set[int]) -> dict[str, Any]:
     from workers.app import make_app
 
     sender = Sender(make_app(config), config, spec)
-    sweep_id = start(config, spec, reports)
-    inflight = Inflight(spec.database_url, sweep_id, resend_after)
+    inflight = Inflight(spec.database_url, sweep_id, flow.resend_after)
     label = f"embed {spec.legacy.name} vs {spec.candidate.name} (distributed)"
     with progress_bar(spec.corpus.limit, label, show_progress) as bar:
         task = bar.task_ids[0]
@@ -187,9 +229,9 @@ def run_distributed_sweep(config: FarmConfig, spec: SweepSpec, reports: Path | N
         def advance(done_batches: int) -> None:
             bar.update(task, completed=min(done_batches * spec.batch_size, spec.corpus.limit or 10**12))
 
-        dispatch(sender, spec, sweep_id, inflight, max_inflight=max_inflight,
-                 batches_per_task=batches_per_task, stall_timeout=stall_timeout, on_progress=advance)
-        status = wait(sender, spec.database_url, sweep_id, inflight, on_progress=advance, stall_timeout=stall_timeout)
+        dispatch(sender, spec, sweep_id, inflight, flow, skip=skip, on_progress=advance)
+        status = wait(sender, spec.database_url, sweep_id, inflight, on_progress=advance,
+                      stall_timeout=flow.stall_timeout)
     payload = report_json(spec.database_url, sweep_id)
     payload["resent"] = inflight.resent
     if status != "done":

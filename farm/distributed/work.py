@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy import delete, func, select, update
 
-from farm.distributed.jobs import SIDES, Part, SideJob, pack, retry_policy, target_from_dict, unpack
+from farm.distributed.jobs import SIDES, Part, SideJob, pack, retry_policy, unpack
 from farm.gateway.client import SideResult, call_embed, make_client
 from farm.probes.embed import compare_batch, self_cosines
 from farm.profiles import WireProfile
@@ -31,7 +31,7 @@ from farm.store.models import SideResult as SideRow
 from farm.store.sides import fetch_sides, store_sides
 from farm.store.sweeps import claim, insert_new, set_status
 from farm.sweep.finalize import Outcome, finalize
-from farm.sweep.spec import profiles_of
+from farm.sweep.spec import profiles_of, target_from_dict
 from farm.wiredrift import DOC_BATCHES, DriftObserver
 
 _local = threading.local()

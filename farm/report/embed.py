@@ -183,7 +183,7 @@ def report_json(url: str, sweep_id: str) -> dict[str, Any]:
         "sweep_id": sweep.id, "probe": sweep.probe, "status": sweep.status, "mode": sweep.mode,
         "legacy": {"name": sweep.legacy, "url": sweep.legacy_url, "profile": sweep.legacy_profile},
         "candidate": {"name": sweep.candidate, "url": sweep.candidate_url, "profile": sweep.candidate_profile},
-        "parameters": {k: v for k, v in sweep.params.items() if k != "wire_profiles"},
+        "parameters": {k: v for k, v in sweep.params.items() if k not in ("wire_profiles", "spec")},
     }
     if verdict is None:
         return base

@@ -45,9 +45,38 @@ class SweepSpec:
             "legacy_profile": self.legacy.profile.name, "candidate_profile": self.candidate.profile.name,
             "model": self.model, "corpus": self.corpus.describe(), "mode": mode, "status": "running",
             "params": {**self.parameters(), "wire_profiles": {
-                "legacy": profile_to_dict(self.legacy.profile), "candidate": profile_to_dict(self.candidate.profile)}},
+                "legacy": profile_to_dict(self.legacy.profile), "candidate": profile_to_dict(self.candidate.profile)},
+                # What `spec_from_row` needs to dispatch the sweep again (`farm sweep resume`): names, never tokens.
+                "spec": {"legacy": target_to_dict(self.legacy), "candidate": target_to_dict(self.candidate),
+                         "corpus": asdict(self.corpus), "retry": asdict(self.retry)}},
             "planned": self.corpus.limit,
         }
+
+
+def spec_from_row(sweep: Any, database_url: str) -> SweepSpec:
+    """The spec a recorded sweep was started with (the inverse of `SweepSpec.sweep_row`)."""
+    p = sweep.params
+    stored = p.get("spec")
+    if stored is None:
+        raise UsageError(f"sweep {sweep.id} was recorded before sweeps kept their spec: start it again")
+    return SweepSpec(
+        legacy=target_from_dict(stored["legacy"]), candidate=target_from_dict(stored["candidate"]),
+        corpus=CorpusSpec(**stored["corpus"]), database_url=database_url, model=p.get("model"),
+        batch_size=p["batch_size"], concurrency=p["concurrency"],
+        params=VerdictParams(tau=p["tau"], p_max=p["p_max"], alpha=p["alpha"], floor=p["floor"]),
+        noise_sample=p["noise_sample"], until_decided=bool(p.get("until_decided")),
+        retry=RetryPolicy(**stored["retry"]), probe=sweep.probe,
+    )
+
+
+def target_to_dict(target: Target) -> dict[str, Any]:
+    """A gateway as plain data: what jobs carry and sweeps record (the token's variable name, never a token)."""
+    return {"name": target.name, "url": target.url, "token_env": target.token_env,
+            "profile": profile_to_dict(target.profile)}
+
+
+def target_from_dict(d: dict[str, Any]) -> Target:
+    return Target(d["name"], d["url"], profile_from_dict(d["profile"]), d.get("token_env"))
 
 
 def new_sweep_id() -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import secrets
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -252,6 +255,36 @@ def test_the_stack_workers_enforce_the_task_time_limit(tmp_path: Path, pg_url: s
     with transaction(pg_url) as s:
         stored = s.execute(select(SideRow.side)).scalars().all()
     assert sorted(stored) == ["candidate", "candidate"]  # 2 batches; the legacy side stored nothing
+
+
+def test_a_producer_killed_mid_sweep_is_resumed_without_loss_or_rework(
+        cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str) -> None:
+    env, _legacy, _candidate = cluster_env
+    cluster = Cluster(tmp_path, env)
+    try:
+        cluster.worker("legacy", "probe.legacy", extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
+        cluster.worker("candidate", "probe.candidate")
+        cluster.worker("aggregate", "farm.aggregate")
+        # A small in-flight window keeps the producer dispatching for most of the sweep.
+        producer = subprocess.Popen(
+            [sys.executable, "-m", "farm", *sweep_args(4000, "--distributed", "--no-report", "--batch-size", "16",
+                                                       "--max-inflight", "32", "--batches-per-task", "4")],
+            env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            sweep_id = _wait_for_progress(pg_url, minimum=40)
+        finally:
+            os.killpg(producer.pid, signal.SIGKILL)
+            producer.wait(timeout=10)
+        done_at_kill = _done(pg_url, sweep_id)
+        code, out = run_cli(env, "sweep", "resume", sweep_id, "--json", "--quiet", "--max-inflight", "32")
+    finally:
+        cluster.stop()
+    assert 40 <= done_at_kill < 250  # killed mid-sweep (4,000 / 16 = 250 batches)
+    assert samples_of(pg_url, sweep_id) == (4000, 4000, 0, 3999)
+    assert out["n"] == 4000 and out["verdict"] == "PASS" and code == 0
+    # Batches paired before the kill were not sent again: at most the 32 in flight were called twice.
+    assert len(request_log(tmp_path / "legacy-requests.jsonl")) <= 250 + 32
 
 
 def _done(url: str, sweep_id: str) -> int:
