@@ -129,9 +129,13 @@ def start_process(argv: list[str], log: Path, env: dict[str, str] | None = None,
 
 
 def stop_pid(pid: int, timeout: float = 15.0) -> None:
-    """SIGTERM the process group, SIGKILL it if it is still there after `timeout`."""
+    """SIGTERM the group's leader, SIGKILL the group if it is still there after `timeout`.
+
+    The leader only, as `docker stop` does: a Celery worker then shuts down warm, letting its pool children
+    finish the tasks they hold; a SIGTERM to the whole group killed them mid-task.
+    """
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

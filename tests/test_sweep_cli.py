@@ -69,4 +69,4 @@ def test_resume_refuses_what_it_cannot_go_on_with(tmp_path: Path) -> None:
     first = runner.invoke(main_group, ["sweep", "resume", embedded], env=env)
     assert first.exit_code == 2 and "only distributed sweeps can be resumed" in first.output
     second = runner.invoke(main_group, ["sweep", "resume", distributed], env=env)
-    assert second.exit_code == 2 and "is cancelled: only a running or failed sweep" in second.output
+    assert second.exit_code == 2 and "is cancelled: only a running, finalizing or failed" in second.output

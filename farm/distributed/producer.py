@@ -193,7 +193,7 @@ def run_distributed_sweep(config: FarmConfig, spec: SweepSpec, reports: Path | N
     return _drive(config, spec, sweep_id, flow, show_progress, skip=set())
 
 
-RESUMABLE = ("running", "failed")
+RESUMABLE = ("running", "failed", "finalizing")  # finalizing: its aggregation worker may have died in it
 
 
 def resume_distributed_sweep(config: FarmConfig, sweep_id: str, *, show_progress: bool = True,
@@ -208,7 +208,8 @@ def resume_distributed_sweep(config: FarmConfig, sweep_id: str, *, show_progress
     if sweep.mode != "distributed":
         raise UsageError(f"sweep {sweep.id} ran in {sweep.mode} mode: only distributed sweeps can be resumed")
     if sweep.status not in RESUMABLE:
-        raise UsageError(f"sweep {sweep.id} is {sweep.status}: only a running or failed sweep can be resumed")
+        raise UsageError(f"sweep {sweep.id} is {sweep.status}: only a running, finalizing or failed sweep can be "
+                         "resumed")
     spec = spec_from_row(sweep, url)
     with transaction(url) as s:
         paired = set(s.scalars(select(PairedBatch.batch_no).where(PairedBatch.sweep_id == sweep.id)))

@@ -215,10 +215,12 @@ def finalize_distributed(url: str, sweep_id: str, reports_dir: str | None) -> Ou
         state_list = [state for state in states if state]  # a JSON column stores None as JSON null
     assert sweep is not None
     try:
-        return _finalize_claimed(url, sweep, state_list, reports_dir)
+        outcome = _finalize_claimed(url, sweep, state_list, reports_dir)
     except BaseException:
         set_status(url, sweep_id, "failed")  # never leave a producer waiting on a sweep nobody will finish
         raise
+    set_status(url, sweep_id, "done")  # last: a producer that sees "done" finds the reports written
+    return outcome
 
 
 def _finalize_claimed(url: str, sweep: Sweep, state_list: list[dict[str, Any]], reports_dir: str | None) -> Outcome:
@@ -231,7 +233,7 @@ def _finalize_claimed(url: str, sweep: Sweep, state_list: list[dict[str, Any]], 
     params = VerdictParams(tau=p["tau"], p_max=p["p_max"], alpha=p["alpha"], floor=p["floor"])
     # The producer sets `planned` in the same UPDATE as `batches_total`, which the finalize claim requires.
     outcome = finalize(url, sweep_id, params, observer, planned=sweep.planned,
-                       sequential=bool(p.get("until_decided")))
+                       sequential=bool(p.get("until_decided")), status="finalizing")
     if reports_dir is not None:
         render(url, sweep_id, Path(reports_dir))
     return outcome

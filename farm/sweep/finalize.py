@@ -34,7 +34,8 @@ def per_request(latency: npt.NDArray[np.float64], batch_no: npt.NDArray[np.int64
 
 
 def finalize(url: str, sweep_id: str, params: VerdictParams, observer: DriftObserver, *, planned: int | None,
-             sequential: bool = False, extra: dict[str, Any] | None = None) -> Outcome:
+             sequential: bool = False, extra: dict[str, Any] | None = None, status: str = "done") -> Outcome:
+    """Decide and store the verdict and the drift catalog, and move the sweep to `status`."""
     arrays, noise = load_embed_arrays(url, sweep_id)
     samples = EmbedSamples(
         cosine=arrays["cosine"], legacy_error=arrays["legacy_error"], candidate_error=arrays["candidate_error"],
@@ -55,5 +56,5 @@ def finalize(url: str, sweep_id: str, params: VerdictParams, observer: DriftObse
         "outcome": verdict.outcome, "reason": verdict.reason, "n": verdict.n,
         "disagreements": verdict.disagreements, "errors": verdict.errors, "detail": detail,
     }, [{"endpoint": "embed", "kind": r.kind, "field": r.field, "legacy": r.legacy, "candidate": r.candidate,
-         "detail": {**r.detail, "same": r.same}} for r in catalog])
+         "detail": {**r.detail, "same": r.same}} for r in catalog], status=status)
     return Outcome(sweep_id, verdict, catalog, adapter)
