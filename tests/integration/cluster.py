@@ -41,6 +41,12 @@ class Cluster:
         self.procs[name] = proc
         wait_for_log(log, "ready.", proc)
 
+    def sweep_workers(self, legacy_env: dict[str, str] | None = None) -> None:
+        """What a sweep needs: a worker per gateway queue (`legacy_env`: the legacy one's own), the aggregator."""
+        self.worker("legacy", "probe.legacy", extra_env=legacy_env)
+        self.worker("candidate", "probe.candidate")
+        self.worker("aggregate", "farm.aggregate")
+
     def kill9(self, name: str) -> None:
         import os
         import signal

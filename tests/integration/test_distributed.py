@@ -101,9 +101,7 @@ def test_distributed_sweep_matches_embedded_and_stays_near_its_gateway(
     cluster = Cluster(tmp_path, env)
     try:
         # Only the legacy worker has the legacy token in its environment: secrets live near their gateway.
-        cluster.worker("legacy", "probe.legacy", extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
-        cluster.worker("candidate", "probe.candidate")
-        cluster.worker("aggregate", "farm.aggregate")
+        cluster.sweep_workers(legacy_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
         code, dist = run_cli(env, *sweep_args(5000, "--distributed", "--reports-dir", str(tmp_path / "reports")))
     finally:
         cluster.stop()
@@ -158,15 +156,13 @@ def test_kill_9_a_worker_mid_sweep_loses_and_duplicates_nothing(
     cluster = Cluster(tmp_path, env)
     sweep: BackgroundSweep | None = None
     try:
-        cluster.worker("legacy", "probe.legacy", concurrency=2, extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
-        cluster.worker("candidate", "probe.candidate", concurrency=2)
-        cluster.worker("aggregate", "farm.aggregate", concurrency=2)
+        cluster.sweep_workers(legacy_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
         sweep = BackgroundSweep(env, pg_url, sweep_args(4000, "--distributed", "--no-report", "--batch-size", "16"))
         sweep_id = _wait_for_progress(pg_url, minimum=20)
         cluster.kill9("legacy")
         done_at_kill = _done(pg_url, sweep_id)
         time.sleep(2)
-        cluster.worker("legacy", "probe.legacy", concurrency=2, extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
+        cluster.worker("legacy", "probe.legacy", extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
         code, out = sweep.finish(300, "the sweep did not finish after the worker restart")
     finally:
         if sweep is not None:
@@ -184,8 +180,8 @@ def test_messages_lost_by_the_broker_are_sent_again(
     cluster = Cluster(tmp_path, env)
     sweep: BackgroundSweep | None = None
     try:
-        cluster.worker("candidate", "probe.candidate", concurrency=2)
-        cluster.worker("aggregate", "farm.aggregate", concurrency=2)
+        cluster.worker("candidate", "probe.candidate")
+        cluster.worker("aggregate", "farm.aggregate")
         sweep = BackgroundSweep(env, pg_url, sweep_args(800, "--distributed", "--no-report", "--batch-size", "16",
                                                         "--resend-after", "5"))
         # No legacy worker yet: its 4 messages (50 batches, 16 a message) wait in Redis. Drop them (a broker
@@ -195,7 +191,7 @@ def test_messages_lost_by_the_broker_are_sent_again(
         while broker.llen("probe.legacy") < 4 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert broker.delete("probe.legacy") == 1
-        cluster.worker("legacy", "probe.legacy", concurrency=2, extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
+        cluster.worker("legacy", "probe.legacy", extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
         code, out = sweep.finish(120, "the sweep did not finish: lost batches were not sent again")
     finally:
         if sweep is not None:
@@ -238,9 +234,7 @@ def test_the_stack_workers_enforce_the_task_time_limit(tmp_path: Path, pg_url: s
                "FARM_BROKER_URL": redis_db}
         cluster = Cluster(tmp_path, env)
         try:
-            cluster.worker("legacy", "probe.legacy", extra_env={"FARM_TASK_TIME_LIMIT": "4"})  # soft limit 3 s
-            cluster.worker("candidate", "probe.candidate")
-            cluster.worker("aggregate", "farm.aggregate")
+            cluster.sweep_workers(legacy_env={"FARM_TASK_TIME_LIMIT": "4"})  # soft limit 3 s
             started = time.monotonic()
             result = CliRunner().invoke(main_group, sweep_args(64, "--distributed", "--no-report",
                                                                "--stall-timeout", "8"), env=env)
@@ -262,9 +256,7 @@ def test_a_producer_killed_mid_sweep_is_resumed_without_loss_or_rework(
     env, _legacy, _candidate = cluster_env
     cluster = Cluster(tmp_path, env)
     try:
-        cluster.worker("legacy", "probe.legacy", extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
-        cluster.worker("candidate", "probe.candidate")
-        cluster.worker("aggregate", "farm.aggregate")
+        cluster.sweep_workers(legacy_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
         # A small in-flight window keeps the producer dispatching for most of the sweep.
         producer = subprocess.Popen(
             [sys.executable, "-m", "farm", *sweep_args(4000, "--distributed", "--no-report", "--batch-size", "16",
@@ -313,9 +305,7 @@ def test_token_never_leaves_the_worker_and_flower_sees_the_workers(
     monitor = subprocess.Popen(["redis-cli", "-u", redis_db, "monitor"], stdout=capture, stderr=subprocess.STDOUT)
     answers: list[str] = []
     try:
-        cluster.worker("legacy", "probe.legacy", extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
-        cluster.worker("candidate", "probe.candidate")
-        cluster.worker("aggregate", "farm.aggregate", concurrency=2)
+        cluster.sweep_workers(legacy_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
         cluster.start("flower", ["farm", "flower", "--address", "127.0.0.1", "--port", str(port)],
                       "Visit me at", extra_env={"FARM_FLOWER_AUTH": "ops:s3cret"})
         base = f"http://127.0.0.1:{port}"
@@ -406,7 +396,7 @@ def test_rabbitmq_broker(cluster_env: tuple[dict[str, str], GatewayProcess, Gate
     try:
         cluster.worker("legacy", queues["legacy"], extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
         cluster.worker("candidate", queues["candidate"])
-        cluster.worker("aggregate", "farm.aggregate", concurrency=2)
+        cluster.worker("aggregate", "farm.aggregate")
         code, out = run_cli(env, *sweep_args(1000, "--distributed", "--no-report"))
     finally:
         cluster.stop()
