@@ -201,7 +201,7 @@ def resume_distributed_sweep(config: FarmConfig, sweep_id: str, *, show_progress
     """Go on with a distributed sweep whose producer stopped (crashed, interrupted, a scheduled `fire` cut
     off, or gave up on a stall): dispatch again every batch not yet paired, then wait as the producer would.
 
-    Safe while an old producer still runs: every write is idempotent, the work is only done twice.
+    Safe while an old producer still runs: every write is idempotent, so at worst some work is done twice.
     """
     url = config.database_url
     sweep = get_sweep(url, sweep_id)
