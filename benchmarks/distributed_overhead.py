@@ -301,9 +301,13 @@ def service_pid(comm: str) -> int | None:
     return min(roots) if roots else None
 
 
+def gateways_cpu(*gateways: GatewayProcess) -> float:
+    return sum(cpu_seconds(g.proc.pid) for g in gateways if g.proc is not None)
+
+
 def cpu_of(workers: Workers, *gateways: GatewayProcess) -> dict[str, float]:
     cpu = {name: cpu_seconds(p.pid) for name, p in workers.procs.items()}
-    cpu["gateways"] = sum(cpu_seconds(g.proc.pid) for g in gateways if g.proc is not None)
+    cpu["gateways"] = gateways_cpu(*gateways)
     for service in ("postgres", "redis-server"):
         pid = service_pid(service)
         if pid is not None:  # backends that ended are in the root's reaped-children times
@@ -404,10 +408,10 @@ def main() -> None:
                   f"(load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
                   f"{os.cpu_count()} CPUs)", flush=True)
             for i in range(args.rounds):
-                busy0, gw0 = machine_busy(), cpu_of(workers, legacy, candidate)["gateways"]
+                busy0, gw0 = machine_busy(), gateways_cpu(legacy, candidate)
                 run = timed(bare(args.samples), env, args.timeout)
                 bare_busy.append(machine_busy() - busy0)
-                bare_gw.append(cpu_of(workers, legacy, candidate)["gateways"] - gw0)
+                bare_gw.append(gateways_cpu(legacy, candidate) - gw0)
                 assert int(run.stdout) == args.samples, run.stdout
                 bare_times.append(run.wall)
                 cpu0 = cpu_of(workers, legacy, candidate)

@@ -58,6 +58,7 @@ def task_sent_events() -> bool:
 def make_app(config: FarmConfig | None = None) -> Celery:
     config = config or load_config()
     vt = visibility_timeout()
+    hard, soft = task_limits()
     app = Celery("farm", broker=config.broker_url or DEFAULT_BROKER_URL,
                  include=["workers.embed", "workers.schedule", "workers.audit"])
     # Scan for a dead worker's unacked messages every few seconds (kombu's default: every ~100 s), so they are
@@ -73,8 +74,8 @@ def make_app(config: FarmConfig | None = None) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,  # long I/O tasks: do not hoard messages a dead worker would sit on
-        task_time_limit=task_limits()[0],
-        task_soft_time_limit=task_limits()[1],
+        task_time_limit=hard,
+        task_soft_time_limit=soft,
         broker_transport_options=transport,
         broker_connection_retry_on_startup=True,
         task_default_queue=AGGREGATE_QUEUE,
