@@ -23,15 +23,15 @@ import httpx
 import numpy as np
 import orjson
 
-from farm.corpus import CorpusSpec, batches, iter_texts
+from farm.corpus import CorpusSpec, batches, iter_items
 from farm.gateway.process import spawn
-from farm.profiles import PRESETS
+from farm.probes.embed.profile import PRESETS
 
 
 async def bare_loop(legacy_url: str, candidate_url: str, samples: int, batch_size: int, concurrency: int) -> int:
     """The baseline a person would write: fetch both sides, parse, cosine. Returns samples compared."""
     lp, cp = PRESETS["lakehouse-legacy"], PRESETS["lakehouse-candidate"]
-    source = batches(iter_texts(CorpusSpec(limit=samples)), batch_size)
+    source = batches(iter_items(CorpusSpec(limit=samples)), batch_size)
     compared = 0
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
     async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
@@ -39,7 +39,7 @@ async def bare_loop(legacy_url: str, candidate_url: str, samples: int, batch_siz
         async def lane() -> None:
             nonlocal compared
             for batch in source:  # a shared generator: each lane takes the next batch
-                body = orjson.dumps({"texts": batch.texts})
+                body = orjson.dumps({"texts": batch.items})
                 a, b = await asyncio.gather(
                     client.post(legacy_url + lp.path, content=body, headers={"content-type": "application/json"}),
                     client.post(candidate_url + cp.path, content=body, headers={"content-type": "application/json"}),

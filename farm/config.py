@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from farm.errors import ConfigError
-from farm.stats.verdict import VerdictParams
+from farm.stats.params import VerdictParams
 
 _VERDICT_DEFAULTS = VerdictParams()
 
@@ -197,10 +197,11 @@ def parse_config(data: dict[str, Any], source: str) -> FarmConfig:
     if "gateways" not in data:
         config = replace(config, gateways=default_gateways())
     # Profiles are validated by the module that owns them; import late to keep config free of cycles.
-    from farm.profiles import resolve_profile
+    from farm.profiles import known_profile
 
     for gw in config.gateways.values():
-        resolve_profile(gw.profile, config, key=f"gateways.{gw.name}.profile")
+        if not known_profile(gw.profile, config):
+            raise ConfigError(source, f"gateways.{gw.name}.profile", f"unknown wire profile {gw.profile!r}")
     return config
 
 

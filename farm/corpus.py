@@ -2,7 +2,12 @@
 
 - a text file: one input per line (blank lines skipped);
 - JSON Lines: one object per line, the input in `field`;
-- synthetic: a seeded generator (`--samples N`), the same N texts on every machine.
+- captured traffic (`format="requests"`): one request body per line as the legacy gateway logged it, parsed
+  with the legacy profile's request parser into the probe's inputs; a bad line is counted, never fatal;
+- synthetic: a seeded generator (`--samples N`), the same N inputs on every machine.
+
+What an input is belongs to the probe (`Probe.item_from_text`, `item_from_json`, `synthetic`,
+`items_from_request`): a text for embed, a query, a statement, a conversation for the others.
 """
 
 from __future__ import annotations
@@ -11,10 +16,14 @@ import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from farm.errors import UsageError
+from farm.probes.base import MalformedBody, Probe, Profile
+
+FORMATS = ("lines", "jsonl", "requests")
 
 _WORDS = (
     "vector search index shard replica embed model token gateway latency query table column row join "
@@ -34,11 +43,18 @@ class CorpusSpec:
     field: str | None = None
     limit: int | None = None
     seed: int = 0
+    format: str | None = None  # None: lines, or jsonl when `field` is set; "requests": captured bodies
+
+    @property
+    def kind(self) -> str:
+        return self.format or ("jsonl" if self.field else "lines")
 
     def describe(self) -> str:
         if self.path is None:
             return f"synthetic(seed={self.seed}, n={self.limit})"
         source = f"{self.path}#{self.field}" if self.field else self.path
+        if self.format == "requests":
+            source = f"requests:{source}"
         return source if self.limit is None else f"{source}[:{self.limit}]"
 
     def validate(self) -> None:
@@ -46,6 +62,8 @@ class CorpusSpec:
             if not self.limit or self.limit < 1:
                 raise UsageError("a synthetic corpus needs --samples N (N >= 1), or give --corpus FILE")
             return
+        if self.kind not in FORMATS:
+            raise UsageError(f"--corpus-format {self.format!r}: expected one of {', '.join(FORMATS)}")
         if not Path(self.path).is_file():
             raise UsageError(f"corpus {self.path}: file not found")
 
@@ -69,50 +87,107 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
             raise UsageError(f"corpus {path}: not UTF-8 text ({exc.reason})") from None
 
 
-def iter_texts(spec: CorpusSpec) -> Iterator[str]:
-    """The corpus's inputs in order, lazily."""
+@dataclass
+class CorpusStats:
+    """What reading a corpus skipped: captured request bodies that did not parse (never a crash)."""
+
+    bad_lines: int = 0
+    first_bad: str | None = None
+
+    def bad(self, where: str) -> None:
+        self.bad_lines += 1
+        self.first_bad = self.first_bad or where
+
+
+_TEXT_PROBE = Probe()  # the defaults: inputs are texts (what a corpus is without a probe named)
+
+
+def iter_items(spec: CorpusSpec, probe: Probe | None = None, request_profile: Profile | None = None,
+               stats: CorpusStats | None = None) -> Iterator[Any]:
+    """The corpus's inputs in order, lazily, as the probe's items."""
+    probe = probe or _TEXT_PROBE
     count = 0
     if spec.path is None:
         for idx in range(spec.limit or 0):
-            yield synthetic_text(spec.seed, idx)
+            yield probe.synthetic(spec.seed, idx)
         return
+    kind = spec.kind
+    if kind == "requests" and request_profile is None:
+        raise UsageError("--corpus-format requests needs the legacy gateway's wire profile")
     for lineno, line in _lines(spec.path):
         if spec.limit is not None and count >= spec.limit:
             return
         if not line.strip():
             continue
-        if spec.field is None:
-            text = line
+        where = f"{spec.path}:{lineno}"
+        if kind == "lines":
+            items = [probe.item_from_text(line)]
         else:
             try:
                 doc = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                raise UsageError(f"corpus {spec.path}:{lineno}: not JSON ({exc})") from None
-            value = doc.get(spec.field) if isinstance(doc, dict) else None
-            if not isinstance(value, str):
-                raise UsageError(f"corpus {spec.path}:{lineno}: no string field {spec.field!r}")
-            text = value
-        count += 1
-        yield text
+                if kind == "requests" and stats is not None:
+                    stats.bad(f"{where}: not JSON ({exc})")
+                    continue
+                raise UsageError(f"corpus {where}: not JSON ({exc})") from None
+            try:
+                if kind == "requests":
+                    if not isinstance(doc, dict):
+                        raise MalformedBody("a request body must be a JSON object")
+                    assert request_profile is not None
+                    items = probe.items_from_request(request_profile, doc)
+                else:
+                    value = doc.get(spec.field) if isinstance(doc, dict) else None
+                    if value is None:
+                        raise MalformedBody(f"no string field {spec.field!r}")
+                    try:
+                        items = [probe.item_from_json(value)]
+                    except MalformedBody as exc:
+                        raise MalformedBody(f"field {spec.field!r}: {exc}") from None
+            except MalformedBody as exc:
+                if kind == "requests" and stats is not None:
+                    stats.bad(f"{where}: {exc}")
+                    continue
+                raise UsageError(f"corpus {where}: {exc}") from None
+        for item in items:
+            if spec.limit is not None and count >= spec.limit:
+                return
+            count += 1
+            yield item
+
+
+def count_items(spec: CorpusSpec, probe: Probe | None = None, request_profile: Profile | None = None) -> int | None:
+    """How many inputs the corpus holds (the progress bar's total): a cheap first pass over a file."""
+    if spec.path is None:
+        return spec.limit
+    if spec.kind != "requests":
+        n = 0
+        with open(spec.path, "rb") as fh:
+            for line in fh:
+                n += bool(line.strip())
+                if spec.limit is not None and n >= spec.limit:
+                    break
+        return n
+    return sum(1 for _ in iter_items(spec, probe, request_profile, CorpusStats()))
 
 
 @dataclass(frozen=True)
 class Batch:
     no: int
     start: int
-    texts: list[str]
+    items: list[Any]
 
     @property
     def idxs(self) -> range:
-        return range(self.start, self.start + len(self.texts))
+        return range(self.start, self.start + len(self.items))
 
 
-def batches(texts: Iterable[str], size: int) -> Iterator[Batch]:
+def batches(items: Iterable[Any], size: int) -> Iterator[Batch]:
     """Group inputs into numbered batches; sample indices are global positions in the corpus."""
-    chunk: list[str] = []
+    chunk: list[Any] = []
     no = start = 0
-    for text in texts:
-        chunk.append(text)
+    for item in items:
+        chunk.append(item)
         if len(chunk) == size:
             yield Batch(no, start, chunk)
             no, start, chunk = no + 1, start + size, []

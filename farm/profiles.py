@@ -1,97 +1,27 @@
-"""Wire profiles: how one gateway shapes the embed endpoint. Built-in presets plus `[profiles.X]` in farm.toml.
+"""Wire profiles, shared machinery: dotted paths, `[profiles.X]` tables, serialising and resolving profiles.
 
-A response path is dotted; `[]` walks every element of an array: `data[].embedding` reads OpenAI's
-`{"data": [{"embedding": [...]}, ...]}`. The same paths build responses for the demo gateways, so a
-custom profile is served exactly as it is parsed.
+Each probe defines its profile type and presets in its own folder (`farm/probes/<name>/profile.py`); a
+`[profiles.NAME]` table in farm.toml declares a custom one for the probe its `probe` key names (default
+`embed`), optionally starting from a preset (`base = "openai"`). Every error names the file and the key.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import dataclasses
+import typing
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-
 from farm.errors import ConfigError
+from farm.probes.base import MalformedBody, Profile
 
 if TYPE_CHECKING:
     from farm.config import FarmConfig
+    from farm.probes.base import Probe
 
+__all__ = ["MalformedBody", "Profile", "get_path", "profile_from_dict", "profile_from_table", "profile_to_dict",
+           "resolve_profile", "set_path"]
 
-class MalformedBody(ValueError):
-    """A response that does not have the shape its profile promises."""
-
-
-@dataclass(frozen=True)
-class WireProfile:
-    name: str
-    path: str
-    texts_field: str
-    vectors_path: str
-    method: str = "POST"
-    model_field: str | None = "model"
-    dimension_path: str | None = None
-    model_path: str | None = None
-    index_path: str | None = None
-    unit_vectors: bool = False
-    ignore_fields: tuple[str, ...] = ()
-    unordered_arrays: tuple[str, ...] = ()
-    response_extra: dict[str, Any] = field(default_factory=dict)
-
-    def build_request(self, texts: list[str], model: str | None) -> dict[str, Any]:
-        body: dict[str, Any] = {self.texts_field: texts}
-        if model is not None and self.model_field:
-            body[self.model_field] = model
-        return body
-
-    def texts_of(self, request: dict[str, Any]) -> list[str]:
-        texts = request.get(self.texts_field)
-        if isinstance(texts, str):
-            texts = [texts]
-        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-            raise MalformedBody(f"request field {self.texts_field!r} must be a list of strings")
-        return texts
-
-    def model_of(self, request: dict[str, Any]) -> str | None:
-        value = request.get(self.model_field) if self.model_field else None
-        return value if isinstance(value, str) else None
-
-    def parse_vectors(self, doc: Any) -> npt.NDArray[np.float64]:
-        """The response's vectors as an (n, d) float array; raises `MalformedBody` on any other shape."""
-        raw = get_path(doc, self.vectors_path)
-        if self.index_path is not None:
-            order = get_path(doc, self.index_path)
-            if isinstance(order, list) and len(order) == len(raw or []) and all(isinstance(i, int) for i in order):
-                raw = [v for _, v in sorted(zip(order, raw, strict=True), key=lambda p: p[0])]
-        if not isinstance(raw, list):
-            raise MalformedBody(f"{self.vectors_path!r} is missing or not a list")
-        if not raw:
-            return np.zeros((0, 0))
-        if not all(isinstance(v, list) for v in raw):
-            raise MalformedBody(f"{self.vectors_path!r} is not a list of vectors")
-        lengths = {len(v) for v in raw}
-        if len(lengths) != 1:
-            raise MalformedBody(f"{self.vectors_path!r} holds vectors of different lengths {sorted(lengths)}")
-        try:
-            return np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise MalformedBody(f"{self.vectors_path!r} holds non-numbers") from None
-
-    def build_response(self, vectors: npt.NDArray[np.floating[Any]], model: str) -> dict[str, Any]:
-        """A response document in this profile's shape (used by the demo gateways)."""
-        doc: dict[str, Any] = {}
-        rows = vectors.tolist()
-        set_path(doc, self.vectors_path, rows)
-        if self.index_path:
-            set_path(doc, self.index_path, list(range(len(rows))))
-        if self.dimension_path:
-            set_path(doc, self.dimension_path, int(vectors.shape[1]) if vectors.ndim == 2 else 0)
-        if self.model_path:
-            set_path(doc, self.model_path, model)
-        for key, value in self.response_extra.items():
-            doc.setdefault(key, value)
-        return doc
+DEFAULT_PROBE = "embed"
 
 
 def get_path(doc: Any, path: str) -> Any:
@@ -125,87 +55,113 @@ def set_path(doc: dict[str, Any], path: str, value: Any) -> None:
     set_path(doc.setdefault(head, {}), rest, value)
 
 
-PRESETS: dict[str, WireProfile] = {
-    p.name: p
-    for p in (
-        WireProfile(
-            name="lakehouse-legacy", path="/ai/embed", texts_field="texts", vectors_path="embeddings",
-            dimension_path="dimensions", model_path="model", unit_vectors=True,
-        ),
-        WireProfile(
-            name="lakehouse-candidate", path="/v1/embed", texts_field="texts", vectors_path="vectors",
-            dimension_path="dimension", model_path="model",
-        ),
-        WireProfile(
-            name="openai", path="/v1/embeddings", texts_field="input", vectors_path="data[].embedding",
-            index_path="data[].index", model_path="model", unit_vectors=True,
-            response_extra={"object": "list", "usage": {"prompt_tokens": 0, "total_tokens": 0}},
-        ),
-        WireProfile(
-            name="ollama", path="/api/embed", texts_field="input", vectors_path="embeddings", model_path="model",
-            unit_vectors=True,
-        ),
-    )
-}
+def _probe(name: str) -> Probe:
+    from farm.probes import get_probe
 
-_STR_KEYS = {"path", "texts_field", "vectors_path", "method", "model_field", "dimension_path", "model_path",
-             "index_path", "base"}
-_ALLOWED = {f.name for f in fields(WireProfile)} - {"name"} | {"base"}
+    return get_probe(name)
 
 
-def profile_from_table(name: str, table: dict[str, Any], source: str) -> WireProfile:
-    """Build a custom profile from `[profiles.NAME]`; `base = "openai"` starts from a preset."""
+def _kinds(profile_type: type[Profile]) -> dict[str, Any]:
+    return typing.get_type_hints(profile_type)
+
+
+def _check_value(source: str, key: str, hint: Any, value: Any) -> Any:
+    """A table value against the profile field's type; returns it as the field stores it."""
+    text = str(hint)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(source, key, f"expected true or false, got {value!r}")
+        return value
+    if "tuple" in text:
+        if not (isinstance(value, list) and all(isinstance(i, str) for i in value)):
+            raise ConfigError(source, key, "expected a list of field paths")
+        return tuple(value)
+    if "dict" in text:
+        if not isinstance(value, dict):
+            raise ConfigError(source, key, f"expected a table, got {value!r}")
+        return value
+    if hint in (int, float) or text in ("int | None", "float | None"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(source, key, f"expected a number, got {value!r}")
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(source, key, f"expected a string, got {value!r}")
+    return value
+
+
+def profile_from_table(name: str, table: dict[str, Any], source: str) -> Profile:
+    """Build a custom profile from `[profiles.NAME]`; `probe` picks the probe, `base` starts from a preset."""
     key = f"profiles.{name}"
-    for k, v in table.items():
-        if k not in _ALLOWED:
-            raise ConfigError(source, f"{key}.{k}", f"unknown key (allowed: {', '.join(sorted(_ALLOWED))})")
-        if k in _STR_KEYS and not isinstance(v, str):
-            raise ConfigError(source, f"{key}.{k}", f"expected a string, got {v!r}")
-        if k in ("ignore_fields", "unordered_arrays") and not (
-            isinstance(v, list) and all(isinstance(i, str) for i in v)
-        ):
-            raise ConfigError(source, f"{key}.{k}", "expected a list of field paths")
-    base_name = table.get("base")
+    probe_name = table.get("probe", DEFAULT_PROBE)
+    if not isinstance(probe_name, str):
+        raise ConfigError(source, f"{key}.probe", f"expected a probe name, got {probe_name!r}")
+    try:
+        probe = _probe(probe_name)
+    except Exception as exc:  # the registry's UsageError, worded for the file
+        raise ConfigError(source, f"{key}.probe", str(exc)) from None
+    kinds = _kinds(probe.profile_type)
+    allowed = (set(kinds) - {"name", "probe"}) | {"base", "probe"}
+    for k in table:
+        if k not in allowed:
+            raise ConfigError(source, f"{key}.{k}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
     values: dict[str, Any] = {}
+    base_name = table.get("base")
     if base_name is not None:
-        if base_name not in PRESETS:
-            raise ConfigError(source, f"{key}.base", f"unknown preset {base_name!r} (known: {', '.join(PRESETS)})")
-        base = PRESETS[base_name]
-        values = {f.name: getattr(base, f.name) for f in fields(WireProfile)}
-    values.update({k: v for k, v in table.items() if k != "base"})
+        if not isinstance(base_name, str) or base_name not in probe.presets:
+            raise ConfigError(source, f"{key}.base",
+                              f"unknown preset {base_name!r} (known: {', '.join(probe.presets)})")
+        base = probe.presets[base_name]
+        values = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+    for k, v in table.items():
+        if k not in ("base", "probe"):
+            values[k] = _check_value(source, f"{key}.{k}", kinds[k], v)
     values["name"] = name
-    for required in ("path", "texts_field", "vectors_path"):
-        if not values.get(required):
-            raise ConfigError(source, f"{key}.{required}", "required (or set `base` to a preset)")
+    for f in dataclasses.fields(probe.profile_type):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required and f.name != "name" and not values.get(f.name):
+            raise ConfigError(source, f"{key}.{f.name}", "required (or set `base` to a preset)")
     if not str(values["path"]).startswith("/"):
         raise ConfigError(source, f"{key}.path", f"must start with '/', got {values['path']!r}")
     values["method"] = str(values.get("method", "POST")).upper()
     if values["method"] not in ("POST", "PUT", "GET"):
         raise ConfigError(source, f"{key}.method", f"unsupported method {values['method']!r}")
-    for k in ("ignore_fields", "unordered_arrays"):
-        values[k] = tuple(values.get(k, ()))
-    return WireProfile(**values)
+    return probe.profile_type(**values)
 
 
-def profile_to_dict(profile: WireProfile) -> dict[str, Any]:
-    return {f.name: list(v) if isinstance(v := getattr(profile, f.name), tuple) else v for f in fields(WireProfile)}
+def profile_to_dict(profile: Profile) -> dict[str, Any]:
+    """A profile as plain data (profiles travel in task messages and sweep rows), its probe named."""
+    out = {f.name: list(v) if isinstance(v := getattr(profile, f.name), tuple) else v
+           for f in dataclasses.fields(profile)}
+    return {"probe": profile.probe, **out}
 
 
-def profile_from_dict(d: dict[str, Any]) -> WireProfile:
-    """The inverse of `profile_to_dict` (profiles travel in task messages and sweep rows as plain data)."""
-    known = {f.name for f in fields(WireProfile)}
-    values = {k: v for k, v in d.items() if k in known}
-    for key in ("ignore_fields", "unordered_arrays"):
-        values[key] = tuple(values.get(key, ()))
-    return WireProfile(**values)
+def profile_from_dict(d: dict[str, Any]) -> Profile:
+    """The inverse of `profile_to_dict`; rows recorded before probes were plug-ins are embed profiles."""
+    probe = _probe(d.get("probe", DEFAULT_PROBE))
+    kinds = _kinds(probe.profile_type)
+    values: dict[str, Any] = {k: tuple(v) if "tuple" in str(kinds[k]) else v for k, v in d.items()
+                              if k in kinds and k != "probe"}
+    return probe.profile_type(**values)
 
 
-def resolve_profile(name: str, config: FarmConfig | None = None, key: str = "profile") -> WireProfile:
-    """A profile by name: custom ones from the config shadow the presets."""
+def resolve_profile(name: str, config: FarmConfig | None = None, key: str = "profile",
+                    probe: str = DEFAULT_PROBE) -> Profile:
+    """A profile of `probe` by name: custom ones from the config shadow the presets."""
+    presets = _probe(probe).presets
     if config is not None and name in config.profiles:
-        return profile_from_table(name, config.profiles[name], config.source)
-    if name in PRESETS:
-        return PRESETS[name]
-    known = sorted(set(PRESETS) | set(config.profiles if config else ()))
+        table = config.profiles[name]
+        if table.get("probe", DEFAULT_PROBE) == probe:
+            return profile_from_table(name, table, config.source)
+    if name in presets:
+        return presets[name]
+    custom = {n for n, t in (config.profiles.items() if config else ()) if t.get("probe", DEFAULT_PROBE) == probe}
+    known = sorted(set(presets) | custom)
     source = config.source if config is not None else "<arguments>"
-    raise ConfigError(source, key, f"unknown wire profile {name!r} (known: {', '.join(known)})")
+    raise ConfigError(source, key, f"unknown {probe} wire profile {name!r} (known: {', '.join(known)})")
+
+
+def known_profile(name: str, config: FarmConfig) -> bool:
+    """Whether any probe has a profile called `name` (a gateway's profile names one preset family)."""
+    from farm.probes import probe_names
+
+    return name in config.profiles or any(name in _probe(p).presets for p in probe_names())

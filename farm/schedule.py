@@ -30,15 +30,11 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, func, select, update
 
 from farm.config import FarmConfig, ScheduleConfig
+from farm.distributed.names import AGGREGATE_QUEUE, FIRE_TASK
 from farm.errors import ConfigError, UsageError
 
 log = logging.getLogger(__name__)
 
-FIRE_TASK = "farm.schedule.fire"
-RUN_PHASE_TASK = "farm.audit.run_phase"
-ASSEMBLE_ROOT_TASK = "farm.audit.assemble_root"
-FLEET_REPORT_TASK = "farm.audit.fleet_report"
-AGGREGATE_QUEUE = "farm.aggregate"  # same as workers.app.AGGREGATE_QUEUE (farm/ never imports workers/)
 FIRE_TIME_HEADER = "farm_fire_time"  # set by the publisher of a fire (beat), read by the task
 
 KIND_AUDIT_ROOT = "audit-root"
@@ -48,8 +44,8 @@ ROOT_DONE = ("assembled", "failed")
 _SCHEDULE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
-_SWEEP_STR = {"legacy", "candidate", "legacy_profile", "candidate_profile", "corpus", "field", "model",
-              "reports_dir"}
+_SWEEP_STR = {"probe", "legacy", "candidate", "legacy_profile", "candidate_profile", "legacy_secondary", "corpus",
+              "field", "corpus_format", "model", "reports_dir"}
 _SWEEP_INT = {"samples", "seed", "batch_size", "concurrency", "retries"}
 _SWEEP_FLOAT = {"timeout", "tau", "p_max", "alpha", "floor", "noise_sample"}
 _SWEEP_BOOL = {"no_report"}

@@ -3,13 +3,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from farm.embedder import EmbedKnobs, embed, unit_directions
-from farm.gateway.client import SideResult
-from farm.probes.embed import compare_batch, self_cosines, vector_stats
+from farm.probes import get_probe
+from farm.probes.base import SideResult
+from farm.probes.embed.compare import self_cosines, vector_stats
+from farm.probes.embed.embedder import EmbedKnobs, embed, unit_directions
+from farm.stats import VerdictParams
+from farm.sweep.step import SideCall, compare_sides
 
 
 def _side(vectors: np.ndarray | None, errors: list[str | None], latency: float = 5.0) -> SideResult:
     return SideResult(vectors, errors, 200 if vectors is not None else 503, latency, 1, {})
+
+
+def compare_batch(sweep_id: str, batch_no: int, start: int, texts: list[str], legacy: SideResult,
+                  candidate: SideResult) -> list[dict[str, object]]:
+    """The shared step's rows for the embed probe, its own columns merged into each sample row."""
+    probe = get_probe("embed")
+    digests = [probe.item_digest(t) for t in texts]
+    rows = compare_sides(probe, sweep_id, batch_no, start, SideCall(legacy, None, digests),
+                         SideCall(candidate, None, digests), VerdictParams())
+    return [{**sample, **extra, "cosine": sample["score"]}
+            for sample, extra in zip(rows.samples, rows.extra, strict=True)]
 
 
 def test_vector_stats_known_values() -> None:

@@ -11,13 +11,14 @@ from sqlalchemy import func, select
 
 from farm.distributed.jobs import pack
 from farm.distributed.work import pair
-from farm.gateway.client import SideResult
+from farm.probes.base import SideResult, digest
 from farm.store.db import transaction, upgrade
 from farm.store.models import PairedBatch, Sample, Sweep
 from farm.store.models import SideResult as SideRow
 from farm.store.sweeps import create_sweep
 from farm.sweep.run import gateway_rows
 from farm.sweep.spec import new_sweep_id
+from farm.sweep.step import SideCall
 from tests.test_sweep_cli import _spec
 
 
@@ -29,8 +30,9 @@ def _store_batch(url: str, sweep_id: str, batch_no: int, n: int, rng: np.random.
     with transaction(url) as s:
         for side, vectors in sides.items():
             result = SideResult(vectors, [None] * n, 200, 5.0, 1, {"texts": texts}, None)
+            call = SideCall(result, None, [digest(t) for t in texts])
             s.add(SideRow(sweep_id=sweep_id, batch_no=batch_no, side=side, worker="w",
-                          payload=pack(result, batch_no * n, None, keep_doc=False)))
+                          payload=pack("embed", call, batch_no * n, keep_doc=False)))
 
 
 def _sweep(url: str) -> str:
@@ -45,7 +47,7 @@ def _check(url: str, sweep_id: str, batches: int, n: int) -> None:
         count, distinct, low, high = s.execute(select(func.count(), func.count(func.distinct(Sample.idx)),
                                                       func.min(Sample.idx), func.max(Sample.idx))
                                                .where(Sample.sweep_id == sweep_id)).one()
-        cosines = s.scalars(select(Sample.cosine).where(Sample.sweep_id == sweep_id)).all()
+        cosines = s.scalars(select(Sample.score).where(Sample.sweep_id == sweep_id)).all()
         assert s.scalar(select(Sweep.batches_done).where(Sweep.id == sweep_id)) == batches
         assert s.scalar(select(func.count()).select_from(PairedBatch)) == batches
         assert s.scalar(select(func.count()).select_from(SideRow)) == 0  # paired sides are deleted

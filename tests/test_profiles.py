@@ -5,7 +5,8 @@ import pytest
 
 from farm.config import parse_config
 from farm.errors import ConfigError
-from farm.profiles import PRESETS, MalformedBody, get_path, profile_from_table, resolve_profile, set_path
+from farm.probes.embed.profile import PRESETS
+from farm.profiles import MalformedBody, get_path, profile_from_table, resolve_profile, set_path
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

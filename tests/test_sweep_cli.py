@@ -7,19 +7,18 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from farm.cli import main_group
-from farm.cli.sweep import build_spec
 from farm.config import load_config
 from farm.distributed.jobs import JobFactory, Part
 from farm.distributed.work import run_side
 from farm.store.sweeps import create_sweep, get_sweep, set_status
 from farm.sweep.run import gateway_rows
-from farm.sweep.spec import SweepSpec, new_sweep_id, spec_from_row
+from farm.sweep.spec import SweepRequest, SweepSpec, build_spec, new_sweep_id, spec_from_row
 
 
 def _spec(config_path: str | None = None) -> SweepSpec:
     url = "http://127.0.0.1:9"  # never called: nothing listens on the discard port
-    return build_spec(load_config(config_path), url, url, None, None, None, None, 64, 0, None, 32, 4, 1.0, 0,
-                      None, None, None, None, None, False, None)
+    return build_spec(load_config(config_path), SweepRequest(legacy=url, candidate=url, samples=64, concurrency=4,
+                                                             timeout=1.0, retries=0))
 
 
 def test_thresholds_come_from_farm_toml(tmp_path: Path) -> None:

@@ -12,12 +12,14 @@ import logging
 import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
 from celery.signals import worker_process_init
 
 from farm.config import DEFAULT_BROKER_URL, FarmConfig, load_config
+from farm.distributed.names import AGGREGATE_QUEUE, FINALIZE_TASK, PAIR_TASK
+from farm.store.db import RETRYABLE
 
-AGGREGATE_QUEUE = "farm.aggregate"
+__all__ = ["AGGREGATE_QUEUE", "FarmTask", "app", "database_url", "long_task_limits", "make_app"]
 TASK_TIME_LIMIT = 900  # seconds; a job's calls take 2 x 4 attempts x 30 s at worst, an aggregation far less
 
 
@@ -55,12 +57,23 @@ def task_sent_events() -> bool:
     return task_events() and _flag("FARM_TASK_SENT_EVENTS", "0")
 
 
+class FarmTask(Task):  # type: ignore[misc]  # Celery ships no type hints
+    """Every farm task: a database error (a restart, a lost connection) is retried with jittered exponential
+    backoff; every task is idempotent, so a retry is harmless."""
+
+    autoretry_for = RETRYABLE
+    retry_backoff = True
+    retry_backoff_max = 60
+    retry_jitter = True
+    max_retries = 8
+
+
 def make_app(config: FarmConfig | None = None) -> Celery:
     config = config or load_config()
     vt = visibility_timeout()
     hard, soft = task_limits()
-    app = Celery("farm", broker=config.broker_url or DEFAULT_BROKER_URL,
-                 include=["workers.embed", "workers.schedule", "workers.audit"])
+    app = Celery("farm", broker=config.broker_url or DEFAULT_BROKER_URL, task_cls=FarmTask,
+                 include=["workers.sweep", "workers.schedule", "workers.audit"])
     # Scan for a dead worker's unacked messages every few seconds (kombu's default: every ~100 s), so they are
     # redelivered soon after the visibility timeout rather than up to 100 s later.
     transport: dict[str, Any] = {"visibility_timeout": vt, "unacked_restore_throttle": 1,
@@ -79,8 +92,7 @@ def make_app(config: FarmConfig | None = None) -> Celery:
         broker_transport_options=transport,
         broker_connection_retry_on_startup=True,
         task_default_queue=AGGREGATE_QUEUE,
-        task_routes={"farm.embed.pair_batch": {"queue": AGGREGATE_QUEUE},
-                     "farm.embed.finalize_sweep": {"queue": AGGREGATE_QUEUE},
+        task_routes={PAIR_TASK: {"queue": AGGREGATE_QUEUE}, FINALIZE_TASK: {"queue": AGGREGATE_QUEUE},
                      "farm.schedule.*": {"queue": AGGREGATE_QUEUE}},
         # Task events feed Flower; FARM_TASK_EVENTS=0 turns them off, FARM_TASK_SENT_EVENTS=1 adds "sent".
         worker_send_task_events=task_events(),

@@ -17,12 +17,10 @@ import logging
 from typing import Any
 
 from celery import Task
-from sqlalchemy.exc import DBAPIError
 
+from farm.distributed.names import ASSEMBLE_ROOT_TASK, FLEET_REPORT_TASK, RUN_PHASE_TASK
+from farm.schedule import assemble_root as assemble_root_run
 from farm.schedule import (
-    ASSEMBLE_ROOT_TASK,
-    FLEET_REPORT_TASK,
-    RUN_PHASE_TASK,
     audit_queue,
     error_result,
     fleet_of,
@@ -30,16 +28,11 @@ from farm.schedule import (
     record_phase,
     write_fleet,
 )
-from farm.schedule import assemble_root as assemble_root_run
 from workers.app import AGGREGATE_QUEUE, app, database_url, long_task_limits
 
 log = logging.getLogger(__name__)
 
-_RETRY: dict[str, Any] = {"autoretry_for": (DBAPIError,), "retry_backoff": True, "retry_backoff_max": 60,
-                          "retry_jitter": True, "max_retries": 8}
-
-
-@app.task(name=RUN_PHASE_TASK, bind=True, **_RETRY, **long_task_limits())
+@app.task(name=RUN_PHASE_TASK, bind=True, **long_task_limits())
 def run_phase(self: Task, root_run: str, host: str, root: str, phase: int, profile: dict[str, Any]) -> None:
     """Run one audit phase over `root` (on this host) and store its result; a crash is stored as a failure."""
     from farm.audit import AuditProfile
@@ -67,7 +60,7 @@ def run_phase(self: Task, root_run: str, host: str, root: str, phase: int, profi
                                   argsrepr=f"{root_run} ({host}:{root})")
 
 
-@app.task(name=ASSEMBLE_ROOT_TASK, **_RETRY, **long_task_limits())
+@app.task(name=ASSEMBLE_ROOT_TASK, **long_task_limits())
 def assemble_root(root_run: str, host: str, root: str) -> None:
     """Assemble the root's report and append its one baseline; the root completing the fleet asks for the report."""
     fleet_done = assemble_root_run(database_url(), root_run)
@@ -77,7 +70,7 @@ def assemble_root(root_run: str, host: str, root: str) -> None:
              "already done" if fleet_done is None else "fleet complete" if fleet_done else "fleet pending")
 
 
-@app.task(name=FLEET_REPORT_TASK, **_RETRY, **long_task_limits())
+@app.task(name=FLEET_REPORT_TASK, **long_task_limits())
 def fleet_report(fleet_run: str) -> None:
     """Write the fleet report (host x metric) once, when every root of the run is assembled."""
     path = write_fleet(database_url(), fleet_run)

@@ -9,19 +9,18 @@ keeps its run id. The first thing `fire` does is insert that run id into `schedu
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from celery import Task
 from celery.signals import before_task_publish
-from sqlalchemy.exc import DBAPIError
 
 from farm.config import FarmConfig, ScheduleConfig
+from farm.distributed.names import FIRE_TASK, RUN_PHASE_TASK
 from farm.schedule import (
-    FIRE_TASK,
     FIRE_TIME_HEADER,
-    RUN_PHASE_TASK,
     audit_plan,
     claim_run,
     find_schedule,
@@ -56,10 +55,10 @@ def fire_schedule(celery_app: Any, config: FarmConfig, name: str, fire_time: dat
 
 def _fire_sweep(celery_app: Any, config: FarmConfig, i: int, sched: ScheduleConfig, rid: str,
                 fire_time: datetime) -> str | None:
-    from farm.cli.sweep import build_spec
     from farm.distributed.inflight import RESEND_AFTER, Inflight
     from farm.distributed.producer import Sender, dispatch, start
     from farm.store.sweeps import set_status
+    from farm.sweep.spec import SweepRequest, build_spec
 
     args = sweep_args(config, sched, f"schedules[{i}]")
     url = config.database_url
@@ -68,13 +67,8 @@ def _fire_sweep(celery_app: Any, config: FarmConfig, i: int, sched: ScheduleConf
         return None
     sweep_id: str | None = None
     try:
-        spec = build_spec(
-            config, args["legacy"], args["candidate"], args.get("legacy_profile"), args.get("candidate_profile"),
-            args.get("corpus"), args.get("field"), args.get("samples"), args.get("seed", 0), args.get("model"),
-            args.get("batch_size", 32), args.get("concurrency", 8), float(args.get("timeout", 30.0)),
-            args.get("retries", 3), args.get("tau"), args.get("p_max"), args.get("alpha"), args.get("floor"),
-            args.get("noise_sample"), False, None,
-        )
+        request = SweepRequest(**{k: v for k, v in args.items() if k in SweepRequest.names()})
+        spec = build_spec(config, replace(request, timeout=float(request.timeout), until_decided=False))
         reports = None if args.get("no_report") else Path(args.get("reports_dir", "reports"))
         sweep_id = start(config, spec, reports)
         update_run(url, rid, sweep_id=sweep_id)
@@ -107,8 +101,7 @@ def _fire_audit(celery_app: Any, config: FarmConfig, i: int, sched: ScheduleConf
     return rid
 
 
-@app.task(name=FIRE_TASK, bind=True, autoretry_for=(DBAPIError,), retry_backoff=True, retry_backoff_max=60,
-          retry_jitter=True, max_retries=8, **long_task_limits())
+@app.task(name=FIRE_TASK, bind=True, **long_task_limits())
 def fire(self: Task, name: str) -> None:
     """One beat fire of schedule `name` (its only argument: never secrets, never the schedule's args)."""
     config: FarmConfig = app.conf.farm_config

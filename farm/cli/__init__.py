@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("farm.cli.audit", "Audit a data root: phases 0-7, metrics, checks, drift against the baseline log."),
     "baselines": ("farm.cli.audit", "The audit baseline log: import, export and drift tables."),
     "db": ("farm.cli.dbcmd", "The results database: migrate it, show its schema revision."),
-    "demo": ("farm.cli.demo", "Watch a real embed-parity sweep between two real HTTP gateways on loopback."),
+    "demo": ("farm.cli.demo", "Watch real parity sweeps between real HTTP gateways on loopback, one per probe."),
     "flower": ("farm.cli.stack", "Flower, watching the probe workers (basic auth required)."),
     "gateways": ("farm.cli.gateways", "Demo gateways to try the farm on (tests and benchmarks use them too)."),
     "init": ("farm.cli.init", "Write a commented example farm.toml."),

@@ -1,53 +1,72 @@
-"""`farm demo`: start the demo gateway pair, run a 3,000-sample sweep, write the reports, stop the pair."""
+"""`farm demo`: for each registered probe (or `--probe P`), start its demo gateway pair, sweep it, write the
+reports, stop the pair."""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import click
 
 from farm.cli.common import config_from
-from farm.cli.sweep import EXIT_BY_OUTCOME, build_spec, print_outcome
+from farm.cli.sweep import EXIT_BY_OUTCOME, print_outcome, run_sweep
 from farm.gateway.process import spawn
-from farm.report.embed import report_json
-from farm.sweep.run import run_embedded_sweep
+from farm.probes import get_probe, probe_names
+from farm.sweep.spec import SweepRequest, build_spec
+
+_SEVERITY = {"PASS": 0, "INCONCLUSIVE": 1, "FAIL": 2}
 
 
 @click.command("demo")
+@click.option("--probe", "probes", multiple=True, help="Probe to demonstrate (repeatable; default: every one).")
 @click.option("--samples", type=click.IntRange(min=1), default=3000, show_default=True)
 @click.option("--drift-rate", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
               help="Make the candidate drift on this fraction of inputs (try 0.01) to see a FAIL.")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per probe on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def demo(ctx: click.Context, samples: int, drift_rate: float, reports_dir: str, as_json: bool, quiet: bool) -> None:
-    """Watch a real embed-parity sweep between two real HTTP gateways on loopback.
+def demo(ctx: click.Context, probes: tuple[str, ...], samples: int, drift_rate: float, reports_dir: str,
+         as_json: bool, quiet: bool) -> None:
+    """Watch real parity sweeps between real HTTP gateways on loopback, one per probe.
 
-    Starts a `lakehouse-legacy` gateway (unit vectors, /ai/embed) and a `lakehouse-candidate` gateway
-    (raw magnitudes, /v1/embed) on free ports, sweeps them, writes reports/cutover/embed_parity_<DATE>.md
-    and SUMMARY.md, prints the verdict and stops the gateways. Results go to the configured database
-    (SQLite at .farm/farm.db by default).
+    For embed: a `lakehouse-legacy` gateway (unit vectors, /ai/embed) against a `lakehouse-candidate` one (raw
+    magnitudes, /v1/embed). Each probe's pair is started on free ports, swept, and stopped; the reports go to
+    reports/cutover/<probe>_parity_<DATE>.md and SUMMARY.md; results to the configured database (SQLite at
+    .farm/farm.db by default). Exit code: the worst verdict (0 all PASS, 3 some INCONCLUSIVE, 1 some FAIL).
     """
     config = config_from(ctx)
+    names = list(probes) or probe_names()
+    for name in names:
+        get_probe(name)  # an unknown --probe is a usage error before any gateway starts
+    worst = "PASS"
+    for name in names:
+        payload = _demo_one(config, name, samples, drift_rate, Path(reports_dir), as_json, quiet)
+        print_outcome(payload, as_json)
+        verdict = str(payload.get("verdict"))
+        if _SEVERITY.get(verdict, 2) > _SEVERITY[worst]:
+            worst = verdict if verdict in _SEVERITY else "FAIL"
+    ctx.exit(EXIT_BY_OUTCOME[worst])
+
+
+def _demo_one(config: Any, name: str, samples: int, drift_rate: float, reports: Path, as_json: bool,
+              quiet: bool) -> dict[str, Any]:
+    probe = get_probe(name)
+    legacy_profile, candidate_profile = probe.default_profiles
     candidate_args = ["--drift-rate", str(drift_rate)] if drift_rate else []
     with contextlib.ExitStack() as stack:
-        legacy = stack.enter_context(spawn("lakehouse-legacy"))
-        candidate = stack.enter_context(spawn("lakehouse-candidate", *candidate_args))
+        legacy = stack.enter_context(spawn(legacy_profile, probe=name))
+        candidate = stack.enter_context(spawn(candidate_profile, *candidate_args, probe=name))
         if not as_json:
-            click.echo(f"legacy gateway on {legacy.url}, candidate on {candidate.url}", err=True)
-        spec = build_spec(config, legacy.url, candidate.url, None, None, None, None, samples, 0, None, 32, 8,
-                          30.0, 3, None, None, None, None, None, False, None)
-        run = run_embedded_sweep(spec, Path(reports_dir), show_progress=not quiet)
-    payload = report_json(spec.database_url, run.outcome.sweep_id)
-    if run.report is not None:
-        payload["report"] = str(run.report.path)
-        if not as_json:
-            click.echo(f"report: {run.report.path}" + (f"; parity log: {run.report.summary}"
-                                                         if run.report.summary else ""), err=True)
-    print_outcome(payload, as_json)
-    ctx.exit(EXIT_BY_OUTCOME.get(str(payload.get("verdict")), 1))
+            click.echo(f"{name}: legacy gateway on {legacy.url}, candidate on {candidate.url}", err=True)
+        spec = build_spec(config, SweepRequest(probe=name, legacy=legacy.url, candidate=candidate.url,
+                                               samples=samples))
+        payload = run_sweep(config, spec, reports, distributed=False, show_progress=not quiet)
+    if payload.get("report") and not as_json:
+        summary = f"; parity log: {payload['summary']}" if payload.get("summary") else ""
+        click.echo(f"report: {payload['report']}{summary}", err=True)
+    return payload
 
 
 COMMANDS: list[click.Command] = [demo]

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from farm.cli.common import config_from
-from farm.report.embed import render, report_json
+from farm.report.sweep import render, report_json
 
 
 @click.command("report")

@@ -1,4 +1,5 @@
-"""`farm sweep embed`: one embed-parity sweep between two gateways; `farm sweep status|cancel|resume`."""
+"""`farm sweep <probe>`: one parity sweep between two gateways (a command per registered probe);
+`farm sweep status|cancel|resume`."""
 
 from __future__ import annotations
 
@@ -10,22 +11,21 @@ from typing import Any
 import click
 
 from farm.cli.common import config_from
-from farm.corpus import CorpusSpec
+from farm.config import FarmConfig
 from farm.distributed.producer import Flow
 from farm.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, UsageError
-from farm.gateway.client import RetryPolicy
-from farm.report.embed import report_json
-from farm.stats import VerdictParams
+from farm.probes import get_probe, probe_names
+from farm.report.sweep import report_json
 from farm.store.sweeps import get_sweep, recent_sweeps, sample_count, set_status
 from farm.sweep.run import run_embedded_sweep
-from farm.sweep.spec import SweepSpec, resolve_target
+from farm.sweep.spec import SweepRequest, SweepSpec, build_spec
 
 EXIT_BY_OUTCOME = {"PASS": EXIT_PASS, "FAIL": EXIT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE}
 _prob = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
 
 
 def flow_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The distributed producer's pacing options, shared by `sweep embed --distributed` and `sweep resume`."""
+    """The distributed producer's pacing options, shared by `sweep <probe> --distributed` and `sweep resume`."""
     d = Flow()
     options = [
         click.option("--max-inflight", type=click.IntRange(1, 10_000), default=d.max_inflight, show_default=True,
@@ -55,117 +55,124 @@ def print_outcome(payload: dict[str, object], as_json: bool) -> None:
         click.echo(str(payload.get("reason")))
 
 
-@click.group("sweep")
+class SweepGroup(click.Group):
+    """`farm sweep <probe>` for every registered probe, besides `status`, `cancel` and `resume`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(super().list_commands(ctx)) + probe_names()
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in probe_names():
+            return probe_command(cmd_name)
+        return found
+
+
+@click.group("sweep", cls=SweepGroup)
 def sweep() -> None:
-    """Run parity sweeps between a legacy gateway and a candidate."""
+    """Run parity sweeps between a legacy gateway and a candidate, one probe (endpoint family) at a time."""
 
 
-@sweep.command("embed")
-@click.option("--legacy", default="legacy", show_default=True,
-              help="Legacy gateway: a name from farm.toml or a base URL (default: the stack's demo pair).")
-@click.option("--candidate", default="candidate", show_default=True,
-              help="Candidate gateway: a name from farm.toml or a base URL.")
-@click.option("--legacy-profile", default=None,
-              help="Wire profile of --legacy (default: its config, else lakehouse-legacy).")
-@click.option("--candidate-profile", default=None,
-              help="Wire profile of --candidate (default: its config, else lakehouse-candidate).")
-@click.option("--corpus", "corpus_ref", default=None,
-              help="Inputs: a text file (one per line), a .jsonl file (with --field), or a corpus name from farm.toml.")
-@click.option("--field", default=None, help="JSONL field holding the input text (default: text for .jsonl).")
-@click.option("--samples", type=click.IntRange(min=1), default=None,
-              help="Number of inputs: the synthetic corpus size, or a cap on --corpus.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic corpus.")
-@click.option("--model", default=None, help="Force this model on both sides (as the seed did).")
-@click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True)
-@click.option("--concurrency", type=click.IntRange(1, 512), default=8, show_default=True,
-              help="Batches in flight at once.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-              help="Seconds per request.")
-@click.option("--retries", type=click.IntRange(0, 20), default=3, show_default=True,
-              help="Retries on 5xx, 429, timeouts and connection errors.")
-@click.option("--tau", type=_prob, default=None, help="A sample agrees when cosine >= tau (default 0.9999).")
-@click.option("--p-max", type=_prob, default=None, help="Largest acceptable disagreement rate (default 0.001).")
-@click.option("--alpha", type=_prob, default=None, help="1 - confidence of the bounds (default 0.05).")
-@click.option("--floor", type=click.FloatRange(-1.0, 1.0), default=None,
-              help="Any cosine below this fails at once (default 0.99).")
-@click.option("--noise-sample", type=click.FloatRange(0.0, 1.0), default=None,
-              help="Fraction of batches asked twice of each gateway (A/A noise floor).")
-@click.option("--until-decided", is_flag=True,
-              help="Keep sampling until the verdict is decided (always-valid bounds), up to --max-samples.")
-@click.option("--max-samples", type=click.IntRange(min=1), default=None,
-              help="Cap for --until-decided (default 100,000).")
-@click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True)
-@click.option("--no-report", is_flag=True, help="Do not write Markdown reports.")
-@click.option("--distributed", is_flag=True,
-              help="Run through Celery workers, one per gateway queue (needs a broker; see docs/distributed.md).")
-@flow_options
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.pass_context
-def embed_cmd(ctx: click.Context, /, legacy: str, candidate: str, legacy_profile: str | None,
-              candidate_profile: str | None, corpus_ref: str | None, field: str | None, samples: int | None,
-              seed: int, model: str | None, batch_size: int, concurrency: int, timeout: float, retries: int,
-              tau: float | None, p_max: float | None, alpha: float | None, floor: float | None,
-              noise_sample: float | None, until_decided: bool, max_samples: int | None, reports_dir: str,
-              no_report: bool, distributed: bool, as_json: bool, quiet: bool, **flow: Any) -> None:
-    """Compare the embed endpoint of two gateways over a corpus and decide PASS / FAIL / INCONCLUSIVE.
+def sweep_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every `farm sweep <probe>` shares (the probe's defaults are shown in its own help)."""
+    options = [
+        click.option("--legacy", default="legacy", show_default=True,
+                     help="Legacy gateway: a name from farm.toml or a base URL (default: the stack's demo pair)."),
+        click.option("--candidate", default="candidate", show_default=True,
+                     help="Candidate gateway: a name from farm.toml or a base URL."),
+        click.option("--legacy-profile", default=None,
+                     help="Wire profile of --legacy (default: its config, else the probe's legacy preset)."),
+        click.option("--candidate-profile", default=None,
+                     help="Wire profile of --candidate (default: its config, else the probe's candidate preset)."),
+        click.option("--legacy-secondary", default=None,
+                     help="A second legacy replica (name or URL): the noise floor is legacy against it instead of "
+                          "legacy asked twice (what Diffy does). Noise batches as --noise-sample sets (0.05 if "
+                          "unset)."),
+        click.option("--corpus", default=None,
+                     help="Inputs: a text file (one per line), a .jsonl file (with --field), captured request "
+                          "bodies (with --corpus-format requests), or a corpus name from farm.toml."),
+        click.option("--field", default=None, help="JSONL field holding the input (default: text for .jsonl)."),
+        click.option("--corpus-format", type=click.Choice(["lines", "jsonl", "requests"]), default=None,
+                     help="How --corpus is read; `requests`: one request body per line as the legacy gateway "
+                          "logged it, parsed with the legacy profile (bad lines are counted and skipped)."),
+        click.option("--samples", type=click.IntRange(min=1), default=None,
+                     help="Number of inputs: the synthetic corpus size, or a cap on --corpus."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic corpus."),
+        click.option("--model", default=None, help="Force this model on both sides (as the seed did)."),
+        click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True),
+        click.option("--concurrency", type=click.IntRange(1, 512), default=8, show_default=True,
+                     help="Batches in flight at once."),
+        click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+                     help="Seconds per request."),
+        click.option("--retries", type=click.IntRange(0, 20), default=3, show_default=True,
+                     help="Retries on 5xx, 429, timeouts and connection errors."),
+        click.option("--tau", type=_prob, default=None,
+                     help="A sample agrees when its score >= tau (embed: cosine, default 0.9999)."),
+        click.option("--p-max", type=_prob, default=None, help="Largest acceptable disagreement rate (default 0.001)."),
+        click.option("--alpha", type=_prob, default=None, help="1 - confidence of the bounds (default 0.05)."),
+        click.option("--floor", type=click.FloatRange(-1.0, 1.0), default=None,
+                     help="Any score below this fails at once (embed default 0.99)."),
+        click.option("--noise-sample", type=click.FloatRange(0.0, 1.0), default=None,
+                     help="Fraction of batches asked twice of each gateway (A/A noise floor)."),
+        click.option("--until-decided", is_flag=True,
+                     help="Keep sampling until the verdict is decided (always-valid bounds), up to --max-samples."),
+        click.option("--max-samples", type=click.IntRange(min=1), default=None,
+                     help="Cap for --until-decided (default 100,000)."),
+        click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True),
+        click.option("--no-report", is_flag=True, help="Do not write Markdown reports."),
+        click.option("--distributed", is_flag=True,
+                     help="Run through Celery workers, one per gateway queue (needs a broker; see "
+                          "docs/distributed.md)."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return flow_options(command)
 
-    Exit code: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 2 usage or configuration error.
-    """
-    config = config_from(ctx)
-    spec = build_spec(config, legacy, candidate, legacy_profile, candidate_profile, corpus_ref, field, samples,
-                      seed, model, batch_size, concurrency, timeout, retries, tau, p_max, alpha, floor,
-                      noise_sample, until_decided, max_samples)
-    reports = None if no_report else Path(reports_dir)
+
+def probe_command(name: str) -> click.Command:
+    """`farm sweep <name>`, generated from the registered probe."""
+    probe = get_probe(name)
+    legacy_default, candidate_default = probe.default_profiles
+
+    @click.pass_context
+    def run(ctx: click.Context, /, reports_dir: str, no_report: bool, distributed: bool, as_json: bool, quiet: bool,
+            max_inflight: int, batches_per_task: int, resend_after: float, stall_timeout: float,
+            **options: Any) -> None:
+        config = config_from(ctx)
+        if options.get("legacy_secondary") and options.get("noise_sample") is None:
+            options["noise_sample"] = 0.05
+        spec = build_spec(config, SweepRequest(probe=name, **options))
+        flow = Flow(max_inflight, batches_per_task, resend_after, stall_timeout)
+        payload = run_sweep(config, spec, None if no_report else Path(reports_dir), distributed=distributed,
+                            show_progress=not quiet, flow=flow)
+        print_outcome(payload, as_json)
+        ctx.exit(EXIT_BY_OUTCOME.get(str(payload.get("verdict")), EXIT_FAIL))
+
+    run.__doc__ = (f"{probe.title}: compare the `{name}` endpoint of two gateways over a corpus and decide "
+                   f"PASS / FAIL / INCONCLUSIVE.\n\nDefault wire profiles: {legacy_default} (legacy), "
+                   f"{candidate_default} (candidate); built-in: {', '.join(probe.presets)}.\n\n"
+                   "Exit code: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 2 usage or configuration error.")
+    return click.command(name)(sweep_options(run))
+
+
+def run_sweep(config: FarmConfig, spec: SweepSpec, reports: Path | None, *, distributed: bool,
+              show_progress: bool, flow: Flow | None = None) -> dict[str, Any]:
+    """Run a sweep embedded or distributed and return what `--json` prints."""
     if distributed:
         from farm.distributed.producer import run_distributed_sweep
 
-        payload = run_distributed_sweep(config, spec, reports, show_progress=not quiet, flow=Flow(**flow))
-    else:
-        run = run_embedded_sweep(spec, reports, show_progress=not quiet)
-        payload = report_json(spec.database_url, run.outcome.sweep_id)
-        if run.stopped_at is not None:
-            payload["stopped_at"] = run.stopped_at
-        if run.report is not None:
-            payload["report"] = str(run.report.path)
-    print_outcome(payload, as_json)
-    ctx.exit(EXIT_BY_OUTCOME.get(str(payload.get("verdict")), EXIT_FAIL))
-
-
-def build_spec(config: object, legacy: str, candidate: str, legacy_profile: str | None,
-               candidate_profile: str | None, corpus_ref: str | None, field: str | None, samples: int | None,
-               seed: int, model: str | None, batch_size: int, concurrency: int, timeout: float, retries: int,
-               tau: float | None, p_max: float | None, alpha: float | None, floor: float | None,
-               noise_sample: float | None, until_decided: bool, max_samples: int | None) -> SweepSpec:
-    from farm.config import FarmConfig
-
-    assert isinstance(config, FarmConfig)
-    lt = resolve_target(legacy, legacy_profile, "lakehouse-legacy", config, "legacy")
-    ct = resolve_target(candidate, candidate_profile, "lakehouse-candidate", config, "candidate")
-    if corpus_ref is not None and corpus_ref in config.corpora:
-        named = config.corpora[corpus_ref]
-        corpus_ref, field = named.path, field or named.field
-    if corpus_ref is not None and field is None and corpus_ref.endswith(".jsonl"):
-        field = "text"
-    limit = samples
-    if until_decided:
-        limit = max_samples or samples or 100_000
-    elif max_samples is not None:
-        raise UsageError("--max-samples only applies with --until-decided (use --samples to cap a sweep)")
-    corpus = CorpusSpec(corpus_ref, field, limit, seed)
-    corpus.validate()
-    th = config.thresholds_for("embed")
-    params = VerdictParams(tau=tau if tau is not None else th.tau, p_max=p_max if p_max is not None else th.p_max,
-                           alpha=alpha if alpha is not None else th.alpha,
-                           floor=floor if floor is not None else th.floor)
-    if params.floor > params.tau:
-        raise UsageError(f"--floor {params.floor} must not exceed --tau {params.tau}")
-    return SweepSpec(
-        legacy=lt, candidate=ct, corpus=corpus, database_url=config.database_url, model=model,
-        batch_size=batch_size, concurrency=concurrency, params=params,
-        noise_sample=noise_sample if noise_sample is not None else th.noise_sample,
-        until_decided=until_decided, retry=RetryPolicy(attempts=retries + 1, timeout=timeout),
-    )
+        return run_distributed_sweep(config, spec, reports, show_progress=show_progress, flow=flow or Flow())
+    run = run_embedded_sweep(spec, reports, show_progress=show_progress)
+    payload = report_json(spec.database_url, run.outcome.sweep_id)
+    if run.stopped_at is not None:
+        payload["stopped_at"] = run.stopped_at
+    if run.report is not None:
+        payload["report"] = str(run.report.path)
+        if run.report.summary is not None:
+            payload["summary"] = str(run.report.summary)
+    return payload
 
 
 @sweep.command("status")
@@ -215,7 +222,7 @@ def resume_cmd(ctx: click.Context, /, sweep_id: str, as_json: bool, quiet: bool,
     """Go on with a distributed sweep whose producer stopped (crashed, interrupted, gave up on a stall, or a
     scheduled fire cut off): sends again every batch not yet paired, then waits for the verdict.
 
-    Runs where the corpus is readable, with the same broker and database. Exit code as `sweep embed`.
+    Runs where the corpus is readable, with the same broker and database. Exit code as `sweep <probe>`.
     """
     from farm.distributed.producer import resume_distributed_sweep
 

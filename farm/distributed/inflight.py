@@ -13,11 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
 from farm.distributed.jobs import SideJob
-from farm.store.db import transaction
-from farm.store.models import PairedBatch, SideResult
+from farm.store.batches import paired_batches, stored_sides
 
 RESEND_AFTER = 300.0  # seconds; above a job's worst case (16 batches on 8 connections: 2 x 4 attempts x 30 s, backoff)
 Send = Callable[[SideJob], None]
@@ -53,17 +50,10 @@ class Inflight:
         if not self.pending:
             return
         now = time.monotonic() if now is None else now
-        with transaction(self.url) as s:
-            paired = s.scalars(select(PairedBatch.batch_no).where(
-                PairedBatch.sweep_id == self.sweep_id, PairedBatch.batch_no.in_(list(self.pending)))).all()
-            for batch_no in paired:
-                del self.pending[batch_no]
-            overdue = [no for no, p in self.pending.items() if now - p.sent_at >= self.resend_after]
-            stored = s.execute(select(SideResult.batch_no, SideResult.side).where(
-                SideResult.sweep_id == self.sweep_id, SideResult.batch_no.in_(overdue))).all() if overdue else []
-        have: dict[int, set[str]] = {}
-        for batch_no, side in stored:
-            have.setdefault(batch_no, set()).add(side)
+        for batch_no in paired_batches(self.url, self.sweep_id, list(self.pending)):
+            del self.pending[batch_no]
+        overdue = [no for no, p in self.pending.items() if now - p.sent_at >= self.resend_after]
+        have = stored_sides(self.url, self.sweep_id, overdue)
         to_pair = []
         for batch_no in overdue:
             entry = self.pending[batch_no]

@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, NamedTuple
 
-import numpy as np
 import orjson
 
-from farm.gateway.client import RetryPolicy, SideResult
+from farm.gateway.client import RetryPolicy
+from farm.probes import get_probe
+from farm.probes.base import SideResult
 from farm.sweep.spec import SweepSpec, target_to_dict
+from farm.sweep.step import SideCall
 
 SIDES = ("legacy", "candidate")
 BATCHES_PER_TASK = 16  # gateway batches per message: fewer, larger messages cut Celery's per-message cost
@@ -25,7 +27,7 @@ class Part(NamedTuple):
 
     batch_no: int
     start: int
-    texts: list[str]
+    items: list[Any]
     noise: bool  # call twice, for the A/A noise floor
 
 
@@ -40,6 +42,8 @@ class SideJob:
     model: str | None
     retry: dict[str, Any]
     parts: tuple[Part, ...]
+    probe: str = "embed"
+    secondary: dict[str, Any] | None = None  # legacy side: a second replica for the A/A noise floor
 
     def to_dict(self) -> dict[str, Any]:
         # Shallow on purpose: `asdict` deep-copies the gateway table and the texts of every batch.
@@ -60,19 +64,21 @@ class SideJob:
     def describe(self) -> str:
         """What Flower shows instead of the arguments: short, and free of inputs and secrets."""
         return f"sweep={self.sweep_id} batch={_span(self.batch_nos)} side={self.side} gateway={self.gateway['name']} " \
-               f"n={sum(len(p.texts) for p in self.parts)}"
+               f"n={sum(len(p.items) for p in self.parts)}"
 
 
 class JobFactory:
     """Builds the two jobs (one per side) of each group of batches; the per-sweep parts are computed once."""
 
     def __init__(self, spec: SweepSpec, sweep_id: str) -> None:
-        self.sweep_id, self.model = sweep_id, spec.model
+        self.sweep_id, self.model, self.probe = sweep_id, spec.model, spec.probe
         self.retry = asdict(spec.retry)
         self.sides = {"legacy": target_to_dict(spec.legacy), "candidate": target_to_dict(spec.candidate)}
+        self.secondary = target_to_dict(spec.legacy_secondary) if spec.legacy_secondary else None
 
     def jobs(self, parts: Sequence[Part]) -> list[SideJob]:
-        return [SideJob(self.sweep_id, side, gateway, self.model, self.retry, tuple(parts))
+        return [SideJob(self.sweep_id, side, gateway, self.model, self.retry, tuple(parts), self.probe,
+                        self.secondary if side == "legacy" else None)
                 for side, gateway in self.sides.items()]
 
 
@@ -89,25 +95,24 @@ def retry_policy(d: dict[str, Any]) -> RetryPolicy:
     return RetryPolicy(**d)
 
 
-def pack(result: SideResult, start: int, self_cos: list[float | None] | None, keep_doc: bool) -> bytes:
-    """One JSON header line, then the vectors as raw float64 (exact: the embedded mode parses the same)."""
-    vectors = result.vectors
+def pack(probe_name: str, call: SideCall, start: int, keep_doc: bool) -> bytes:
+    """One JSON header line, then the probe's raw value bytes (embed: float64 vectors, exact)."""
+    result = call.result
+    header, body = get_probe(probe_name).encode(result.value) if result.value is not None else (None, b"")
     meta = {
         "start": start, "errors": result.errors, "status": result.status, "latency_ms": result.latency_ms,
-        "attempts": result.attempts, "request": result.request, "self_cos": self_cos,
-        "response": result.response if keep_doc else None,
-        "shape": list(vectors.shape) if vectors is not None else None,
+        "attempts": result.attempts, "request": result.request, "self_scores": call.self_scores,
+        "response": result.response if keep_doc else None, "value": header, "ok": result.value is not None,
+        "digests": call.digests,
     }
-    body = vectors.astype(np.float64).tobytes() if vectors is not None else b""
     return orjson.dumps(meta) + b"\n" + body
 
 
-def unpack(payload: bytes) -> tuple[SideResult, dict[str, Any]]:
+def unpack(probe_name: str, payload: bytes) -> tuple[SideCall, int]:
+    """The inverse of `pack`: the side's answer and the corpus position of the batch's first input."""
     head, _, body = payload.partition(b"\n")
     meta = orjson.loads(head)
-    vectors = None
-    if meta["shape"] is not None:
-        vectors = np.frombuffer(body, dtype=np.float64).reshape(meta["shape"]).copy()
-    result = SideResult(vectors, meta["errors"], meta["status"], meta["latency_ms"], meta["attempts"],
+    value = get_probe(probe_name).decode(meta["value"], body) if meta["ok"] else None
+    result = SideResult(value, meta["errors"], meta["status"], meta["latency_ms"], meta["attempts"],
                         meta["request"], meta["response"])
-    return result, meta
+    return SideCall(result, meta["self_scores"], meta["digests"]), int(meta["start"])

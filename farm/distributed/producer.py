@@ -15,36 +15,24 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
-
 from farm.config import FarmConfig
-from farm.corpus import batches, iter_texts
+from farm.corpus import CorpusStats, batches, iter_items
 from farm.distributed.inflight import RESEND_AFTER, Inflight
 from farm.distributed.jobs import BATCHES_PER_TASK, JobFactory, Part, SideJob, describe_pairing
+from farm.distributed.names import AGGREGATE_QUEUE, CALL_TASK, FINALIZE_TASK, PAIR_TASK, gateway_queue
 from farm.errors import UsageError
-from farm.report.embed import report_json, report_path
-from farm.store.db import transaction
-from farm.store.models import PairedBatch, Sweep
+from farm.report.sweep import report_json, report_path
+from farm.store.batches import paired_batches, set_total
+from farm.store.batches import progress as _progress
 from farm.store.sweeps import create_sweep, get_sweep, set_status
-from farm.sweep.engine import in_noise_subsample
-from farm.sweep.run import gateway_rows, progress_bar
+from farm.sweep.run import gateway_rows, planned_total, progress_bar
 from farm.sweep.spec import SweepSpec, new_sweep_id, spec_from_row
-
-FINALIZE_TASK = "farm.embed.finalize_sweep"
-CALL_TASK = "farm.embed.call_gateway"
-PAIR_TASK = "farm.embed.pair_batch"
+from farm.sweep.step import in_noise_subsample
 
 
 def queue_of(config: FarmConfig, name: str) -> str:
     gw = config.gateways.get(name)
-    return gw.queue if gw is not None else f"probe.{name}"
-
-
-def _progress(url: str, sweep_id: str) -> tuple[str, int, int | None]:
-    with transaction(url) as s:
-        status, done, total = s.execute(select(Sweep.status, Sweep.batches_done, Sweep.batches_total)
-                                        .where(Sweep.id == sweep_id)).one()
-    return str(status), int(done), total
+    return gw.queue if gw is not None else gateway_queue(name)
 
 
 def start(config: FarmConfig, spec: SweepSpec, reports: Path | None) -> str:
@@ -81,14 +69,14 @@ class Sender:
         self.app.send_task(CALL_TASK, args=[job.to_dict()], queue=self.queues[job.side], argsrepr=job.describe())
 
     def pair(self, sweep_id: str, batch_nos: list[int]) -> None:
-        self.app.send_task(PAIR_TASK, args=[sweep_id, batch_nos], queue="farm.aggregate",
+        self.app.send_task(PAIR_TASK, args=[sweep_id, batch_nos], queue=AGGREGATE_QUEUE,
                            argsrepr=describe_pairing(sweep_id, batch_nos))
 
     def finalize(self, sweep_id: str) -> None:
-        self.app.send_task(FINALIZE_TASK, args=[sweep_id], queue="farm.aggregate")
+        self.app.send_task(FINALIZE_TASK, args=[sweep_id], queue=AGGREGATE_QUEUE)
 
     def stalled(self, sweep_id: str, seconds: float, done: int, total: int | None) -> str:
-        queues = ", ".join(sorted({*self.queues.values(), "farm.aggregate"}))
+        queues = ", ".join(sorted({*self.queues.values(), AGGREGATE_QUEUE}))
         return (f"sweep {sweep_id}: no batch landed for {seconds:.0f}s ({done} of {total or '?'} batches paired): "
                 f"are workers consuming {queues} running?")
 
@@ -117,11 +105,13 @@ def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight,
     clock = StallClock()
     factory = JobFactory(spec, sweep_id)
     bound = max(flow.max_inflight, flow.batches_per_task)
-    parts = (Part(b.no, b.start, b.texts, in_noise_subsample(b.no, spec.noise_sample))
-             for b in batches(iter_texts(spec.corpus), spec.batch_size))
+    corpus_stats = CorpusStats()
+    items = iter_items(spec.corpus, spec.plugin, spec.legacy.profile, corpus_stats)
+    parts = (Part(b.no, b.start, b.items, in_noise_subsample(b.no, spec.noise_sample))
+             for b in batches(items, spec.batch_size))
     while chunk := list(islice(parts, flow.batches_per_task)):
         total += len(chunk)
-        samples += sum(len(p.texts) for p in chunk)
+        samples += sum(len(p.items) for p in chunk)
         group = [p for p in chunk if p.batch_no not in skip]
         # Read progress only at the in-flight bound or twice a second (cancel, progress bar): a query per
         # task cost the producer more than publishing the task.
@@ -146,8 +136,7 @@ def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight,
                 sender.side(job)
             inflight.add(jobs)
             sent += len(group)
-    with transaction(url) as s:
-        s.execute(update(Sweep).where(Sweep.id == sweep_id).values(batches_total=total, planned=samples))
+    set_total(url, sweep_id, total, samples)
     if total == 0:
         set_status(url, sweep_id, "failed")
         raise UsageError("the corpus is empty: nothing to sweep")
@@ -211,8 +200,7 @@ def resume_distributed_sweep(config: FarmConfig, sweep_id: str, *, show_progress
         raise UsageError(f"sweep {sweep.id} is {sweep.status}: only a running, finalizing or failed sweep can be "
                          "resumed")
     spec = spec_from_row(sweep, url)
-    with transaction(url) as s:
-        paired = set(s.scalars(select(PairedBatch.batch_no).where(PairedBatch.sweep_id == sweep.id)))
+    paired = paired_batches(url, sweep.id)
     set_status(url, sweep.id, "running")
     return _drive(config, spec, sweep.id, flow, show_progress, skip=paired)
 
@@ -223,8 +211,8 @@ def _drive(config: FarmConfig, spec: SweepSpec, sweep_id: str, flow: Flow, show_
 
     sender = Sender(make_app(config), config, spec)
     inflight = Inflight(spec.database_url, sweep_id, flow.resend_after)
-    label = f"embed {spec.legacy.name} vs {spec.candidate.name} (distributed)"
-    with progress_bar(spec.corpus.limit, label, show_progress) as bar:
+    label = f"{spec.probe} {spec.legacy.name} vs {spec.candidate.name} (distributed)"
+    with progress_bar(planned_total(spec) if show_progress else spec.corpus.limit, label, show_progress) as bar:
         task = bar.task_ids[0]
 
         def advance(done_batches: int) -> None:

@@ -1,8 +1,8 @@
 """Calling a gateway: one batch, one HTTP request, retried on 5xx and timeouts, every failure classified.
 
-A failure never raises out of `call_embed`: it comes back as an error class on each sample of the batch,
-so a sweep always finishes with its errors counted. The gateway token is read here, from this process's
-environment, and goes nowhere but the request header.
+A failure never raises out of `call_gateway`: it comes back as an error class on each sample of the batch,
+so a sweep always finishes with its errors counted. The probe builds the request and parses the answer;
+the gateway token is read here, from this process's environment, and goes nowhere but the request header.
 """
 
 from __future__ import annotations
@@ -13,20 +13,17 @@ import os
 import random
 import ssl
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import numpy as np
-import numpy.typing as npt
 import orjson
 
-from farm.profiles import MalformedBody, WireProfile
+from farm.gateway.errors import CONNECTION, HTTP_STATUS, MALFORMED, TIMEOUT
+from farm.probes.base import MalformedBody, Probe, Profile, SideResult
 
-# Error classes recorded per sample and side.
-TIMEOUT, HTTP_STATUS, CONNECTION, MALFORMED = "timeout", "http_status", "connection", "malformed_body"
-COUNT_MISMATCH, NON_FINITE, EMPTY_VECTOR = "count_mismatch", "non_finite", "empty_vector"
-DIMENSION_MISMATCH = "dimension_mismatch"
+__all__ = ["RetryPolicy", "SideResult", "Target", "call_gateway", "make_client"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,7 @@ class Target:
 
     name: str
     url: str
-    profile: WireProfile
+    profile: Profile
     token_env: str | None = None
 
     @property
@@ -53,23 +50,6 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         # Full jitter (AWS architecture blog): spreads retries of many batches hitting one sick gateway.
         return random.uniform(0, min(self.backoff_max, self.backoff * 2**attempt))
-
-
-@dataclass
-class SideResult:
-    """One gateway's answer to one batch: vectors (n, d) or None, and an error class per sample."""
-
-    vectors: npt.NDArray[np.float64] | None
-    errors: list[str | None]
-    status: int | None
-    latency_ms: float
-    attempts: int
-    request: dict[str, Any]
-    response: Any = None
-
-    @property
-    def ok(self) -> bool:
-        return self.vectors is not None
 
 
 @functools.cache
@@ -95,22 +75,13 @@ def _headers(target: Target, worker: str | None) -> dict[str, str]:
     return headers
 
 
-def _classify_vectors(vectors: npt.NDArray[np.float64], n: int) -> list[str | None]:
-    if vectors.shape[0] != n:
-        return [COUNT_MISMATCH] * n
-    if vectors.shape[1] == 0:
-        return [EMPTY_VECTOR] * n
-    finite = np.asarray(np.isfinite(vectors).all(axis=1), dtype=bool)
-    return [None if bool(ok) else NON_FINITE for ok in finite]
-
-
-async def call_embed(client: httpx.AsyncClient, target: Target, texts: list[str], model: str | None,
-                     policy: RetryPolicy, worker: str | None = None) -> SideResult:
-    """POST one batch to `target`; retry 5xx, timeouts and connection errors; classify what is left."""
-    body = target.profile.build_request(texts, model)
+async def call_gateway(client: httpx.AsyncClient, probe: Probe, target: Target, items: Sequence[Any],
+                       model: str | None, policy: RetryPolicy, worker: str | None = None) -> SideResult:
+    """Send one batch to `target`; retry 5xx, 429, timeouts and connection errors; classify what is left."""
+    body = probe.build_request(target.profile, items, model)
     payload = orjson.dumps(body)
     headers = _headers(target, worker)
-    n = len(texts)
+    n = len(items)
     error, status = CONNECTION, None
     start = time.perf_counter()
     for attempt in range(policy.attempts):
@@ -132,13 +103,11 @@ async def call_embed(client: httpx.AsyncClient, target: Target, texts: list[str]
             else:
                 try:
                     doc = orjson.loads(resp.content)
-                    vectors = target.profile.parse_vectors(doc)
+                    value, errors = probe.parse_response(target.profile, doc, n)
                 except (orjson.JSONDecodeError, MalformedBody):
                     return SideResult(None, [MALFORMED] * n, status, latency, attempt + 1, body)
-                errors = _classify_vectors(vectors, n)
-                return SideResult(vectors, errors, status, latency, attempt + 1, body, doc)
+                return SideResult(value, errors, status, latency, attempt + 1, body, doc)
         if attempt + 1 < policy.attempts:
             await asyncio.sleep(policy.delay(attempt))
     latency = (time.perf_counter() - start) * 1000.0
     return SideResult(None, [error] * n, status, latency, policy.attempts, body)
-

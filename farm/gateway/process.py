@@ -33,13 +33,14 @@ class GatewayProcess:
     args: list[str] = field(default_factory=list)
     env: dict[str, str] | None = None
     proc: subprocess.Popen[bytes] | None = None
+    probe: str = "embed"
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "farm", "gateways", "serve", "--profile", self.profile,
+        return [sys.executable, "-m", "farm", "gateways", "serve", "--probe", self.probe, "--profile", self.profile,
                 "--port", str(self.port), *self.args]
 
     def start(self, timeout: float = 30.0) -> GatewayProcess:
@@ -75,6 +76,7 @@ class GatewayProcess:
         self.stop()
 
 
-def spawn(profile: str, *args: str, port: int | None = None, env: dict[str, str] | None = None) -> GatewayProcess:
-    """Start a demo gateway speaking `profile`, extra CLI knobs in `args` (e.g. "--drift-rate", "0.01")."""
-    return GatewayProcess(profile, port or free_port(), list(args), env).start()
+def spawn(profile: str, *args: str, port: int | None = None, env: dict[str, str] | None = None,
+          probe: str = "embed") -> GatewayProcess:
+    """Start a demo gateway of `probe` speaking `profile`, extra CLI knobs in `args` (e.g. "--drift-rate", "0.01")."""
+    return GatewayProcess(profile, port or free_port(), list(args), env, probe=probe).start()

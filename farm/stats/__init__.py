@@ -1,23 +1,28 @@
-"""Statistics engine: intervals, sequential stopping, noise floor and the embed verdict.
+"""Statistics engine: intervals, sequential stopping, noise floor and the verdict families (probe-agnostic).
 
 Pure functions of numpy arrays and plain numbers (no HTTP, queues or SQL). See docs/statistics.md.
 """
 
 from __future__ import annotations
 
+from farm.stats.binomial import AgreementSamples, decide_binomial
 from farm.stats.intervals import clopper_pearson, cp_lower, cp_upper, samples_needed, wilson, zero_failure_n
 from farm.stats.latency import latency_summary
 from farm.stats.noise import NoiseFloor, NoiseSamples, noise_floor
+from farm.stats.params import VerdictParams
 from farm.stats.sequential import (
     clean_stream_n,
     confidence_sequence,
     sequential_decision,
     sequential_samples_needed,
 )
-from farm.stats.verdict import EmbedSamples, Verdict, VerdictParams, decide_embed
+from farm.stats.verdict import FAIL, INCONCLUSIVE, PASS, Verdict
 
 __all__ = [
-    "EmbedSamples",
+    "FAIL",
+    "INCONCLUSIVE",
+    "PASS",
+    "AgreementSamples",
     "NoiseFloor",
     "NoiseSamples",
     "Verdict",
@@ -27,7 +32,7 @@ __all__ = [
     "confidence_sequence",
     "cp_lower",
     "cp_upper",
-    "decide_embed",
+    "decide_binomial",
     "latency_summary",
     "noise_floor",
     "samples_needed",

@@ -22,7 +22,7 @@ from farm.stats._format import fmt_cos
 from farm.stats.intervals import clopper_pearson, cp_upper
 
 if TYPE_CHECKING:
-    from farm.stats.verdict import VerdictParams
+    from farm.stats.params import VerdictParams
 
 KAPPA = 2.0
 SELF_QUANTILES = (0.0, 0.001, 0.01, 0.05, 0.5)

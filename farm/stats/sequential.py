@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from farm.stats.intervals import first_total, scipy_special
 
 if TYPE_CHECKING:
-    from farm.stats.verdict import VerdictParams
+    from farm.stats.params import VerdictParams
 
 METHOD_NAME = "beta-binomial mixture confidence sequence (Robbins 1970; Howard et al. 2021)"
 POINT_MASS_AT_ZERO = 0.5

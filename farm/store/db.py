@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from farm.errors import ConfigError
@@ -22,6 +22,8 @@ from farm.errors import ConfigError
 if TYPE_CHECKING:
     from alembic.config import Config
 
+# What a task retries: the database's own errors (a restart, a dropped connection, a serialisation failure).
+RETRYABLE: tuple[type[Exception], ...] = (DBAPIError,)
 ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
 _ENGINES: dict[str, Engine] = {}
 _READY: set[str] = set()
@@ -82,7 +84,7 @@ def get_engine(url: str) -> Engine:
 
 # The schema revision this code expects. Checked against Alembic's head by a test, so reading the
 # database's revision needs no Alembic import on every command (it is most of `farm`'s start-up).
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 
 
 def head_revision() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, MetaData, String, Text, func
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, MetaData, String, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -58,34 +58,30 @@ class Sweep(Base):
 
 
 class Sample(Base):
-    """One input sent to both gateways and their comparison; `(sweep_id, idx)` makes writes idempotent."""
+    """One input sent to both gateways and their comparison: what every probe has. `(sweep_id, idx)` makes
+    writes idempotent; what a probe keeps besides lives in its own table (`farm.store.probe_tables`)."""
 
     __tablename__ = "samples"
     sweep_id: Mapped[str] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True)
     idx: Mapped[int] = mapped_column(Integer, primary_key=True)
     batch_no: Mapped[int] = mapped_column(Integer)
-    text_sha: Mapped[str] = mapped_column(String(16))
+    input_sha: Mapped[str] = mapped_column(String(16))
     legacy_error: Mapped[str | None] = mapped_column(String(32))
     candidate_error: Mapped[str | None] = mapped_column(String(32))
-    cosine: Mapped[float | None] = mapped_column(Float)
-    norm_legacy: Mapped[float | None] = mapped_column(Float)
-    norm_candidate: Mapped[float | None] = mapped_column(Float)
-    norm_ratio: Mapped[float | None] = mapped_column(Float)
-    max_abs_diff: Mapped[float | None] = mapped_column(Float)
-    dim_legacy: Mapped[int | None] = mapped_column(Integer)
-    dim_candidate: Mapped[int | None] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(Float)
+    agreed: Mapped[bool | None] = mapped_column(Boolean)
     latency_legacy_ms: Mapped[float | None] = mapped_column(Float)
     latency_candidate_ms: Mapped[float | None] = mapped_column(Float)
 
 
 class NoiseSample(Base):
-    """A/A: an input asked twice of the same gateway; `cosine` is the gateway against itself."""
+    """A/A: an input asked twice of the same gateway (or of two legacy replicas); `score` is it against itself."""
 
     __tablename__ = "noise_samples"
     sweep_id: Mapped[str] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True)
     idx: Mapped[int] = mapped_column(Integer, primary_key=True)
     side: Mapped[str] = mapped_column(String(16), primary_key=True)
-    cosine: Mapped[float | None] = mapped_column(Float)
+    score: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(String(32))
 
 

@@ -12,11 +12,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from farm.errors import UsageError
+from farm.probes.base import Probe
 from farm.store.db import transaction
 from farm.store.models import Base, DriftFinding, Gateway, NoiseSample, Sample, Sweep, Verdict
+from farm.store.probe_tables import MIGRATED, probe_table, ready_table
 
 
-def insert_ignore(session: Session | Connection, model: type[Base], rows: Sequence[dict[str, Any]]) -> int:
+def insert_ignore(session: Session | Connection, model: type[Base] | Table, rows: Sequence[dict[str, Any]]) -> int:
     """Bulk INSERT that skips rows whose primary key exists (ON CONFLICT DO NOTHING on both dialects).
 
     Returns how many rows were inserted for a single row (what exactly-once claims need), else -1.
@@ -28,7 +30,12 @@ def insert_ignore(session: Session | Connection, model: type[Base], rows: Sequen
     return -1 if rows else 0
 
 
-def claim(session: Session | Connection, model: type[Base], rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+def _table(model: type[Base] | Table) -> Table:
+    return model if isinstance(model, Table) else cast(Table, model.__table__)
+
+
+def claim(session: Session | Connection, model: type[Base] | Table,
+          rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """INSERT the rows whose primary key is new, in one statement; returns the keys inserted (the claims won).
 
     Rows go in primary-key order, so two transactions claiming overlapping sets wait on each other in the same
@@ -36,15 +43,16 @@ def claim(session: Session | Connection, model: type[Base], rows: Sequence[dict[
     """
     if not rows:
         return []
-    keys = [c.name for c in cast(Table, model.__table__).primary_key.columns]
+    table = _table(model)
+    keys = [c.name for c in table.primary_key.columns]
     ordered = sorted(rows, key=lambda r: tuple(r[k] for k in keys))
     stmt = _insert_ignoring(session, model).values(ordered)
-    return [tuple(r) for r in session.execute(stmt.returning(*cast(Table, model.__table__).primary_key.columns))]
+    return [tuple(r) for r in session.execute(stmt.returning(*table.primary_key.columns))]
 
 
-def _insert_ignoring(session: Session | Connection, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
+def _insert_ignoring(session: Session | Connection, model: type[Base] | Table) -> postgresql.Insert | sqlite.Insert:
     dialect = (session.get_bind() if isinstance(session, Session) else session).dialect.name
-    table = cast(Table, model.__table__)  # Core insert: the ORM bulk path reports no row count
+    table = _table(model)  # Core insert: the ORM bulk path reports no row count
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     if dialect == "sqlite":
@@ -59,12 +67,12 @@ def create_sweep(url: str, sweep: dict[str, Any], gateways: Sequence[dict[str, A
         s.add(Sweep(**sweep))
 
 
-def insert_new(conn: Connection, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+def insert_new(conn: Connection, model: type[Base] | Table, rows: Sequence[dict[str, Any]]) -> None:
     """Bulk INSERT of rows the caller knows are new (it holds their claim): COPY on Postgres, the fastest path
     by far for many small rows; executemany elsewhere."""
     if not rows:
         return
-    table = cast(Table, model.__table__)
+    table = _table(model)
     if conn.dialect.name != "postgresql":
         conn.execute(table.insert(), rows)
         return
@@ -76,9 +84,15 @@ def insert_new(conn: Connection, model: type[Base], rows: Sequence[dict[str, Any
             copy.write_row([row.get(name) for name in names])
 
 
-def write_samples(url: str, rows: Sequence[dict[str, Any]], noise: Sequence[dict[str, Any]] = ()) -> None:
+def write_samples(url: str, rows: Sequence[dict[str, Any]], noise: Sequence[dict[str, Any]] = (),
+                  probe: Probe | None = None, extra: Sequence[dict[str, Any]] = ()) -> None:
+    """Samples (the shared columns), the probe's own columns of the same samples, and A/A noise rows."""
     with transaction(url) as s:
         insert_ignore(s, Sample, rows)
+        if probe is not None and extra:
+            table = ready_table(s.connection(), probe)
+            if table is not None:
+                insert_ignore(s, table, extra)
         insert_ignore(s, NoiseSample, noise)
 
 
@@ -105,42 +119,59 @@ def sample_count(url: str, sweep_id: str) -> int:
         return int(s.scalar(select(func.count()).select_from(Sample).where(Sample.sweep_id == sweep_id)) or 0)
 
 
-_FLOAT_COLUMNS = ("cosine", "latency_legacy_ms", "latency_candidate_ms", "norm_legacy", "norm_candidate")
-_INT_COLUMNS = ("batch_no", "dim_legacy", "dim_candidate")
+_FLOAT_COLUMNS = ("score", "latency_legacy_ms", "latency_candidate_ms")
+_INT_COLUMNS = ("batch_no",)
 _TEXT_COLUMNS = ("legacy_error", "candidate_error")
 LOAD_CHUNK = 50_000  # rows converted to arrays at a time: memory stays ~O(columns), not O(rows x objects)
 
 
-def load_embed_arrays(url: str, sweep_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Column arrays of a sweep's samples (ordered by index) and of its A/A noise samples by side.
+def load_sample_arrays(url: str, sweep_id: str, probe: Probe) -> tuple[dict[str, Any], dict[str, list[Any]],
+                                                                         dict[str, Any]]:
+    """Column arrays of a sweep's samples ordered by index (the shared ones, then the probe's own), their error
+    columns as lists, and the A/A noise scores by side.
 
     Rows are streamed (a server-side cursor on Postgres) and converted a chunk at a time: holding a
     200,000-sample sweep as row objects cost the aggregation worker ~450 MB.
     """
-    names = (*_FLOAT_COLUMNS, *_INT_COLUMNS, *_TEXT_COLUMNS)
+    table = probe_table(probe)
+    kinds = {**dict.fromkeys(_FLOAT_COLUMNS, "float"), **dict.fromkeys(_INT_COLUMNS, "int"),
+             **dict.fromkeys(_TEXT_COLUMNS, "text"), **{c.name: c.kind for c in probe.columns}}
+    columns: list[Any] = [getattr(Sample, n) for n in (*_FLOAT_COLUMNS, *_INT_COLUMNS, *_TEXT_COLUMNS)]
+    query = select(*columns)
+    if table is not None:
+        columns = [table.c[c.name] for c in probe.columns]
+        query = query.add_columns(*columns).outerjoin(
+            table, (table.c.sweep_id == Sample.sweep_id) & (table.c.idx == Sample.idx))
+    names = list(kinds)
     chunks: dict[str, list[Any]] = {name: [] for name in names}
     with transaction(url) as s:
-        result = s.execute(select(*(getattr(Sample, n) for n in names)).where(Sample.sweep_id == sweep_id)
-                           .order_by(Sample.idx).execution_options(yield_per=LOAD_CHUNK))
+        if table is not None and probe.name not in MIGRATED:
+            ready_table(s.connection(), probe)
+        result = s.execute(query.where(Sample.sweep_id == sweep_id).order_by(Sample.idx)
+                           .execution_options(yield_per=LOAD_CHUNK))
         for part in result.partitions():
             for name, column in zip(names, zip(*part, strict=True), strict=True):
-                if name in _FLOAT_COLUMNS:
+                kind = kinds[name]
+                if kind == "float":
                     chunks[name].append(np.array([np.nan if v is None else v for v in column], dtype=np.float64))
-                elif name in _INT_COLUMNS:
+                elif kind == "int":
                     chunks[name].append(np.array([-1 if v is None else v for v in column], dtype=np.int64))
                 else:
                     chunks[name].extend(column)
-        noise = s.execute(select(NoiseSample.side, NoiseSample.cosine).where(NoiseSample.sweep_id == sweep_id)).all()
-    arrays: dict[str, Any] = {name: chunks[name] for name in _TEXT_COLUMNS}
-    for name in _FLOAT_COLUMNS:
-        arrays[name] = np.concatenate(chunks[name]) if chunks[name] else np.empty(0, dtype=np.float64)
-    for name in _INT_COLUMNS:
-        arrays[name] = np.concatenate(chunks[name]) if chunks[name] else np.empty(0, dtype=np.int64)
+        noise = s.execute(select(NoiseSample.side, NoiseSample.score).where(NoiseSample.sweep_id == sweep_id)).all()
+    arrays: dict[str, Any] = {}
+    texts: dict[str, list[Any]] = {}
+    for name, kind in kinds.items():
+        if kind == "text":
+            texts[name] = chunks[name]
+        else:
+            dtype = np.float64 if kind == "float" else np.int64
+            arrays[name] = np.concatenate(chunks[name]) if chunks[name] else np.empty(0, dtype=dtype)
     by_side: dict[str, list[float]] = {"legacy": [], "candidate": []}
-    for side, cos in noise:
-        if cos is not None:
-            by_side.setdefault(side, []).append(cos)
-    return arrays, {k: np.array(v, dtype=np.float64) for k, v in by_side.items()}
+    for side, score in noise:
+        if score is not None:
+            by_side.setdefault(side, []).append(score)
+    return arrays, texts, {k: np.array(v, dtype=np.float64) for k, v in by_side.items()}
 
 
 def save_outcome(url: str, sweep_id: str, verdict: dict[str, Any], findings: Sequence[dict[str, Any]],
@@ -170,13 +201,22 @@ def recent_sweeps(url: str, limit: int = 20) -> list[Sweep]:
         return list(s.scalars(select(Sweep).order_by(Sweep.created_at.desc()).limit(limit)))
 
 
-def worst_samples(url: str, sweep_id: str, k: int = 10) -> tuple[list[Sample], list[Sample]]:
-    """The `k` lowest-cosine compared samples, and the first `k` samples with an error on either side."""
+def worst_samples(url: str, sweep_id: str, probe: Probe, k: int = 10) -> tuple[list[dict[str, Any]],
+                                                                              list[dict[str, Any]]]:
+    """The `k` lowest-score compared samples, and the first `k` samples with an error on either side, as
+    dicts of the shared columns and the probe's own."""
+    table = probe_table(probe)
+    query = select(_table(Sample))
+    if table is not None:
+        query = query.add_columns(*(table.c[c.name] for c in probe.columns)).outerjoin(
+            table, (table.c.sweep_id == Sample.sweep_id) & (table.c.idx == Sample.idx))
     with transaction(url) as s:
-        lowest = list(s.scalars(select(Sample).where(Sample.sweep_id == sweep_id, Sample.cosine.is_not(None))
-                                .order_by(Sample.cosine, Sample.idx).limit(k)))
-        failed = list(s.scalars(select(Sample).where(
+        if table is not None and probe.name not in MIGRATED:
+            ready_table(s.connection(), probe)
+        lowest = s.execute(query.where(Sample.sweep_id == sweep_id, Sample.score.is_not(None))
+                           .order_by(Sample.score, Sample.idx).limit(k)).mappings().all()
+        failed = s.execute(query.where(
             Sample.sweep_id == sweep_id,
             (Sample.legacy_error.is_not(None)) | (Sample.candidate_error.is_not(None)),
-        ).order_by(Sample.idx).limit(k)))
-        return lowest, failed
+        ).order_by(Sample.idx).limit(k)).mappings().all()
+        return [dict(r) for r in lowest], [dict(r) for r in failed]

@@ -1,6 +1,6 @@
 """The embedded engine: the whole sweep in one process, async httpx with bounded concurrency.
 
-Corpus -> batches -> both gateways concurrently -> `compare_batch` -> bulk write -> (sequential check).
+Corpus -> batches -> both gateways concurrently -> the probe's comparison -> bulk write -> (sequential check).
 Writes go through one writer thread so the event loop never waits on the database.
 """
 
@@ -10,24 +10,22 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
-from farm.corpus import Batch, batches, iter_texts
-from farm.gateway.client import SideResult, call_embed, make_client
-from farm.probes.embed import compare_batch, self_cosines
-from farm.stats import sequential_decision
+from farm.corpus import Batch, CorpusStats, batches, iter_items
+from farm.gateway.client import make_client
+from farm.probes.base import Probe
+from farm.stats.params import VerdictParams
+from farm.stats.sequential import sequential_decision
 from farm.store.sweeps import write_samples
 from farm.sweep.spec import SweepSpec
+from farm.sweep.step import BatchRows, call_side, compare_sides, in_noise_subsample
 from farm.wiredrift import DriftObserver
 
 Progress = Callable[[int], None]
 FLUSH_ROWS = 1024  # samples per database write: fewer transactions, at most this many redone after a crash
-
-
-def in_noise_subsample(batch_no: int, fraction: float) -> bool:
-    """Deterministic choice of A/A batches (Knuth's multiplicative hash spreads them evenly)."""
-    return fraction > 0 and ((batch_no * 2654435761) % 2**32) / 2**32 < fraction
 
 
 @dataclass
@@ -43,22 +41,19 @@ class Tally:
     decided_at: int | None = None
     errors: dict[str, int] = field(default_factory=dict)
 
-    def add(self, rows: list[dict[str, object]], tau: float, floor: float) -> None:
+    def add(self, probe: Probe, rows: list[dict[str, Any]], params: VerdictParams) -> None:
         self.batches += 1
+        self.samples += len(rows)
         for row in rows:
-            self.samples += 1
-            le, ce, cos = row["legacy_error"], row["candidate_error"], row["cosine"]
-            for side, err in (("legacy", le), ("candidate", ce)):
+            for side in ("legacy", "candidate"):
+                err = row[f"{side}_error"]
                 if err is not None:
                     key = f"{side}:{err}"
                     self.errors[key] = self.errors.get(key, 0) + 1
-            if le is None and ce is not None:  # the candidate fails where legacy answers: a disagreement
-                self.compared += 1
-                self.disagreements += 1
-            elif isinstance(cos, float):
-                self.compared += 1
-                self.disagreements += cos < tau
-                self.catastrophic += cos < floor
+        compared, disagreements, catastrophic = probe.sequential_step(rows, params)
+        self.compared += compared
+        self.disagreements += disagreements
+        self.catastrophic += catastrophic
 
 
 @dataclass
@@ -66,37 +61,44 @@ class EngineResult:
     observer: DriftObserver
     tally: Tally
     planned: int
+    corpus: CorpusStats
 
 
-async def _pair(spec: SweepSpec, client: httpx.AsyncClient, batch: Batch,
-                worker: str) -> tuple[SideResult, SideResult]:
+async def run_batch(spec: SweepSpec, probe: Probe, client: httpx.AsyncClient, batch: Batch, sweep_id: str,
+                    worker: str, observer: DriftObserver | None) -> BatchRows:
+    """One batch through the shared step: both sides concurrently, then the comparison."""
+    noise = in_noise_subsample(batch.no, spec.noise_sample)
     legacy, candidate = await asyncio.gather(
-        call_embed(client, spec.legacy, batch.texts, spec.model, spec.retry, worker),
-        call_embed(client, spec.candidate, batch.texts, spec.model, spec.retry, worker),
+        call_side(client, probe, spec.legacy, batch.items, spec.model, spec.retry, worker, noise=noise,
+                  secondary=spec.legacy_secondary),
+        call_side(client, probe, spec.candidate, batch.items, spec.model, spec.retry, worker, noise=noise),
     )
-    return legacy, candidate
+    return compare_sides(probe, sweep_id, batch.no, batch.start, legacy, candidate, spec.params, observer)
 
 
 async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None = None,
                        worker: str = "embedded") -> EngineResult:
     """Run the sweep to the end of the corpus, or until decided when `spec.until_decided`."""
+    probe = spec.plugin
     observer = DriftObserver(spec.legacy.profile, spec.candidate.profile)
     tally = Tally()
-    source = batches(iter_texts(spec.corpus), spec.batch_size)
+    corpus_stats = CorpusStats()
+    source = batches(iter_items(spec.corpus, probe, spec.legacy.profile, corpus_stats), spec.batch_size)
     planned = 0
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="farm-writer")
 
-    pending: list[dict[str, object]] = []
-    pending_noise: list[dict[str, object]] = []
+    pending = BatchRows([], [], [])
 
     async def flush() -> None:
-        rows, noise = pending[:], pending_noise[:]
-        pending.clear()
-        pending_noise.clear()
-        if rows or noise:
-            await loop.run_in_executor(writer, write_samples, spec.database_url, rows, noise)
+        rows = BatchRows(pending.samples[:], pending.extra[:], pending.noise[:])
+        pending.samples.clear()
+        pending.extra.clear()
+        pending.noise.clear()
+        if rows.samples or rows.noise:
+            await loop.run_in_executor(writer, write_samples, spec.database_url, rows.samples, rows.noise, probe,
+                                       rows.extra)
 
     def next_batch() -> Batch | None:
         nonlocal planned
@@ -104,30 +106,20 @@ async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None
             return None
         batch = next(source, None)
         if batch is not None:
-            planned += len(batch.texts)
+            planned += len(batch.items)
         return batch
 
     async def lane(client: httpx.AsyncClient) -> None:
         while (batch := next_batch()) is not None:
-            legacy, candidate = await _pair(spec, client, batch, worker)
-            rows = compare_batch(sweep_id, batch.no, batch.start, batch.texts, legacy, candidate)
-            noise: list[dict[str, object]] = []
-            if in_noise_subsample(batch.no, spec.noise_sample):
-                legacy2, candidate2 = await _pair(spec, client, batch, worker)
-                for side, first, second in (("legacy", legacy, legacy2), ("candidate", candidate, candidate2)):
-                    for idx, cos in zip(batch.idxs, self_cosines(first, second), strict=True):
-                        noise.append({"sweep_id": sweep_id, "idx": idx, "side": side, "cosine": cos,
-                                      "error": None if cos is not None else "unpaired"})
-            if legacy.ok and candidate.ok:
-                # Norms come from the stored samples at finalize; documents only while the observer wants them.
-                observer.observe(legacy.request, legacy.response, candidate.request, candidate.response, norms=False)
-            pending.extend(rows)
-            pending_noise.extend(noise)
-            if len(pending) >= FLUSH_ROWS:
+            rows = await run_batch(spec, probe, client, batch, sweep_id, worker, observer)
+            pending.samples.extend(rows.samples)
+            pending.extra.extend(rows.extra)
+            pending.noise.extend(rows.noise)
+            if len(pending.samples) >= FLUSH_ROWS:
                 await flush()
-            tally.add(rows, spec.params.tau, spec.params.floor)
+            tally.add(probe, rows.samples, spec.params)
             if progress is not None:
-                progress(len(rows))
+                progress(len(rows.samples))
             if spec.until_decided and tally.decided is None:
                 decision = "FAIL" if tally.catastrophic else sequential_decision(
                     tally.disagreements, tally.compared, spec.params)
@@ -141,4 +133,4 @@ async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None
         await flush()
     finally:
         writer.shutdown(wait=True)
-    return EngineResult(observer, tally, planned)
+    return EngineResult(observer, tally, planned, corpus_stats)

@@ -13,7 +13,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from farm.report.embed import RenderedReport, render
+from farm.corpus import count_items
+from farm.report.sweep import RenderedReport, render
 from farm.store.sweeps import create_sweep, set_status
 from farm.sweep.engine import run_embedded
 from farm.sweep.finalize import Outcome, finalize
@@ -39,26 +40,35 @@ def progress_bar(total: int | None, label: str, enabled: bool = True) -> Iterato
         yield bar
 
 
+def planned_total(spec: SweepSpec) -> int | None:
+    """The progress bar's total: the corpus size (a cheap count of a file's lines first)."""
+    return count_items(spec.corpus, spec.plugin, spec.legacy.profile)
+
+
 def gateway_rows(spec: SweepSpec) -> list[dict[str, str]]:
+    targets = [spec.legacy, spec.candidate] + ([spec.legacy_secondary] if spec.legacy_secondary else [])
     return [{"name": t.name, "url": t.url, "profile": t.profile.name, "queue": f"probe.{t.name}",
-             "token_env": t.token_env or ""} for t in (spec.legacy, spec.candidate)]
+             "token_env": t.token_env or ""} for t in targets]
 
 
 def run_embedded_sweep(spec: SweepSpec, reports_dir: Path | None, *, show_progress: bool = True) -> SweepRun:
     sweep_id = new_sweep_id()
     create_sweep(spec.database_url, spec.sweep_row(sweep_id, "embedded"), gateway_rows(spec))
-    label = f"embed {spec.legacy.name} vs {spec.candidate.name}"
+    label = f"{spec.probe} {spec.legacy.name} vs {spec.candidate.name}"
     # The verdict's scipy import (0.3 s) happens while the first batches wait on the gateways, not before.
     threading.Thread(target=importlib.import_module, args=("scipy.special",), daemon=True).start()
     try:
-        with progress_bar(spec.corpus.limit, label, show_progress) as bar:
+        total = planned_total(spec) if show_progress else spec.corpus.limit
+        with progress_bar(total, label, show_progress) as bar:
             task = bar.task_ids[0]
             result = asyncio.run(run_embedded(spec, sweep_id, lambda n: bar.advance(task, n)))
     except BaseException:
         set_status(spec.database_url, sweep_id, "failed")
         raise
-    extra = {"stopped_early_at": result.tally.decided_at} if result.tally.decided_at else {}
-    outcome = finalize(spec.database_url, sweep_id, spec.params, result.observer, planned=result.planned,
-                       sequential=spec.until_decided, extra=extra)
+    extra: dict[str, object] = {"stopped_early_at": result.tally.decided_at} if result.tally.decided_at else {}
+    if result.corpus.bad_lines:
+        extra["corpus_bad_lines"] = {"count": result.corpus.bad_lines, "first": result.corpus.first_bad}
+    outcome = finalize(spec.database_url, sweep_id, spec.probe, spec.params, result.observer,
+                       planned=result.planned, sequential=spec.until_decided, extra=extra)
     report = render(spec.database_url, sweep_id, reports_dir) if reports_dir is not None else None
     return SweepRun(outcome, report, result.planned, result.tally.decided_at)

@@ -1,9 +1,11 @@
-"""What a sweep is asked to do: plain data, shared by the embedded engine, the producer and the workers."""
+"""What a sweep is asked to do, in one place: `SweepRequest` (what a user or a schedule asked, validated by
+`build_spec`) and `SweepSpec` (the resolved sweep the engine, the producer and the workers run), serialised
+to and from its database row here and only here (`sweep_row`, `spec_from_row`)."""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,8 +13,42 @@ from farm.config import FarmConfig, GatewayConfig
 from farm.corpus import CorpusSpec
 from farm.errors import UsageError
 from farm.gateway.client import RetryPolicy, Target
-from farm.profiles import WireProfile, profile_from_dict, profile_to_dict, resolve_profile
-from farm.stats import VerdictParams
+from farm.probes import Probe, get_probe
+from farm.profiles import Profile, profile_from_dict, profile_to_dict, resolve_profile
+from farm.stats.params import VerdictParams
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """A sweep as asked for: the options of `farm sweep <probe>` and the `args` of a sweep schedule."""
+
+    probe: str = "embed"
+    legacy: str = "legacy"
+    candidate: str = "candidate"
+    legacy_profile: str | None = None
+    candidate_profile: str | None = None
+    legacy_secondary: str | None = None
+    corpus: str | None = None
+    field: str | None = None
+    corpus_format: str | None = None
+    samples: int | None = None
+    seed: int = 0
+    model: str | None = None
+    batch_size: int = 32
+    concurrency: int = 8
+    timeout: float = 30.0
+    retries: int = 3
+    tau: float | None = None
+    p_max: float | None = None
+    alpha: float | None = None
+    floor: float | None = None
+    noise_sample: float | None = None
+    until_decided: bool = False
+    max_samples: int | None = None
+
+    @classmethod
+    def names(cls) -> set[str]:
+        return {f.name for f in fields(cls)}
 
 
 @dataclass(frozen=True)
@@ -29,16 +65,28 @@ class SweepSpec:
     until_decided: bool = False
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     probe: str = "embed"
+    legacy_secondary: Target | None = None
+
+    @property
+    def plugin(self) -> Probe:
+        return get_probe(self.probe)
 
     def parameters(self) -> dict[str, Any]:
         """Everything that shaped the verdict, for the sweep row, the report and `--json`."""
-        return {
+        out = {
             **asdict(self.params), "batch_size": self.batch_size, "concurrency": self.concurrency,
             "noise_sample": self.noise_sample, "until_decided": self.until_decided, "model": self.model,
             "corpus": self.corpus.describe(), "retry_attempts": self.retry.attempts, "timeout_s": self.retry.timeout,
         }
+        if self.legacy_secondary is not None:
+            out["legacy_secondary"] = self.legacy_secondary.endpoint
+        return out
 
     def sweep_row(self, sweep_id: str, mode: str) -> dict[str, Any]:
+        spec = {"legacy": target_to_dict(self.legacy), "candidate": target_to_dict(self.candidate),
+                "corpus": asdict(self.corpus), "retry": asdict(self.retry)}
+        if self.legacy_secondary is not None:
+            spec["legacy_secondary"] = target_to_dict(self.legacy_secondary)
         return {
             "id": sweep_id, "probe": self.probe, "legacy": self.legacy.name, "candidate": self.candidate.name,
             "legacy_url": self.legacy.endpoint, "candidate_url": self.candidate.endpoint,
@@ -47,8 +95,7 @@ class SweepSpec:
             "params": {**self.parameters(), "wire_profiles": {
                 "legacy": profile_to_dict(self.legacy.profile), "candidate": profile_to_dict(self.candidate.profile)},
                 # What `spec_from_row` needs to dispatch the sweep again (`farm sweep resume`): names, never tokens.
-                "spec": {"legacy": target_to_dict(self.legacy), "candidate": target_to_dict(self.candidate),
-                         "corpus": asdict(self.corpus), "retry": asdict(self.retry)}},
+                "spec": spec},
             "planned": self.corpus.limit,
         }
 
@@ -59,6 +106,7 @@ def spec_from_row(sweep: Any, database_url: str) -> SweepSpec:
     stored = p.get("spec")
     if stored is None:
         raise UsageError(f"sweep {sweep.id} was recorded before sweeps kept their spec: start it again")
+    secondary = stored.get("legacy_secondary")
     return SweepSpec(
         legacy=target_from_dict(stored["legacy"]), candidate=target_from_dict(stored["candidate"]),
         corpus=CorpusSpec(**stored["corpus"]), database_url=database_url, model=p.get("model"),
@@ -66,7 +114,13 @@ def spec_from_row(sweep: Any, database_url: str) -> SweepSpec:
         params=VerdictParams(tau=p["tau"], p_max=p["p_max"], alpha=p["alpha"], floor=p["floor"]),
         noise_sample=p["noise_sample"], until_decided=bool(p.get("until_decided")),
         retry=RetryPolicy(**stored["retry"]), probe=sweep.probe,
+        legacy_secondary=target_from_dict(secondary) if secondary else None,
     )
+
+
+def params_of(sweep: Any) -> VerdictParams:
+    p = sweep.params
+    return VerdictParams(tau=p["tau"], p_max=p["p_max"], alpha=p["alpha"], floor=p["floor"])
 
 
 def target_to_dict(target: Target) -> dict[str, Any]:
@@ -84,20 +138,76 @@ def new_sweep_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
-def resolve_target(ref: str, profile: str | None, default_profile: str, config: FarmConfig, role: str) -> Target:
+def resolve_target(ref: str, profile: str | None, default_profile: str, config: FarmConfig, role: str,
+                   probe: str = "embed") -> Target:
     """A gateway from `--legacy NAME|URL`: a name from farm.toml, or a URL with a profile."""
     gw: GatewayConfig | None = config.gateways.get(ref)
     if gw is not None:
-        prof = resolve_profile(profile or gw.profile, config, key=f"--{role}-profile")
+        prof = resolve_profile(profile or gw.profile, config, key=f"--{role}-profile", probe=probe)
         return Target(gw.name, gw.url, prof, gw.token_env)
     if ref.startswith(("http://", "https://")):
-        prof = resolve_profile(profile or default_profile, config, key=f"--{role}-profile")
-        return Target(role, ref.rstrip("/"), prof, GatewayConfig.default_token_env(role))
+        prof = resolve_profile(profile or default_profile, config, key=f"--{role}-profile", probe=probe)
+        name = role.replace("-", "_")
+        return Target(name, ref.rstrip("/"), prof, GatewayConfig.default_token_env(name))
     known = ", ".join(sorted(config.gateways)) or "none configured"
     raise UsageError(f"--{role} {ref!r}: not a gateway name from the config ({known}) nor an http(s):// URL")
 
 
-def profiles_of(sweep: Any) -> tuple[WireProfile, WireProfile]:
+def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
+    """The one way a sweep is specified: from the CLI, a schedule, or the demo."""
+    probe = get_probe(req.probe)
+    lp, cp = probe.default_profiles
+    lt = resolve_target(req.legacy, req.legacy_profile, lp, config, "legacy", req.probe)
+    ct = resolve_target(req.candidate, req.candidate_profile, cp, config, "candidate", req.probe)
+    secondary = None
+    if req.legacy_secondary is not None:
+        # A second legacy replica speaks legacy's profile (its own, when it is a configured gateway).
+        secondary = resolve_target(req.legacy_secondary, req.legacy_profile or lt.profile.name, lp, config,
+                                   "legacy-secondary", req.probe)
+    corpus_ref, field_name = req.corpus, req.field
+    if corpus_ref is not None and corpus_ref in config.corpora:
+        named = config.corpora[corpus_ref]
+        corpus_ref, field_name = named.path, field_name or named.field
+    if req.corpus_format not in (None, "lines", "jsonl", "requests"):
+        raise UsageError(f"--corpus-format {req.corpus_format!r}: expected lines, jsonl or requests")
+    if corpus_ref is None and req.corpus_format is not None:
+        raise UsageError("--corpus-format needs --corpus FILE")
+    if (corpus_ref is not None and field_name is None and corpus_ref.endswith(".jsonl")
+            and req.corpus_format in (None, "jsonl")):
+        field_name = "text"
+    if req.corpus_format == "requests":
+        field_name = None
+    limit = req.samples
+    if req.until_decided:
+        limit = req.max_samples or req.samples or 100_000
+    elif req.max_samples is not None:
+        raise UsageError("--max-samples only applies with --until-decided (use --samples to cap a sweep)")
+    fmt = "requests" if req.corpus_format == "requests" else None
+    corpus = CorpusSpec(corpus_ref, field_name, limit, req.seed, fmt)
+    corpus.validate()
+    th = config.thresholds_for(req.probe)
+    tau_default = probe.default_tau if probe.default_tau is not None and req.probe not in config.thresholds else th.tau
+    floor_default = (probe.default_floor if probe.default_floor is not None and req.probe not in config.thresholds
+                     else th.floor)
+    tau = req.tau if req.tau is not None else tau_default
+    floor = req.floor if req.floor is not None else floor_default
+    if floor > tau:
+        raise UsageError(f"--floor {floor} must not exceed --tau {tau}")
+    try:
+        params = VerdictParams(tau=tau, p_max=req.p_max if req.p_max is not None else th.p_max,
+                               alpha=req.alpha if req.alpha is not None else th.alpha, floor=floor)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return SweepSpec(
+        legacy=lt, candidate=ct, corpus=corpus, database_url=config.database_url, model=req.model,
+        batch_size=req.batch_size, concurrency=req.concurrency, params=params,
+        noise_sample=req.noise_sample if req.noise_sample is not None else th.noise_sample,
+        until_decided=req.until_decided, retry=RetryPolicy(attempts=req.retries + 1, timeout=req.timeout),
+        probe=req.probe, legacy_secondary=secondary,
+    )
+
+
+def profiles_of(sweep: Any) -> tuple[Profile, Profile]:
     """The wire profiles a recorded sweep ran with (stored in its row, so no config is needed later)."""
     stored = sweep.params["wire_profiles"]
     return profile_from_dict(stored["legacy"]), profile_from_dict(stored["candidate"])

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from farm.profiles import WireProfile, get_path, set_path
-from farm.wiredrift.catalog import embed_fields, main_type
+from farm.probes.base import Profile
+from farm.profiles import get_path, set_path
+from farm.wiredrift.catalog import drift_roles, main_type
 from farm.wiredrift.norms import norm_class, same_scale
 from farm.wiredrift.structure import renames
 from farm.wiredrift.values import as_array, as_text, is_vector
@@ -24,10 +25,11 @@ from farm.wiredrift.values import as_array, as_text, is_vector
 SCALAR_TYPES = ("integer", "number", "string", "boolean")
 
 
-def build_adapter_map(state: dict[str, Any], legacy: WireProfile, candidate: WireProfile) -> dict[str, Any]:
+def build_adapter_map(state: dict[str, Any], legacy: Profile, candidate: Profile) -> dict[str, Any]:
     scope = state["response"]
     lpaths, cpaths = scope["paths"]["legacy"], scope["paths"]["candidate"]
-    lf, cf = embed_fields(state, legacy, "legacy"), embed_fields(state, candidate, "candidate")
+    roles = drift_roles(legacy)
+    lf, cf = roles.fields(state, legacy, "legacy"), roles.fields(state, candidate, "candidate")
     docs = state["facts"]["legacy"]["docs"]
 
     moves: list[dict[str, Any]] = []
@@ -40,8 +42,9 @@ def build_adapter_map(state: dict[str, Any], legacy: WireProfile, candidate: Wir
             continue
         moves.append({"from": cp, "to": lp})
     for m in moves:
-        if m["from"] == cf.vectors and candidate.index_path and candidate.index_path in cpaths:
-            m["order_by"] = candidate.index_path  # OpenAI-style `index`: rows may come back out of order
+        index_path = getattr(candidate, "index_path", None)
+        if m["from"] == cf.vectors and index_path and index_path in cpaths:
+            m["order_by"] = index_path  # OpenAI-style `index`: rows may come back out of order
         lt, ct = main_type(lpaths.get(m["to"], _NO_STAT)), main_type(cpaths.get(m["from"], _NO_STAT))
         if lt != ct and lt in SCALAR_TYPES:
             casts.append({"op": "cast", "path": m["to"], "to": lt})

@@ -1,67 +1,15 @@
-"""Turn an observer's aggregated state into catalog rows: the six embed rows, then general findings."""
+"""Turn an observer's aggregated state into catalog rows: the probe's own rows, then general findings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from farm.profiles import WireProfile
-from farm.wiredrift.embed import choose
-from farm.wiredrift.norms import describe_norms, norm_class, same_scale
+from farm.probes.base import Profile
+from farm.wiredrift.roles import DriftRoles
 from farm.wiredrift.rows import DriftRow
 from farm.wiredrift.structure import SIDES, renames
 
 GENERAL_ORDER = ("method", "rename", "missing", "extra", "presence", "type", "value", "order", "scale")
-
-
-@dataclass(frozen=True)
-class EmbedFields:
-    """One side's inferred embed fields (None: the side has no such field)."""
-
-    vectors: str | None
-    dim: str | None
-    model: str | None
-    texts: str | None
-
-    def paths(self) -> set[str]:
-        return {p for p in (self.vectors, self.dim, self.model) if p is not None}
-
-
-def embed_fields(state: dict[str, Any], profile: WireProfile, side: str) -> EmbedFields:
-    facts = state["facts"][side]
-    seen = state["response"]["paths"][side]
-    model = choose(facts, "model", profile.model_path)
-    if model is None and profile.model_path in seen:
-        model = profile.model_path  # requests without a model give nothing to match; trust the declared field
-    vectors = choose(facts, "vectors", profile.vectors_path, majority=False)
-    if vectors is None and profile.vectors_path in seen:
-        vectors = profile.vectors_path  # too short to look like vectors (<= 16 numbers): trust the declared field
-    return EmbedFields(
-        vectors=vectors,
-        dim=choose(facts, "dim", profile.dimension_path),
-        model=model,
-        texts=choose(facts, "texts", profile.texts_field),
-    )
-
-
-def _code(path: str | None) -> str:
-    return f"`{path}`" if path is not None else "(none)"
-
-
-def request_shape(state: dict[str, Any], profile: WireProfile, side: str, texts: str | None) -> list[str]:
-    """Top-level request fields, texts first; `?` marks optional ones (not always sent, or the model)."""
-    docs = state["facts"][side]["docs"]
-    if docs == 0:
-        fields = [profile.texts_field] + ([f"{profile.model_field}?"] if profile.model_field else [])
-        return fields
-    seen: dict[str, int] = {}
-    for path, st in state["request"]["paths"][side].items():
-        top = path.split(".")[0].removesuffix("[]")
-        seen[top] = max(seen.get(top, 0), st["seen"])
-    if profile.model_field and profile.model_field not in seen:
-        seen[profile.model_field] = 0  # sweeps without a forced model never send it; the API still takes it
-    names = sorted(seen, key=lambda k: (k != texts, k))
-    return [f"{k}?" if seen[k] < docs or k == profile.model_field else k for k in names]
 
 
 def _times(n: int, total: int, noun: str) -> str:
@@ -82,34 +30,6 @@ def _collapse(paths: set[str], universe: list[str]) -> dict[str, list[str]]:
                 break
         groups.setdefault(group.removesuffix("[]"), []).append(p)
     return groups
-
-
-def _norm_row(state: dict[str, Any]) -> DriftRow:
-    ln, cn = state["norms"]["legacy"], state["norms"]["candidate"]
-    return DriftRow("norm", "L2 normalization", describe_norms(ln), describe_norms(cn), same_scale(ln, cn),
-                    {"legacy_norms": dict(ln), "candidate_norms": dict(cn),
-                     "legacy_class": norm_class(ln), "candidate_class": norm_class(cn)})
-
-
-def embed_rows(state: dict[str, Any], legacy: WireProfile, candidate: WireProfile) -> list[DriftRow]:
-    lf, cf = embed_fields(state, legacy, "legacy"), embed_fields(state, candidate, "candidate")
-    ls = request_shape(state, legacy, "legacy", lf.texts)
-    cs = request_shape(state, candidate, "candidate", cf.texts)
-    return [
-        DriftRow("url", "URL prefix", f"`{legacy.path}`", f"`{candidate.path}`", legacy.path == candidate.path,
-                 {"legacy_path": legacy.path, "candidate_path": candidate.path,
-                  "legacy_method": legacy.method, "candidate_method": candidate.method}),
-        DriftRow("vectors", "Response: vectors field", _code(lf.vectors), _code(cf.vectors), lf.vectors == cf.vectors,
-                 {"legacy_path": lf.vectors, "candidate_path": cf.vectors}),
-        DriftRow("dim", "Response: dim field", _code(lf.dim), _code(cf.dim), lf.dim == cf.dim,
-                 {"legacy_path": lf.dim, "candidate_path": cf.dim}),
-        DriftRow("model", "Response: model field", _code(lf.model), _code(cf.model), lf.model == cf.model,
-                 {"legacy_path": lf.model, "candidate_path": cf.model}),
-        DriftRow("request", "Request shape", f"`{{{', '.join(ls)}}}`", f"`{{{', '.join(cs)}}}`",
-                 sorted(ls) == sorted(cs),
-                 {"legacy_fields": ls, "candidate_fields": cs, "legacy_texts": lf.texts, "candidate_texts": cf.texts}),
-        _norm_row(state),
-    ]
 
 
 def scope_rows(
@@ -187,17 +107,26 @@ def main_type(st: dict[str, Any]) -> str:
     return max(sorted(types), key=lambda t: types[t]) if types else "absent"
 
 
-def build_catalog(state: dict[str, Any], legacy: WireProfile, candidate: WireProfile) -> list[DriftRow]:
-    rows = embed_rows(state, legacy, candidate)
+def build_catalog(state: dict[str, Any], legacy: Profile, candidate: Profile) -> list[DriftRow]:
+    """The probe's own rows first (its roles), then the general findings of the structural diff."""
+    roles = drift_roles(legacy)
+    rows = roles.rows(state, legacy, candidate)
     explained = {
-        "legacy": embed_fields(state, legacy, "legacy").paths(),
-        "candidate": embed_fields(state, candidate, "candidate").paths(),
+        "legacy": roles.fields(state, legacy, "legacy").paths(),
+        "candidate": roles.fields(state, candidate, "candidate").paths(),
     }
     general: list[DriftRow] = []
     if legacy.method != candidate.method:
         general.append(DriftRow("method", "Request method", f"`{legacy.method}`", f"`{candidate.method}`", False,
                                 {"legacy_method": legacy.method, "candidate_method": candidate.method}))
     general += scope_rows(state, "response", explained, structural=True)
-    # Request field names and optionality are already in the "Request shape" row.
+    # Request field names and optionality are already in the probe's "Request shape" row, where it has one.
     general += scope_rows(state, "request", {"legacy": set(), "candidate": set()}, structural=False)
     return rows + general
+
+
+def drift_roles(profile: Profile) -> DriftRoles:
+    """The field roles of the probe a profile belongs to."""
+    from farm.probes import probe_of
+
+    return probe_of(profile).drift_roles()

@@ -8,10 +8,10 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from farm.profiles import WireProfile, get_path
+from farm.probes.base import Profile
+from farm.profiles import get_path
 from farm.wiredrift.adapter import build_adapter_map
-from farm.wiredrift.catalog import build_catalog
-from farm.wiredrift.embed import choose, empty_facts, merge_facts, observe_facts
+from farm.wiredrift.catalog import build_catalog, drift_roles
 from farm.wiredrift.norms import empty_norms, merge_norms, update_norms
 from farm.wiredrift.rows import DriftRow
 from farm.wiredrift.structure import SIDES, empty_scope, merge_scope, observe_scope
@@ -31,9 +31,10 @@ class DriftObserver:
     JSON (`to_dict` / `from_dict`), and observers of disjoint batches `merge` into the one-pass result.
     """
 
-    def __init__(self, legacy: WireProfile, candidate: WireProfile, *, max_docs: int = DOC_BATCHES) -> None:
+    def __init__(self, legacy: Profile, candidate: Profile, *, max_docs: int = DOC_BATCHES) -> None:
         self.legacy = legacy
         self.candidate = candidate
+        self.roles = drift_roles(legacy)
         # Ignored / unordered paths of either profile apply to both sides: a field ignored on one side
         # must not come back as "extra" from the other.
         self._ignore = tuple(dict.fromkeys(legacy.ignore_fields + candidate.ignore_fields))
@@ -49,7 +50,7 @@ class DriftObserver:
             "docs": 0,
             "errors": dict.fromkeys(SIDES, 0),
             "norms": {side: empty_norms() for side in SIDES},
-            "facts": {side: empty_facts() for side in SIDES},
+            "facts": {side: self.roles.empty_facts() for side in SIDES},
             "response": empty_scope(),
             "request": empty_scope(),
         }
@@ -90,7 +91,7 @@ class DriftObserver:
                                              ("candidate", self.candidate, candidate_request, candidate_response)):
                 flats[side] = (flatten(req, self._ignore) if isinstance(req, dict) else {},
                                flatten(resp, self._ignore))
-                used[side] = observe_facts(st["facts"][side], profile, req, flats[side][1])
+                used[side] = self.roles.observe_facts(st["facts"][side], profile, req, flats[side][1])
             observe_scope(st["response"], flats["legacy"][1], flats["candidate"][1], self._unordered)
             observe_scope(st["request"], flats["legacy"][0], flats["candidate"][0], self._unordered)
         else:
@@ -98,7 +99,7 @@ class DriftObserver:
         if norms if norms is not None else not self._external_norms:
             for side, profile, resp in (("legacy", self.legacy, legacy_response),
                                         ("candidate", self.candidate, candidate_response)):
-                path = used[side] or profile.vectors_path
+                path = used[side] or self.roles.values_path(st["facts"][side], profile)
                 arr = as_array(get_path(resp, path)) if path is not None else None
                 if arr is not None:
                     update_norms(st["norms"][side], np.linalg.norm(arr, axis=1))
@@ -112,12 +113,8 @@ class DriftObserver:
     def _inferred_vector_paths(self) -> dict[str, str | None]:
         if self._vec_paths is None:
             facts = self._state["facts"]
-            self._vec_paths = {
-                "legacy": choose(facts["legacy"], "vectors", self.legacy.vectors_path, majority=False)
-                or self.legacy.vectors_path,
-                "candidate": choose(facts["candidate"], "vectors", self.candidate.vectors_path, majority=False)
-                or self.candidate.vectors_path,
-            }
+            self._vec_paths = {"legacy": self.roles.values_path(facts["legacy"], self.legacy),
+                               "candidate": self.roles.values_path(facts["candidate"], self.candidate)}
         return self._vec_paths
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,7 +123,7 @@ class DriftObserver:
         return state
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], legacy: WireProfile, candidate: WireProfile) -> DriftObserver:
+    def from_dict(cls, d: dict[str, Any], legacy: Profile, candidate: Profile) -> DriftObserver:
         if d.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported drift state version {d.get('version')!r} (expected {STATE_VERSION})")
         obs = cls(legacy, candidate, max_docs=int(d["max_docs"]))
@@ -144,7 +141,7 @@ class DriftObserver:
         for side in SIDES:
             st["errors"][side] += ot["errors"][side]
             merge_norms(st["norms"][side], ot["norms"][side])
-            merge_facts(st["facts"][side], ot["facts"][side])
+            self.roles.merge_facts(st["facts"][side], ot["facts"][side])
         merge_scope(st["response"], ot["response"])
         merge_scope(st["request"], ot["request"])
         self._vec_paths = None

@@ -370,7 +370,7 @@ def _flower_tasks(base: str, auth: tuple[str, str], calls: int, pairs: int, swee
     while True:
         tasks: dict[str, dict] = httpx.get(f"{base}/api/tasks", auth=auth, timeout=10).json()
         names = Counter(t["name"] for t in tasks.values() if sweep_id in (t.get("args") or ""))
-        if names["farm.embed.call_gateway"] >= calls and names["farm.embed.pair_batch"] >= pairs:
+        if names["farm.sweep.call_gateway"] >= calls and names["farm.sweep.pair_batch"] >= pairs:
             return tasks
         if time.monotonic() > deadline:
             raise AssertionError(f"Flower saw {dict(names)}, expected {calls} calls and {pairs} pairings")

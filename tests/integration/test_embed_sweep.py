@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from farm.cli import main_group
 from farm.gateway.process import GatewayProcess, spawn
-from farm.store.sweeps import load_embed_arrays
+from farm.probes import get_probe
+from farm.store.sweeps import load_sample_arrays
 
 SEED_TABLE = [
     ("URL prefix", "`/ai/embed`", "`/v1/embed`"),
@@ -78,11 +79,11 @@ def test_error_injection_is_classified_and_counted(lakehouse_pair: tuple[Gateway
         # No retries: every injected 503 must surface, classified, and the sweep still finishes.
         code, out = sweep(sqlite_url, legacy.url, flaky.url, "--samples", "1000", "--batch-size", "10",
                           "--retries", "0")
-    arrays, _ = load_embed_arrays(sqlite_url, out["sweep_id"])
-    errors = [e for e in arrays["candidate_error"] if e is not None]
-    assert len(arrays["candidate_error"]) == 1000
+    _, columns, _ = load_sample_arrays(sqlite_url, out["sweep_id"], get_probe("embed"))
+    errors = [e for e in columns["candidate_error"] if e is not None]
+    assert len(columns["candidate_error"]) == 1000
     assert set(errors) == {"http_status"} and 100 <= len(errors) <= 300
-    assert out["errors"] == len(errors) and all(e is None for e in arrays["legacy_error"])
+    assert out["errors"] == len(errors) and all(e is None for e in columns["legacy_error"])
     assert code == 1 and out["verdict"] == "FAIL"
 
 

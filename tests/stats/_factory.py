@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from farm.stats import EmbedSamples
+from farm.probes.embed.verdict import EmbedSamples
 
 
 def make_samples(

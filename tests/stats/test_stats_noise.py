@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from farm.stats import NoiseSamples, VerdictParams, decide_embed
+from farm.probes.embed.verdict import decide_embed
+from farm.stats import NoiseSamples, VerdictParams
 from tests.stats._factory import make_samples
 
 P = VerdictParams()

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from farm.stats import EmbedSamples, VerdictParams, decide_embed
+from farm.probes.embed.verdict import EmbedSamples, decide_embed
+from farm.stats import VerdictParams
 from tests.stats._factory import clean, make_samples
 
 P = VerdictParams()

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from farm.profiles import WireProfile
+from farm.probes.embed.profile import EmbedProfile
 
 MODEL = "nomic-embed-text"
 Batch = tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]
@@ -20,8 +20,8 @@ def unit_rows(rng: np.random.Generator, n: int, dim: int) -> npt.NDArray[np.floa
 
 
 def make_batch(
-    legacy: WireProfile,
-    candidate: WireProfile,
+    legacy: EmbedProfile,
+    candidate: EmbedProfile,
     rng: np.random.Generator,
     *,
     n: int = 3,

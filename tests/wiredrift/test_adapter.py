@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from farm.profiles import PRESETS, WireProfile
+from farm.probes.embed.profile import PRESETS, EmbedProfile
 from farm.wiredrift import DriftObserver, apply_adapter
 from tests.wiredrift.pairs import Batch, make_batch
 
@@ -30,7 +30,7 @@ def assert_same_doc(got: Any, want: Any, where: str = "$") -> None:
         assert type(got) is type(want) and got == want, f"{where}: {got!r} vs {want!r}"
 
 
-def _learn(legacy: WireProfile, candidate: WireProfile, count: int = 6, tweak: Any = None) -> tuple[
+def _learn(legacy: EmbedProfile, candidate: EmbedProfile, count: int = 6, tweak: Any = None) -> tuple[
         dict[str, Any], list[Batch]]:
     rng = np.random.default_rng(5)
     obs = DriftObserver(legacy, candidate)

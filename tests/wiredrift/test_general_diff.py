@@ -7,14 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from farm.profiles import PRESETS, WireProfile
+from farm.probes.embed.profile import PRESETS, EmbedProfile
 from farm.wiredrift import DriftObserver, DriftRow, render_catalog
 from tests.wiredrift.pairs import make_batch
 
 OPENAI, OLLAMA = PRESETS["openai"], PRESETS["ollama"]
 
 
-def _run(legacy: WireProfile, candidate: WireProfile, batches: int = 5, tweak: Any = None) -> DriftObserver:
+def _run(legacy: EmbedProfile, candidate: EmbedProfile, batches: int = 5, tweak: Any = None) -> DriftObserver:
     rng = np.random.default_rng(11)
     obs = DriftObserver(legacy, candidate)
     for i in range(batches):

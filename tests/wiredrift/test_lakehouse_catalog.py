@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from farm.profiles import PRESETS
+from farm.probes.embed.profile import PRESETS
 from farm.wiredrift import DriftObserver, DriftRow, render_catalog
 from tests.wiredrift.pairs import make_batch
 

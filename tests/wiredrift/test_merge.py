@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from farm.profiles import PRESETS
+from farm.probes.embed.profile import PRESETS
 from farm.wiredrift import DriftObserver
 from tests.wiredrift.pairs import Batch, make_batch
 

@@ -1,21 +1,18 @@
-"""Embed sweep tasks. Each is a thin shell over `farm.distributed.work`; see that module for guarantees."""
+"""Sweep tasks, for every probe. Each is a thin shell over `farm.distributed.work`; see it for guarantees."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from celery import Task
-from sqlalchemy.exc import DBAPIError
 
 from farm.distributed.jobs import SideJob, describe_pairing
+from farm.distributed.names import AGGREGATE_QUEUE, CALL_TASK, FINALIZE_TASK, PAIR_TASK
 from farm.distributed.work import finalize_distributed, pair, run_side
-from workers.app import AGGREGATE_QUEUE, app, database_url, long_task_limits
-
-_RETRY: dict[str, Any] = {"autoretry_for": (DBAPIError,), "retry_backoff": True, "retry_backoff_max": 60,
-                          "retry_jitter": True, "max_retries": 8}
+from workers.app import app, database_url, long_task_limits
 
 
-@app.task(name="farm.embed.call_gateway", bind=True, **_RETRY)
+@app.task(name=CALL_TASK, bind=True)
 def call_gateway(self: Task, job: dict[str, Any]) -> None:
     """Call this worker's gateway for a few batches; the side that completes them enqueues their comparison."""
     side_job = SideJob.from_dict(job)
@@ -25,7 +22,7 @@ def call_gateway(self: Task, job: dict[str, Any]) -> None:
                                argsrepr=describe_pairing(side_job.sweep_id, both))
 
 
-@app.task(name="farm.embed.pair_batch", **_RETRY)
+@app.task(name=PAIR_TASK)
 def pair_batch(sweep_id: str, batch_nos: list[int]) -> None:
     """Compare and store batches (each once); the pairing that completes the sweep enqueues `finalize_sweep`."""
     result = pair(database_url(), sweep_id, batch_nos)
@@ -33,7 +30,7 @@ def pair_batch(sweep_id: str, batch_nos: list[int]) -> None:
         finalize_sweep.apply_async(args=[sweep_id], queue=AGGREGATE_QUEUE)
 
 
-@app.task(name="farm.embed.finalize_sweep", **_RETRY, **long_task_limits())
+@app.task(name=FINALIZE_TASK, **long_task_limits())
 def finalize_sweep(sweep_id: str) -> None:
     """Verdict, drift catalog and reports; a second delivery finds the sweep already finalizing and stops."""
     from farm.store.sweeps import get_sweep

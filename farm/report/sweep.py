@@ -1,0 +1,248 @@
+"""The per-sweep report, `reports/cutover/<probe>_parity_<DATE>.md`, rendered from the database alone.
+
+It leads with the verdict and its reason, then parameters, statistics as tables (integrity, errors per class
+and side, noise floor, latency with ratios), the probe's own sections and plots, and the wire-drift catalog;
+the same facts go to `--json` for machines.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from farm.errors import UsageError
+from farm.probes import Probe, get_probe
+from farm.report.parity_log import ParityRow, record, write_atomic
+from farm.report.plots import latency_plot
+from farm.store.models import DriftFinding, Sweep, Verdict
+from farm.store.sweeps import get_sweep, load_outcome, load_sample_arrays
+from farm.sweep.finalize import per_request
+from farm.wiredrift import DriftRow, render_catalog
+
+_ICON = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    path: Path
+    plots: list[Path]
+    summary: Path | None
+
+
+def sweep_date(sweep: Sweep) -> str:
+    return sweep.created_at.strftime("%Y-%m-%d")
+
+
+def report_path(reports_dir: Path, sweep: Sweep) -> Path:
+    """Where `render` writes a sweep's report: `<reports>/cutover/<probe>_parity_<DATE>.md`."""
+    return reports_dir / "cutover" / f"{sweep.probe}_parity_{sweep_date(sweep)}.md"
+
+
+def fmt(value: Any, digits: int = 6) -> str:
+    """A table cell: numbers once formatted (integers with separators), nothing as an em dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table; `|` in a cell is escaped so it cannot break the row."""
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+    return [line(header), "|" + "---|" * len(header), *(line(r) for r in rows)]
+
+
+def _catalog_rows(findings: list[DriftFinding]) -> list[DriftRow]:
+    return [DriftRow(kind=f.kind, field=f.field, legacy=f.legacy, candidate=f.candidate,
+                     same=bool(f.detail.get("same", False)), detail={k: v for k, v in f.detail.items() if k != "same"})
+            for f in findings]
+
+
+def _integrity(d: dict[str, Any]) -> list[str]:
+    rows = [[k.replace("_", " "), fmt(v) if not isinstance(v, list) else ", ".join(map(str, v)) or "—"]
+            for k, v in d.items() if v not in (None, [], 0) or k in ("planned", "recorded", "missing")]
+    return ["### Integrity", "", *table(["check", "value"], rows), ""] if rows else []
+
+
+def _errors(d: dict[str, Any]) -> list[str]:
+    rows = []
+    for side in ("legacy", "candidate"):
+        rep = d.get(side) or {}
+        lo, hi = (rep.get("wilson") or [None, None])
+        rows.append([side, "all", fmt(rep.get("count")), fmt(rep.get("rate"), 4), f"[{fmt(lo, 4)}, {fmt(hi, 4)}]"])
+        for cls, k in sorted((rep.get("classes") or {}).items()):
+            rows.append([side, cls, fmt(k), "", ""])
+    out = ["### Errors per side and class", "", *table(["side", "class", "samples", "rate", "95% Wilson"], rows)]
+    out.append("")
+    out.append(f"Candidate-only errors: {fmt(d.get('candidate_only'))}; legacy-only: {fmt(d.get('legacy_only'))}; "
+               f"both sides: {fmt(d.get('both'))}.")
+    return [*out, ""]
+
+
+def _noise(d: dict[str, Any], quantity: str) -> list[str]:
+    if not d.get("measured"):
+        return ["### Noise floor", "", "Not measured (`--noise-sample F` asks a fraction of batches twice; "
+                "`--legacy-secondary` asks a second legacy replica).", ""]
+    rows = []
+    for side in ("legacy", "candidate"):
+        rep = d.get(side) or {}
+        rows.append([side, fmt(rep.get("n")), fmt(rep.get("below_tau")), fmt(rep.get("self_agreement_rate"), 6),
+                     fmt(rep.get("min"), 6)])
+    return ["### Noise floor (each gateway against itself)", "",
+            *table(["gateway", "pairs", "below tau", "self-agreement", f"min self-{quantity}"], rows), "",
+            f"Effective tau: {fmt(d.get('tau_effective'))} (tau {fmt(d.get('tau'))}; "
+            f"{'lowered to the legacy noise floor' if d.get('material') else 'unchanged'}).", ""]
+
+
+def _latency(d: dict[str, Any]) -> list[str]:
+    if not d:
+        return []
+    rows = []
+    for q in ("p50", "p95", "p99"):
+        ratio = (d.get("ratio") or {}).get(q) or {}
+        ci = ratio.get("ci")
+        rows.append([q, fmt((d.get("legacy") or {}).get(q), 1), fmt((d.get("candidate") or {}).get(q), 1),
+                     fmt(ratio.get("estimate"), 3), f"[{fmt(ci[0], 3)}, {fmt(ci[1], 3)}]" if ci else "—"])
+    conf = d.get("confidence")
+    head = f"ratio {round(conf * 100)}% CI" if isinstance(conf, float) else "ratio CI"
+    return ["### Latency per request (ms)", "",
+            *table(["quantile", "legacy", "candidate", "candidate / legacy", head], rows), "",
+            f"{fmt((d.get('legacy') or {}).get('n'))} legacy and {fmt((d.get('candidate') or {}).get('n'))} "
+            f"candidate requests; {d.get('method', '')}.", ""]
+
+
+def _statistics(verdict: Verdict, quantity: str) -> list[str]:
+    d = verdict.detail
+    stats = d.get("detail") or {}
+    lines = ["## Statistics", "",
+             f"- samples compared (n): {verdict.n:,}; disagreements (x): {verdict.disagreements:,}; "
+             f"samples with an error: {verdict.errors:,}",
+             f"- disagreement rate bounds: [{fmt(d.get('lower'), 6)}, {fmt(d.get('upper'), 6)}] "
+             f"({stats.get('bounds', '')})"
+             + (f"; about {d['needed']:,} more samples needed" if d.get("needed") else ""), ""]
+    summary = stats.get(quantity)
+    if isinstance(summary, dict) and summary.get("n"):
+        lines += [f"### {quantity.capitalize()} of compared samples", "",
+                  *table([k for k in summary], [[fmt(v) for v in summary.values()]]), ""]
+    if stats.get("findings"):
+        lines += ["### Findings", "", *[f"- {f}" for f in stats["findings"]], ""]
+    lines += _integrity(stats.get("integrity") or {})
+    lines += _errors(stats.get("errors") or {})
+    lines += _noise(stats.get("noise") or {}, quantity)
+    lines += _latency(stats.get("latency") or {})
+    bad = d.get("corpus_bad_lines")
+    if bad:
+        lines += ["### Corpus", "", f"{fmt(bad['count'])} captured request lines could not be parsed and were "
+                  f"skipped; the first: `{bad['first']}`.", ""]
+    return lines
+
+
+def render(url: str, sweep_id: str, reports_dir: Path, *, update_summary: bool = True) -> RenderedReport:
+    sweep = get_sweep(url, sweep_id)
+    verdict, findings = load_outcome(url, sweep.id)
+    if verdict is None:
+        raise UsageError(f"sweep {sweep.id} has no verdict yet (status {sweep.status})")
+    probe = get_probe(sweep.probe)
+    path = report_path(reports_dir, sweep)
+    out_dir, stem = path.parent, path.stem
+    out_dir.mkdir(parents=True, exist_ok=True)
+    arrays, _errors_cols, _noise_cols = load_sample_arrays(url, sweep.id, probe)
+    sections, plots = probe.report_sections(url, sweep, verdict, out_dir, stem)
+    plots = [*plots, latency_plot(per_request(arrays["latency_legacy_ms"], arrays["batch_no"]),
+                                  per_request(arrays["latency_candidate_ms"], arrays["batch_no"]),
+                                  out_dir / f"{stem}_latency.png")]
+    text = _markdown(probe, sweep, verdict, findings, sections, [p.name for p in plots])
+    write_atomic(path, text)
+    summary = None
+    if update_summary and verdict.outcome == "PASS":
+        summary = out_dir / "SUMMARY.md"
+        record(summary, parity_row(probe, sweep, verdict, path.name))
+    return RenderedReport(path, plots, summary)
+
+
+def parity_row(probe: Probe, sweep: Sweep, verdict: Verdict, report_name: str) -> ParityRow:
+    model = sweep.model or "gateway default"
+    return ParityRow(
+        endpoint=f"`{sweep.probe}` ({model})", date=sweep_date(sweep),
+        legacy_path=_path_of(sweep.legacy_url), candidate_path=_path_of(sweep.candidate_url),
+        verdict=probe.parity_cell(verdict, sweep.params),
+        notes=f"{verdict.reason} Sweep `{sweep.id}`, see `{report_name}`.",
+    )
+
+
+def _path_of(url: str) -> str:
+    rest = url.split("://", 1)[-1]
+    return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+
+
+def _markdown(probe: Probe, sweep: Sweep, verdict: Verdict, findings: list[DriftFinding], sections: list[str],
+              plots: list[str]) -> str:
+    p = sweep.params
+    d = verdict.detail
+    lines = [
+        f"# {probe.title}: {sweep.legacy} vs {sweep.candidate}, {sweep_date(sweep)}",
+        "",
+        f"**Verdict: {_ICON.get(verdict.outcome, '')} {verdict.outcome}**. {verdict.reason}",
+        "",
+        f"Sweep `{sweep.id}` ({sweep.mode} mode), corpus `{sweep.corpus}`, model `{sweep.model or 'default'}`.",
+        "",
+        *table(["", "legacy", "candidate"], [
+            ["gateway", f"`{sweep.legacy}`", f"`{sweep.candidate}`"],
+            ["endpoint", f"`{sweep.legacy_url}`", f"`{sweep.candidate_url}`"],
+            ["wire profile", f"`{sweep.legacy_profile}`", f"`{sweep.candidate_profile}`"]]),
+        "",
+        *_statistics(verdict, probe.quantity),
+        "## Parameters",
+        "",
+        *table(["parameter", "value"],
+               [[k, fmt(v)] for k, v in p.items() if not isinstance(v, dict) and v is not None]
+               + [[f"method: {k}", str(v)] for k, v in (d.get("methods") or {}).items()]),
+        "",
+        "## Plots",
+        "",
+        *[f"![{name}]({name})" for name in plots],
+        "",
+        *sections,
+        "## Wire-drift catalog", "",
+        render_catalog(_catalog_rows(findings), sweep.legacy, sweep.candidate).rstrip("\n"), "",
+    ]
+    adapter = d.get("adapter_map")
+    if adapter:
+        lines += ["### Adapter map (candidate to legacy shape)", "", "```json",
+                  json.dumps(adapter, indent=2, sort_keys=True), "```", ""]
+    return "\n".join(lines)
+
+
+def report_json(url: str, sweep_id: str) -> dict[str, Any]:
+    """The machine-readable outcome of a sweep (what `--json` prints)."""
+    sweep = get_sweep(url, sweep_id)
+    verdict, findings = load_outcome(url, sweep.id)
+    base: dict[str, Any] = {
+        "sweep_id": sweep.id, "probe": sweep.probe, "status": sweep.status, "mode": sweep.mode,
+        "legacy": {"name": sweep.legacy, "url": sweep.legacy_url, "profile": sweep.legacy_profile},
+        "candidate": {"name": sweep.candidate, "url": sweep.candidate_url, "profile": sweep.candidate_profile},
+        "parameters": {k: v for k, v in sweep.params.items() if k not in ("wire_profiles", "spec")},
+    }
+    if verdict is None:
+        return base
+    d = verdict.detail
+    out = {
+        **base, "verdict": verdict.outcome, "reason": verdict.reason, "n": verdict.n,
+        "disagreements": verdict.disagreements, "errors": verdict.errors,
+        "lower": d.get("lower"), "upper": d.get("upper"), "needed": d.get("needed"),
+        "methods": d.get("methods"), "statistics": d.get("detail"),
+        "drift_catalog": [{"kind": f.kind, "field": f.field, "legacy": f.legacy, "candidate": f.candidate,
+                           **f.detail} for f in findings],
+        "adapter_map": d.get("adapter_map"),
+    }
+    if d.get("corpus_bad_lines"):
+        out["corpus_bad_lines"] = d["corpus_bad_lines"]
+    return out

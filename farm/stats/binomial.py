@@ -1,0 +1,223 @@
+"""The binomial-agreement verdict family: each sample agrees (score >= tau) or not.
+
+Clopper-Pearson bounds on the disagreement rate (fixed n) or an always-valid confidence sequence
+(sequential), a catastrophic floor, error rates per side, the A/A noise floor and latency. Probe-agnostic:
+a probe hands in its per-sample scores, the integrity problems it found, and the name of its quantity
+("cosine"); see docs/statistics.md for the model and every formula.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from farm.stats._format import fmt_conf, fmt_cos, fmt_int, fmt_pct
+from farm.stats.intervals import cp_lower, cp_upper, samples_needed, wilson
+from farm.stats.latency import METHOD_NAME as LATENCY_METHOD
+from farm.stats.latency import latency_summary
+from farm.stats.noise import NoiseSamples, noise_floor
+from farm.stats.params import VerdictParams
+from farm.stats.sequential import METHOD_NAME as SEQUENTIAL_METHOD
+from farm.stats.sequential import confidence_sequence, sequential_decision, sequential_samples_needed
+from farm.stats.verdict import FAIL, INCONCLUSIVE, PASS, Verdict, plain
+
+
+@dataclass(frozen=True)
+class AgreementSamples:
+    """One entry per sample index that was planned and recorded; `score` is NaN where it was not computed."""
+
+    score: NDArray[np.float64]
+    legacy_error: Sequence[str | None]
+    candidate_error: Sequence[str | None]
+    latency_legacy_ms: NDArray[np.float64]
+    latency_candidate_ms: NDArray[np.float64]
+
+    def __post_init__(self) -> None:
+        sizes = {name: len(getattr(self, name)) for name in
+                 ("score", "legacy_error", "candidate_error", "latency_legacy_ms", "latency_candidate_ms")}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"samples fields differ in length: {sizes}")
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+
+def samples_word(k: int) -> str:
+    return f"{fmt_int(k)} sample" + ("" if k == 1 else "s")
+
+
+def _error_report(errors: Sequence[str | None], total: int, alpha: float) -> dict[str, Any]:
+    count = sum(e is not None for e in errors)
+    lo, hi = wilson(count, total, alpha)
+    return {
+        "count": count,
+        "rate": (count / total) if total else None,
+        "wilson": [lo, hi],
+        "classes": dict(Counter(e for e in errors if e is not None)),
+    }
+
+
+def _score_summary(values: NDArray[np.float64]) -> dict[str, Any]:
+    if values.size == 0:
+        return {"n": 0, "min": None}
+    qs = np.quantile(values, [0.001, 0.01, 0.5])
+    return {
+        "n": int(values.size),
+        "min": float(values.min()),
+        "q0.001": float(qs[0]),
+        "q0.01": float(qs[1]),
+        "median": float(qs[2]),
+        "mean": float(values.mean()),
+    }
+
+
+def decide_binomial(
+    samples: AgreementSamples,
+    params: VerdictParams,
+    *,
+    quantity: str = "score",
+    planned: int | None = None,
+    noise: NoiseSamples | None = None,
+    sequential: bool = False,
+    problems: Sequence[str] = (),
+    integrity: dict[str, Any] | None = None,
+) -> Verdict:
+    """PASS / FAIL / INCONCLUSIVE with its one-sentence reason, bounds and evidence.
+
+    `problems` are the probe's integrity findings (each fails the sweep at once, after missing samples);
+    `integrity` its counts, recorded after the shared planned / recorded / missing / extra ones.
+    """
+    total = len(samples)
+    score = np.asarray(samples.score, dtype=np.float64)
+    l_err = np.array([e is not None for e in samples.legacy_error], dtype=bool)
+    c_err = np.array([e is not None for e in samples.candidate_error], dtype=bool)
+    finite = np.isfinite(score)
+    conf = fmt_conf(params.alpha)
+
+    # --- integrity gate --------------------------------------------------------------------------
+    missing = max(0, planned - total) if planned is not None else 0
+    integrity_detail = {"planned": planned, "recorded": total, "missing": missing,
+                        "extra": max(0, total - planned) if planned is not None else 0, **(integrity or {})}
+    gate: list[str] = []
+    if missing:
+        gate.append(f"{samples_word(missing)} missing ({fmt_int(total)} of {fmt_int(planned or 0)} recorded)")
+    gate.extend(problems)
+
+    # --- errors ----------------------------------------------------------------------------------
+    any_err = l_err | c_err
+    cand_only = c_err & ~l_err
+    legacy_only = l_err & ~c_err
+    cand_only_classes = Counter(e for e, m in zip(samples.candidate_error, cand_only, strict=True) if m and e)
+    errors_detail = {
+        "legacy": _error_report(samples.legacy_error, total, params.alpha),
+        "candidate": _error_report(samples.candidate_error, total, params.alpha),
+        "candidate_only": int(cand_only.sum()),
+        "candidate_only_classes": dict(cand_only_classes),
+        "legacy_only": int(legacy_only.sum()),
+        "both": int((l_err & c_err).sum()),
+        "interval": "wilson",
+    }
+    findings: list[str] = [
+        f"candidate-only error {cls}: {samples_word(k)} (legacy answered)" for cls, k in cand_only_classes.items()
+    ]
+
+    # --- noise floor -----------------------------------------------------------------------------
+    nf = noise_floor(noise, params)
+    tau_eff = nf.tau_effective
+    findings.extend(nf.findings)
+
+    # --- agreement -------------------------------------------------------------------------------
+    compared = score[~any_err & finite]
+    below = int(np.count_nonzero(compared < tau_eff))
+    x = below + int(cand_only.sum())  # the candidate failing where legacy answered is a disagreement
+    n = int(compared.size) + int(cand_only.sum())
+    worst = float(compared.min()) if compared.size else math.nan
+    catastrophic = int(np.count_nonzero(compared < params.floor))
+
+    if sequential:
+        lower, upper = confidence_sequence(x, n, params.alpha, p_ref=params.p_max)
+        decision = sequential_decision(x, n, params)
+    else:
+        lower, upper = cp_lower(x, n, params.alpha), cp_upper(x, n, params.alpha)
+        decision = PASS if n and upper <= params.p_max else FAIL if lower > params.p_max else None
+
+    # --- the sentence ----------------------------------------------------------------------------
+    counts = f"{fmt_int(x)} of {fmt_int(n)} below {quantity} {fmt_cos(tau_eff)}"
+    if cand_only.any():
+        counts += f", {fmt_int(int(cand_only.sum()))} of them candidate-only errors"
+    if nf.adjusted:
+        counts += f"; tau lowered from {fmt_cos(params.tau)} to the legacy noise floor"
+    how = ", always-valid" if sequential else ""
+    needed: int | None = None
+    if gate:
+        outcome = FAIL
+        reason = f"FAIL: integrity gate: {', '.join(gate)}"
+    elif catastrophic:
+        outcome = FAIL
+        reason = (f"FAIL: {quantity} {fmt_cos(worst)} below the catastrophic floor {fmt_cos(params.floor)} "
+                  f"in {samples_word(catastrophic)} ({counts})")
+    elif decision == PASS:
+        outcome = PASS
+        reason = f"PASS: disagreement <= {fmt_pct(params.p_max)} at {conf}{how} ({counts})"
+    elif decision == FAIL:
+        outcome = FAIL
+        worst_txt = f"; worst {fmt_cos(worst)}" if compared.size else ""
+        reason = f"FAIL: disagreement >= {fmt_pct(lower)} at {conf}{how} ({counts}{worst_txt})"
+    else:
+        outcome = INCONCLUSIVE
+        if sequential:
+            needed = sequential_samples_needed(x, n, params.p_max, params.alpha)
+        else:
+            needed = samples_needed(x, n, params.p_max, params.alpha)
+        head = f"INCONCLUSIVE: {counts}; upper bound {fmt_pct(upper)} > {fmt_pct(params.p_max)}"
+        if needed is None:
+            reason = (f"{head}, and at the observed rate {fmt_pct(x / n if n else 0.0)} no sample size "
+                      f"can show <= {fmt_pct(params.p_max)}")
+        else:
+            reason = f"{head}; about {fmt_int(needed)} more samples needed"
+
+    methods = {
+        "interval": "confidence-sequence" if sequential else "clopper-pearson",
+        "decision": f"sequential: {SEQUENTIAL_METHOD}" if sequential
+        else "fixed-n: one-sided exact Clopper-Pearson bounds at level 1 - alpha",
+        "errors": "wilson",
+        "latency": LATENCY_METHOD,
+        "noise": f"legacy self-{quantity} threshold shift (kappa = 2)" if noise is not None else "not measured",
+    }
+    detail: dict[str, Any] = {
+        "integrity": integrity_detail,
+        "errors": errors_detail,
+        "findings": findings,
+        quantity: _score_summary(compared),
+        "below_tau_effective": below,
+        "catastrophic": catastrophic,
+        f"min_{quantity}": worst if compared.size else None,
+        "noise": nf.detail,
+        "latency": latency_summary(samples.latency_legacy_ms, samples.latency_candidate_ms, alpha=params.alpha),
+        "sequential": sequential,
+        "bounds": "always-valid two-sided (1 - alpha) confidence sequence" if sequential
+        else "one-sided (1 - alpha) exact bounds",
+    }
+    if outcome == INCONCLUSIVE:
+        # How far the data are from the other decision too, so a reader sees both distances.
+        detail["needed_fixed_n"] = samples_needed(x, n, params.p_max, params.alpha)
+    return Verdict(
+        outcome=outcome,
+        reason=reason,
+        n=n,
+        disagreements=x,
+        errors=int(any_err.sum()),
+        lower=float(lower),
+        upper=float(upper),
+        needed=needed,
+        params={"tau": params.tau, "p_max": params.p_max, "alpha": params.alpha, "floor": params.floor,
+                "tau_effective": tau_eff},
+        methods=methods,
+        detail=plain(detail),
+    )

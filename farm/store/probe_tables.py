@@ -1,0 +1,54 @@
+"""Per-probe sample tables: `<probe>_samples`, one row per sample with the columns the probe declares.
+
+Kept apart from `samples` so the shared table stays the same for every probe, and typed columns (not a JSON
+document per row) keep the embed hot path cheap. Built-in probes' tables come from Alembic migrations; a
+plug-in probe's table is created on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import Column, Connection, Float, ForeignKey, Integer, String, Table
+
+from farm.probes.base import Probe
+from farm.store.models import Base
+
+_KINDS: dict[str, Any] = {"float": Float, "int": Integer, "text": String(512)}
+_TABLES: dict[str, Table] = {}
+_CREATED: set[tuple[str, str]] = set()
+_LOCK = threading.Lock()
+MIGRATED = ("embed",)  # probes whose table an Alembic migration creates
+
+
+def probe_table(probe: Probe) -> Table | None:
+    """The probe's own sample table (None for a probe that keeps nothing besides the shared columns)."""
+    if not probe.columns:
+        return None
+    with _LOCK:
+        table = _TABLES.get(probe.name)
+        if table is None:
+            name = f"{probe.name}_samples"
+            table = Base.metadata.tables.get(name)
+            if table is None:
+                table = Table(
+                    name, Base.metadata,
+                    Column("sweep_id", String(40), ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True),
+                    Column("idx", Integer, primary_key=True),
+                    *(Column(c.name, _KINDS[c.kind]) for c in probe.columns),
+                )
+            _TABLES[probe.name] = table
+        return table
+
+
+def ready_table(conn: Connection, probe: Probe) -> Table | None:
+    """`probe_table`, created in this database first if no migration made it."""
+    table = probe_table(probe)
+    if table is None or probe.name in MIGRATED:
+        return table
+    key = (str(conn.engine.url), probe.name)
+    if key not in _CREATED:
+        table.create(conn, checkfirst=True)
+        _CREATED.add(key)
+    return table

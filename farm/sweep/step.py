@@ -1,0 +1,82 @@
+"""One batch, one step: call a side (twice for the A/A noise floor), compare both sides, build the rows.
+
+The embedded lanes run `call_side` for both gateways and then `compare_sides`; in a distributed sweep each
+gateway's worker runs `call_side` and the aggregation worker `compare_sides` on the stored answers. Both
+modes therefore produce the same rows from the same answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from farm.gateway.client import RetryPolicy, Target, call_gateway
+from farm.probes.base import Probe, SideResult
+from farm.stats.params import VerdictParams
+from farm.wiredrift import DriftObserver
+
+
+def in_noise_subsample(batch_no: int, fraction: float) -> bool:
+    """Deterministic choice of A/A batches (Knuth's multiplicative hash spreads them evenly)."""
+    return fraction > 0 and ((batch_no * 2654435761) % 2**32) / 2**32 < fraction
+
+
+@dataclass
+class SideCall:
+    """One gateway's answer to one batch, and its A/A self-scores when the batch was asked twice."""
+
+    result: SideResult
+    self_scores: list[float | None] | None = None
+    digests: list[str] = field(default_factory=list)
+
+
+async def call_side(client: httpx.AsyncClient, probe: Probe, target: Target, items: Sequence[Any],
+                    model: str | None, policy: RetryPolicy, worker: str | None, *, noise: bool,
+                    secondary: Target | None = None) -> SideCall:
+    """Ask `target` once, and for a noise batch a second time: again itself, or `secondary` (a second legacy
+    replica, as Diffy does) when given."""
+    result = await call_gateway(client, probe, target, items, model, policy, worker)
+    self_scores = None
+    if noise:
+        again = await call_gateway(client, probe, secondary or target, items, model, policy, worker)
+        self_scores = probe.self_scores(result, again)
+    return SideCall(result, self_scores, [probe.item_digest(item) for item in items])
+
+
+@dataclass
+class BatchRows:
+    """What one batch writes: shared sample rows, the probe's own columns per sample, A/A noise rows."""
+
+    samples: list[dict[str, Any]]
+    extra: list[dict[str, Any]]
+    noise: list[dict[str, Any]]
+
+
+def compare_sides(probe: Probe, sweep_id: str, batch_no: int, start: int, legacy: SideCall, candidate: SideCall,
+                  params: VerdictParams, observer: DriftObserver | None = None) -> BatchRows:
+    """The rows of one batch from its two answers; folds the answers into `observer` when both parsed."""
+    lr, cr = legacy.result, candidate.result
+    n = len(lr.errors)
+    compared = probe.compare(lr, cr, n, params)
+    digests = legacy.digests or candidate.digests
+    samples = [{"sweep_id": sweep_id, "idx": start + i, "batch_no": batch_no, "input_sha": digests[i],
+                "legacy_error": compared.legacy_errors[i], "candidate_error": compared.candidate_errors[i],
+                "score": compared.score[i], "agreed": compared.agreed[i],
+                "latency_legacy_ms": lr.latency_ms, "latency_candidate_ms": cr.latency_ms} for i in range(n)]
+    extra: list[dict[str, Any]] = []
+    if probe.columns:
+        names = [c.name for c in probe.columns]
+        values = [compared.columns[name] for name in names]
+        extra = [{"sweep_id": sweep_id, "idx": start + i, **dict(zip(names, (v[i] for v in values), strict=True))}
+                 for i in range(n)]
+    noise = [{"sweep_id": sweep_id, "idx": start + i, "side": side, "score": score,
+              "error": None if score is not None else "unpaired"}
+             for side, call in (("legacy", legacy), ("candidate", candidate)) if call.self_scores is not None
+             for i, score in enumerate(call.self_scores)]
+    if observer is not None and lr.response is not None and cr.response is not None:
+        # Norms come from the stored samples at finalize; documents only while the observer wants them.
+        observer.observe(lr.request, lr.response, cr.request, cr.response, norms=False)
+    return BatchRows(samples, extra, noise)
