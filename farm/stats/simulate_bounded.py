@@ -208,7 +208,7 @@ def simulate_bounded(
                 x = sc.draw(rng, (min(per_chunk, sweeps - start), n))
                 parts.append(simulate_outcomes(x, p, sequential=sequential))
             code, used, by_floor = (np.concatenate([part[i] for part in parts]) for i in range(3))
-            rows.append(_row(design, sc, params, code, used, by_floor))  # type: ignore[arg-type]
+            rows.append(_row(design, sc, params, code, used, by_floor))
     return rows
 
 
