@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import tempfile
@@ -24,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from farm.audit.paths import path_problem
 from farm.errors import UsageError
 
 _TIME_KEYS = ("timestamp", "recorded_at", "ts", "time")
@@ -121,8 +123,11 @@ def load_log(path: str | Path) -> BaselineLog:
     """Every line of the log (a missing file is an empty log); see the module doc for torn lines."""
     p = Path(path)
     log = BaselineLog(str(p))
-    if not p.exists():
+    problem = path_problem(p)
+    if problem == "missing":
         return log
+    if problem is not None:
+        raise UsageError(f"baseline log {str(p)!r}: {problem}")
     if not p.is_file():
         raise UsageError(f"baseline log {str(p)!r} is not a file")
     for raw in _lines(p):
@@ -183,9 +188,13 @@ def append_baseline(
 ) -> BaselineEntry:
     """Append one envelope atomically (see the module doc); mirror it into the database when a URL is given."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     line = encode_envelope(envelope)
-    fd = os.open(p, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(p, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        why = path_problem(p) if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+        raise UsageError(f"cannot append to baseline log {str(p)!r}: {why}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         lines, size, last_nl = _scan_fd(fd)
