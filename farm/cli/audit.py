@@ -193,11 +193,16 @@ def import_cmd(ctx: click.Context, file: str, log_path: str | None) -> None:
 @click.option("--out", help="Write here instead of stdout.")
 @click.pass_context
 def export_cmd(ctx: click.Context, log_path: str | None, out: str | None) -> None:
-    """Write a mirrored baseline log back, byte for byte."""
+    """Write a mirrored baseline log back, byte for byte. When the log's file is on this host the mirror is first
+    reconciled with it (the file is the source of truth), with a warning on stderr if it was behind."""
     from farm.audit.baselines import BaselineEntry, BaselineLog, write_log
-    from farm.audit.mirror import export_log
+    from farm.audit.mirror import export
 
-    data = export_log(config_from(ctx).database_url, log_path)
+    result = export(config_from(ctx).database_url, log_path)
+    warning = result.warning()
+    if warning:
+        click.echo(f"farm: warning: {warning}", err=True)
+    data = result.data
     if out:
         lines = data.splitlines(keepends=True)
         write_log(BaselineLog(out, [BaselineEntry(i, line, None) for i, line in enumerate(lines)]), out)
