@@ -66,7 +66,7 @@ def drift_table_markdown(rows: Iterable[DriftRow | Mapping[str, Any]]) -> list[s
     rel delta | rule | status`, flagged rows first."""
     body = []
     for r in drift_rows_sorted(rows):
-        base = number(r.baseline) + (f" ({r.baseline_run})" if r.baseline_run else "")
+        base = number(r.baseline) + (f" ({r.baseline_run})" if r.baseline_run and r.baseline is not None else "")
         body.append([code(r.metric), cell(r.kind), cell(base), cell(r.current), cell(r.abs_delta),
                      percent(r.rel_delta), cell(r.rule), r.status])
     return table(DRIFT_COLUMNS, body)
