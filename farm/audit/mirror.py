@@ -40,7 +40,10 @@ def log_key(file: str | Path) -> str:
 @contextmanager
 def locked(file: str | Path) -> Iterator[None]:
     """The log's exclusive lock (the one appenders take), so a reconcile never races an append."""
-    fd = os.open(file, os.O_RDONLY)
+    try:
+        fd = os.open(file, os.O_RDONLY)
+    except OSError as exc:
+        raise UsageError(f"cannot read baseline log {str(file)!r}: {exc.strerror or exc}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

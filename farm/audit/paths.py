@@ -1,8 +1,8 @@
 """Safe file discovery under a data root: a dataset path or glob -> the files to read, each once.
 
 Rules (docs/audit-layout.md, "Files, globs and symlinks"):
-- a glob is expanded by walking the root without following directory symlinks, so `**` never loops
-  (`scored/self -> .`) and never leaves the root; a directory symlink met on the way is noted, not entered;
+- `**` never enters a directory symlink, so a recursive glob never loops (`scored/self -> .`); a literal or
+  `*` segment follows a directory symlink only when its target is inside the root; skipped ones are noted;
 - a matched file (or a plain path) is read only when its real path lies inside the root; a symlink whose
   target is outside, dangling or part of a loop is a problem (reported, not read);
 - two matches that are the same file (a file symlink next to its target, hard links) are read once.
@@ -60,14 +60,26 @@ def _match_segment(name: str, pat: str) -> bool:
     return fnmatch.fnmatchcase(name, pat)
 
 
-def _expand(base: Path, parts: list[str], rel: str, out: list[str], notes: list[tuple[str, str]]) -> None:
-    """Match `parts` (pattern segments) under directory `base` (`rel` from the root), never entering a
-    directory symlink."""
+def _subdir(path: Path, rel: str, root_real: str, notes: list[tuple[str, str]]) -> bool:
+    """May a literal or `*`-matched segment descend into `path`? A directory, or a directory symlink whose target
+    is inside the root (the pattern's depth is finite, so it cannot loop; files reached twice are read once)."""
+    if not path.is_dir():
+        return False
+    if path.is_symlink() and not _inside(os.path.realpath(path), root_real):
+        notes.append((rel, f"directory symlink not followed: it leads outside the root ({os.path.realpath(path)})"))
+        return False
+    return True
+
+
+def _expand(base: Path, parts: list[str], rel: str, root_real: str, out: list[str],
+            notes: list[tuple[str, str]]) -> None:
+    """Match `parts` (pattern segments) under directory `base` (`rel` from the root); `**` never enters a
+    directory symlink (that is how a recursive glob loops: `scored/self -> .`)."""
     if not parts:
         return
     head, rest = parts[0], parts[1:]
     if head == "**":
-        _expand(base, rest, rel, out, notes)  # zero directories
+        _expand(base, rest, rel, root_real, out, notes)  # zero directories
         try:
             entries = sorted(os.scandir(base), key=lambda e: e.name)
         except OSError:
@@ -78,37 +90,23 @@ def _expand(base: Path, parts: list[str], rel: str, out: list[str], notes: list[
             sub = f"{rel}{entry.name}"
             if entry.is_symlink():
                 if os.path.isdir(entry.path):
-                    notes.append((sub, "directory symlink not followed"))
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                _expand(Path(entry.path), parts, f"{sub}/", out, notes)
+                    notes.append((sub, "directory symlink not followed by **"))
+            elif entry.is_dir(follow_symlinks=False):
+                _expand(Path(entry.path), parts, f"{sub}/", root_real, out, notes)
         return
     if not glob.has_magic(head):
-        target = base / head
-        if rest:
-            if target.is_symlink() and target.is_dir():
-                notes.append((f"{rel}{head}", "directory symlink not followed"))
-            elif target.is_dir():
-                _expand(target, rest, f"{rel}{head}/", out, notes)
-        elif os.path.lexists(target):
-            out.append(f"{rel}{head}")
-        return
-    try:
-        entries = sorted(os.scandir(base), key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
-        if not _match_segment(entry.name, head):
-            continue
-        sub = f"{rel}{entry.name}"
-        if rest:
-            if entry.is_symlink():
-                if os.path.isdir(entry.path):
-                    notes.append((sub, "directory symlink not followed"))
-            elif entry.is_dir(follow_symlinks=False):
-                _expand(Path(entry.path), rest, f"{sub}/", out, notes)
-        else:
+        names = [head] if os.path.lexists(base / head) else []
+    else:
+        try:
+            names = sorted(e.name for e in os.scandir(base) if _match_segment(e.name, head))
+        except OSError:
+            return
+    for name in names:
+        sub = f"{rel}{name}"
+        if not rest:
             out.append(sub)
+        elif _subdir(base / name, sub, root_real, notes):
+            _expand(base / name, rest, f"{sub}/", root_real, out, notes)
 
 
 def discover(root: str | Path, pattern: str) -> Discovery:
@@ -120,14 +118,17 @@ def discover(root: str | Path, pattern: str) -> Discovery:
         found.problems.append((pattern, "path leaves the root (absolute or with ..)"))
         return found
     candidates: list[str] = []
+    root_real = os.path.realpath(base)
     if glob.has_magic(pattern):
-        _expand(base, parts, "", candidates, found.notes)
+        _expand(base, parts, "", root_real, candidates, found.notes)
     elif os.path.lexists(base / pattern):
         candidates.append("/".join(parts))
-    root_real = os.path.realpath(base)
     seen: dict[tuple[int, int], str] = {}
-    # A real file before any symlink to it, so an alias is the one noted as read once.
-    for rel in sorted(set(candidates), key=lambda r: (os.path.islink(base / r), r)):
+    def via_link(rel: str) -> bool:  # reached through a symlink somewhere on its path
+        return os.path.relpath(os.path.realpath(base / rel), root_real) != os.path.normpath(rel)
+
+    # A real path before any symlinked one to the same file, so the alias is the one noted as read once.
+    for rel in sorted(set(candidates), key=lambda r: (via_link(r), r)):
         path = base / rel
         problem = path_problem(path)
         if problem is not None:
@@ -156,4 +157,6 @@ def discover(root: str | Path, pattern: str) -> Discovery:
         seen[key] = rel
         found.files.append(rel)
     found.files.sort()
+    found.problems.sort()
+    found.notes.sort()
     return found

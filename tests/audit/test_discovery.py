@@ -35,7 +35,7 @@ def test_recursive_glob_with_a_symlink_to_its_own_directory_reads_each_file_once
     scored_file = next(f for f in report["files"] if f["path"] == "data/scored/scored_runs.jsonl")
     assert scored_file["lines"] == len(SCORED) and scored_file["records"] == len(SCORED)
     skipped = {f["path"]: f["skipped"] for f in report["files"] if "skipped" in f}
-    assert skipped == {"data/scored/self": "directory symlink not followed",
+    assert skipped == {"data/scored/self": "directory symlink not followed by **",
                        "data/scored/alias.jsonl": "same file as data/scored/scored_runs.jsonl: read once"}
 
 
@@ -68,6 +68,19 @@ def test_a_required_file_that_is_a_symlink_loop_is_reported_as_one(tmp_path: Pat
     assert res.exit_code == 1
     assert check(report, "p0_required_files")["offenders"] == [
         "data/exports/sft.jsonl: symlink loop (required dataset sft)"]
+
+
+def test_a_literal_or_star_segment_follows_a_directory_symlink_inside_the_root_only(tmp_path: Path) -> None:
+    root = hand_root(tmp_path / "root")
+    os.symlink("scored", root / "data/current")  # a `current -> ...` link, common in pipelines
+    os.symlink(tmp_path, root / "data/away")
+    write(tmp_path, "x.jsonl", SCORED)
+    assert discover(root, "data/current/*.jsonl").files == ["data/current/scored_runs.jsonl"]
+    found = discover(root, "data/*/*.jsonl")
+    assert "data/current/scored_runs.jsonl" not in found.files  # the same file as data/scored/...: read once
+    assert "data/scored/scored_runs.jsonl" in found.files and not any(f.startswith("data/away") for f in found.files)
+    assert ("data/current/scored_runs.jsonl", "same file as data/scored/scored_runs.jsonl: read once") in found.notes
+    assert any(rel == "data/away" and "outside the root" in why for rel, why in found.notes)
 
 
 def test_discover_refuses_paths_that_leave_the_root(tmp_path: Path) -> None:
