@@ -100,7 +100,8 @@ def test_root_that_is_a_file_or_a_loop_is_one_line_exit_2(tmp_path: Path) -> Non
         assert res.stderr == f"farm: error: audit root {str(root)!r} is not a directory: {why}\n"
         assert res.stdout == ""
     for argv in (["audit"], ["audit", "--bogus"], ["audit", "fixture", "--root", str(tmp_path / "f"), "--rows", "2"],
-                 ["baselines", "drift"], ["audit", "--root", str(tmp_path), "--baseline-log", str(loop)]):
+                 ["baselines", "drift"], ["audit", "--root", str(tmp_path), "--baseline-log", str(loop)],
+                 ["audit", "--root", str(tmp_path), "--out", str(afile / "report.md")]):
         res = runner.invoke(main_group, argv)
         assert res.exit_code == 2, (argv, res.output)
         assert res.stderr.count("\n") == 1 and res.stderr.startswith("farm: error: "), (argv, res.stderr)
