@@ -4,8 +4,10 @@ For a Celery deployment (one phase per task, one aggregation task):
 
     run_phase(root: str, phase: int, profile: AuditProfile) -> PhaseResult   # PhaseResult.to_dict/from_dict
     assemble(results, *, root, host=None, history=(), rules=None, baseline_run=None) -> AuditReport
-    append_baseline(path, report.envelope(), database_url=None) -> BaselineEntry
+    append_baseline(path, report.envelope(), database_url=None) -> BaselineEntry   # reconciles the DB mirror
     write_fleet_report(reports, path) -> None
+
+`report.verdict` is PASS, FAIL or INCONCLUSIVE (exit 0, 1, 3) and `report.headline()` the one-line summary.
 """
 
 from farm.audit.audit import assemble, baseline_log_path, run_audit

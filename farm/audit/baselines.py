@@ -8,12 +8,14 @@
   whole line or nothing. A torn final line (no trailing newline, not valid JSON: a writer that crashed some
   other way) is ignored by `load_log` and cut off by the next append; an unterminated final line that *is*
   a valid envelope is kept and terminated before the new line.
-- Appends may be mirrored into the `audit_baselines` table; `import_log` / `export_log` round-trip a log
-  through the database byte for byte.
+- Appends may be mirrored into the `audit_baselines` table: each append reconciles the mirror with the whole
+  file (the source of truth) under the same lock (`farm.audit.mirror`); `import_log` / `export_log`
+  round-trip a log through the database byte for byte.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import tempfile
@@ -24,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from farm.audit.paths import path_problem
 from farm.errors import UsageError
 
 _TIME_KEYS = ("timestamp", "recorded_at", "ts", "time")
@@ -121,8 +124,11 @@ def load_log(path: str | Path) -> BaselineLog:
     """Every line of the log (a missing file is an empty log); see the module doc for torn lines."""
     p = Path(path)
     log = BaselineLog(str(p))
-    if not p.exists():
+    problem = path_problem(p)
+    if problem == "missing":
         return log
+    if problem is not None:
+        raise UsageError(f"baseline log {str(p)!r}: {problem}")
     if not p.is_file():
         raise UsageError(f"baseline log {str(p)!r} is not a file")
     for raw in _lines(p):
@@ -181,11 +187,16 @@ def _scan_fd(fd: int) -> tuple[int, int, int]:
 def append_baseline(
     path: str | Path, envelope: Mapping[str, Any], *, database_url: str | None = None,
 ) -> BaselineEntry:
-    """Append one envelope atomically (see the module doc); mirror it into the database when a URL is given."""
+    """Append one envelope atomically (see the module doc); with a database URL, reconcile the mirror with the
+    file (this line and any an earlier, killed appender left unmirrored) before releasing the lock."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     line = encode_envelope(envelope)
-    fd = os.open(p, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(p, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        why = path_problem(p) if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+        raise UsageError(f"cannot append to baseline log {str(p)!r}: {why}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         lines, size, last_nl = _scan_fd(fd)
@@ -201,11 +212,10 @@ def append_baseline(
             os.ftruncate(fd, os.fstat(fd).st_size - written)
             raise UsageError(f"could not append to {p}: short write ({written} of {len(payload)} bytes)")
         os.fsync(fd)
+        if database_url:  # still under the lock: the mirror catches up with the whole file, not just this line
+            from farm.audit.mirror import reconcile_locked
+
+            reconcile_locked(database_url, p)
     finally:
         os.close(fd)  # closing releases the lock
-    entry = BaselineEntry(lines, line, dict(envelope))
-    if database_url:
-        from farm.audit.mirror import mirror_entry
-
-        mirror_entry(database_url, str(p.resolve()), entry)
-    return entry
+    return BaselineEntry(lines, line, dict(envelope))

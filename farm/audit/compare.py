@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from farm.audit.baselines import load_log
+from farm.audit.paths import path_problem
 from farm.audit.profile import AuditProfile
 from farm.errors import UsageError
 
@@ -68,6 +69,8 @@ def compare_metrics(a: Side, b: Side) -> Comparison:
         else:
             va, vb = a.metrics[m], b.metrics[m]
             rows.append(CompareRow(m, va, vb, EQUAL if _same(va, vb) else DIFFERENT))
+    rank = {DIFFERENT: 0, ONLY_A: 1, ONLY_B: 1, EQUAL: 2}
+    rows.sort(key=lambda r: (rank[r.status], r.metric))  # what differs first
     return Comparison(a, b, rows)
 
 
@@ -80,6 +83,9 @@ def side_from_log(spec: str) -> Side:
             index = int(raw)
         except ValueError:
             raise UsageError(f"{spec!r}: expected LOG@N with an integer N") from None
+    problem = path_problem(path)
+    if problem is not None:
+        raise UsageError(f"{path!r} is not a baseline log file: {problem}")
     if not Path(path).is_file():
         raise UsageError(f"{path!r} is not a baseline log file")
     valid = load_log(path).valid

@@ -29,7 +29,8 @@ INVARIANT, COUNT = "invariant", "count"
 DEFAULT_INVARIANTS: frozenset[str] = frozenset({
     "p0_required_missing", "p1_bad_lines", "p4_sft_contaminated", "p4_rag_contaminated", "p4_pref_contaminated",
     "p4_self_pairs", "p4_bad_sig_hash", "p2_missing_outputs", "p5_receipt_mismatches", "p6_replay_mismatches",
-    "p7_lineage_errors",
+    "p7_lineage_errors", "p0_required_empty", "p0_path_problems", "p3_duplicate_records", "p4_duplicate_sig_hash",
+    "p4_duplicate_quarantine",
 })
 
 
@@ -98,7 +99,8 @@ def _row(metric: str, current: Any, history: Sequence[Mapping[str, Any]], rules:
 
     if current is None:
         return row("metric vanished from this run", MISSING)
-    abs_d = float(current - baseline) if has_base and _num(current) and _num(baseline) else None
+    # integers stay integers (a count's delta is a count); floats stay floats
+    abs_d = current - baseline if has_base and _num(current) and _num(baseline) else None
     rel_d = (abs_d / abs(baseline)) if abs_d is not None and baseline != 0 else None
     if kind == INVARIANT and _num(current) and current > 0:
         return row("invariant: must be 0", FAIL, abs_d, rel_d)

@@ -1,39 +1,67 @@
-"""The database mirror of baseline logs (table `audit_baselines`): every line of a log, its exact text in
-`line`, ordered by `seq`, so `import_log` then `export_log` gives the file back byte for byte."""
+"""The database mirror of baseline logs (table `audit_baselines`, SQL in `farm.store.baselines`).
+
+The file is the source of truth. Every append (`append_baseline(..., database_url=...)`) and every export
+reconciles the mirror with the file under the file's lock, so a writer killed between its file write and its
+database commit leaves a mirror that the next append or export brings level (and says so).
+`import_log` then `export_log` gives the file back byte for byte.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
 from farm.audit.baselines import BaselineEntry, load_log
 from farm.errors import UsageError
-from farm.store.db import transaction
-from farm.store.models import AuditBaseline
+from farm.store import baselines as store
+from farm.store.baselines import Reconciled
 
 
-def _row(log_path: str, entry: BaselineEntry) -> AuditBaseline:
+def _line(log_path: str, entry: BaselineEntry) -> store.MirrorLine:
     try:
         text = entry.raw.decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"{log_path}: line {entry.seq + 1} is not UTF-8 text") from None
-    return AuditBaseline(
-        log_path=log_path, seq=entry.seq, run_id=entry.run_id, host=entry.host, root=entry.root,
-        implementation=entry.implementation, recorded_at=entry.recorded_at, metrics=entry.metrics, line=text,
+    return store.MirrorLine(
+        seq=entry.seq, line=text, run_id=entry.run_id, host=entry.host, root=entry.root,
+        implementation=entry.implementation, recorded_at=entry.recorded_at, metrics=entry.metrics,
     )
 
 
-def mirror_entry(database_url: str, log_path: str, entry: BaselineEntry) -> bool:
-    """Insert one appended entry; a run id already mirrored is left alone (returns False)."""
-    with transaction(database_url) as session:
-        if entry.run_id is not None and session.scalar(
-            select(AuditBaseline.id).where(AuditBaseline.run_id == entry.run_id)
-        ) is not None:
-            return False
-        session.add(_row(log_path, entry))
-    return True
+def log_key(file: str | Path) -> str:
+    """The name a log is mirrored under: its absolute, resolved path."""
+    return str(Path(file).resolve())
+
+
+@contextmanager
+def locked(file: str | Path) -> Iterator[None]:
+    """The log's exclusive lock (the one appenders take), so a reconcile never races an append."""
+    try:
+        fd = os.open(file, os.O_RDONLY)
+    except OSError as exc:
+        raise UsageError(f"cannot read baseline log {str(file)!r}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def reconcile_locked(database_url: str, file: str | Path, log_path: str | None = None) -> Reconciled:
+    """Reconcile the mirror with `file`; the caller holds the log's lock. A torn final line is not mirrored."""
+    key = log_path or log_key(file)
+    log = load_log(file)
+    return store.reconcile(database_url, key, [_line(key, e) for e in log.entries])
+
+
+def reconcile_log(database_url: str, file: str | Path, log_path: str | None = None) -> Reconciled:
+    """Reconcile the mirror of `file` with it, under the log's lock."""
+    with locked(file):
+        return reconcile_locked(database_url, file, log_path)
 
 
 def import_log(database_url: str, file: str | Path, log_path: str | None = None) -> int:
@@ -41,34 +69,39 @@ def import_log(database_url: str, file: str | Path, log_path: str | None = None)
     mirrored there before. Returns the number of lines. A torn final line is not imported."""
     if not Path(file).is_file():
         raise UsageError(f"baseline log {str(file)!r} not found")
+    key = log_path or log_key(file)
     log = load_log(file)
-    key = log_path or str(Path(file).resolve())
-    rows = [_row(key, e) for e in log.entries]
-    run_ids = [r.run_id for r in rows if r.run_id is not None]
-    if len(set(run_ids)) != len(run_ids):
-        raise UsageError(f"{file}: the same run_id appears on more than one line")
-    try:
-        with transaction(database_url) as session:
-            session.execute(delete(AuditBaseline).where(AuditBaseline.log_path == key))
-            if run_ids:
-                clash = session.execute(
-                    select(AuditBaseline.run_id, AuditBaseline.log_path).where(AuditBaseline.run_id.in_(run_ids))
-                ).first()
-                if clash is not None:
-                    raise UsageError(f"run_id {clash[0]!r} is already mirrored from log {clash[1]!r}")
-            session.add_all(rows)
-    except IntegrityError as exc:
-        raise UsageError(f"cannot import {file}: {exc.orig}") from None
-    return len(rows)
+    return store.replace_log(database_url, key, [_line(key, e) for e in log.entries])
 
 
 def mirrored_logs(database_url: str) -> list[str]:
-    with transaction(database_url) as session:
-        return sorted(session.scalars(select(AuditBaseline.log_path).distinct()))
+    return store.mirrored_logs(database_url)
 
 
-def export_log(database_url: str, log_path: str | None = None) -> bytes:
-    """The mirrored log's bytes, lines in `seq` order. Without `log_path`, the only log mirrored."""
+@dataclass(frozen=True)
+class Export:
+    """A mirrored log's bytes and what was done first: `reconciled` (the mirror was behind or differed and was
+    brought level from the file), or `file_absent` (the file is not on this host: exported as mirrored)."""
+
+    log_path: str
+    data: bytes
+    reconciled: Reconciled | None
+    file_absent: bool
+
+    def warning(self) -> str | None:
+        r = self.reconciled
+        if r is not None and r.changed:
+            how = f"{r.before} of {r.lines} lines mirrored" if not r.rewritten else \
+                f"{r.before} mirrored lines differed from the file's {r.lines}"
+            return f"the database mirror of {self.log_path} was behind its file ({how}); reconciled from the file"
+        if self.file_absent:
+            return f"{self.log_path} is not a file on this host: exported as mirrored, not checked against a file"
+        return None
+
+
+def export(database_url: str, log_path: str | None = None) -> Export:
+    """The mirrored log's bytes, lines in `seq` order, after reconciling with the file when it is here.
+    Without `log_path`, the only log mirrored."""
     if log_path is None:
         logs = mirrored_logs(database_url)
         if not logs:
@@ -76,10 +109,14 @@ def export_log(database_url: str, log_path: str | None = None) -> bytes:
         if len(logs) > 1:
             raise UsageError(f"several baseline logs are mirrored; pick one with --log-path: {', '.join(logs)}")
         log_path = logs[0]
-    with transaction(database_url) as session:
-        lines = list(session.scalars(
-            select(AuditBaseline.line).where(AuditBaseline.log_path == log_path).order_by(AuditBaseline.seq)
-        ))
+    here = os.path.isabs(log_path) and Path(log_path).is_file()  # an --log-path name is not a file
+    reconciled = reconcile_log(database_url, log_path, log_path) if here else None
+    lines = store.mirrored_lines(database_url, log_path)
     if not lines:
         raise UsageError(f"no baseline log mirrored under {log_path!r}")
-    return "".join(lines).encode("utf-8")
+    return Export(log_path, "".join(lines).encode("utf-8"), reconciled, reconciled is None)
+
+
+def export_log(database_url: str, log_path: str | None = None) -> bytes:
+    """`export(...).data`: the mirrored log's bytes (reconciled with the file first when it is here)."""
+    return export(database_url, log_path).data

@@ -12,6 +12,7 @@ from typing import Any
 PASS = "PASS"
 FAIL = "FAIL"
 SKIP = "SKIP"
+INCONCLUSIVE = "INCONCLUSIVE"  # a check that had nothing to check against (e.g. a firewall with no barred source)
 
 Metrics = dict[str, int | float]
 
@@ -50,19 +51,28 @@ class PhaseResult:
     checks: list[Check] = field(default_factory=list)
     metrics: Metrics = field(default_factory=dict)
     elapsed_s: float = 0.0
+    # The files the phase read (`FileStats.to_dict`: dataset, path, lines, blank, records, bad) or skipped
+    # (`{"dataset", "path", "skipped": reason}`, phase 0).
+    files: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status(self) -> str:
         if any(c.status == FAIL for c in self.checks):
             return FAIL
+        if any(c.status == INCONCLUSIVE for c in self.checks):
+            return INCONCLUSIVE
         if self.checks and all(c.status == SKIP for c in self.checks):
             return SKIP
         return PASS
 
+    @property
+    def required_failed(self) -> bool:
+        return any(c.required and c.status == FAIL for c in self.checks)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "phase": self.phase, "name": self.name, "checks": [c.to_dict() for c in self.checks],
-            "metrics": dict(self.metrics), "elapsed_s": self.elapsed_s,
+            "metrics": dict(self.metrics), "elapsed_s": self.elapsed_s, "files": [dict(f) for f in self.files],
         }
 
     @classmethod
@@ -71,7 +81,7 @@ class PhaseResult:
             phase=int(data["phase"]), name=str(data["name"]),
             checks=[Check.from_dict(c) for c in data.get("checks", [])],
             metrics={str(k): v for k, v in data.get("metrics", {}).items()},
-            elapsed_s=float(data.get("elapsed_s", 0.0)),
+            elapsed_s=float(data.get("elapsed_s", 0.0)), files=[dict(f) for f in data.get("files", [])],
         )
 
 
@@ -99,9 +109,45 @@ class AuditReport:
         return [c for c in self.checks if c.required]
 
     @property
-    def passed(self) -> bool:
+    def verdict(self) -> str:
+        """FAIL when a required check fails, INCONCLUSIVE when one could not decide, else PASS (no required
+        check at all is FAIL: nothing was shown)."""
         required = self.required_checks
-        return bool(required) and all(c.status == PASS for c in required)
+        if not required or any(c.status == FAIL for c in required):
+            return FAIL
+        if any(c.status != PASS for c in required):
+            return INCONCLUSIVE
+        return PASS
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == PASS
+
+    @property
+    def advisory_failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.required and c.status == FAIL]
+
+    def headline(self) -> str:
+        """One honest line: `PASS (8/8 required), 3 advisory FAIL`; required failures and inconclusive checks
+        counted apart, advisory failures always shown."""
+        required = self.required_checks
+        ok = sum(c.status == PASS for c in required)
+        text = f"{self.verdict} ({ok}/{len(required)} required pass"
+        undecided = sum(c.status == INCONCLUSIVE for c in required)
+        text += f", {undecided} inconclusive)" if undecided else ")"
+        advisory = len(self.advisory_failed)
+        return text + (f", {advisory} advisory FAIL" if advisory else "")
+
+    @property
+    def files(self) -> list[dict[str, Any]]:
+        """Every file read (with its line counts) or skipped, once, in path order."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for p in self.phases:
+            for f in p.files:
+                key = (str(f.get("dataset")), str(f.get("path")))
+                if key not in out or "lines" in f:
+                    out[key] = dict(f)
+        return [out[k] for k in sorted(out, key=lambda k: (k[1], k[0]))]
 
     @property
     def metrics(self) -> Metrics:
@@ -117,14 +163,15 @@ class AuditReport:
             "runtime": self.runtime, "host": self.host, "root": self.root, "version": self.version,
             "metrics": dict(sorted(self.metrics.items())),
             "checks": {c.name: c.status for c in self.checks},
-            "passed": self.passed,
+            "passed": self.passed, "verdict": self.verdict,
         }
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "root": self.root, "host": self.host, "implementation": self.implementation, "runtime": self.runtime,
             "version": self.version, "started_at": self.started_at, "run_id": self.run_id,
-            "passed": self.passed, "metrics": dict(sorted(self.metrics.items())),
+            "passed": self.passed, "verdict": self.verdict, "headline": self.headline(),
+            "metrics": dict(sorted(self.metrics.items())), "files": self.files,
             "phases": [p.to_dict() for p in self.phases], "drift": list(self.drift),
             "baseline_run": self.baseline_run,
         }

@@ -7,8 +7,6 @@ dataset, so a full audit reads each file once and memory stays flat however larg
 
 from __future__ import annotations
 
-import glob
-import os
 import re
 from collections.abc import Iterator, Sequence
 from operator import itemgetter, methodcaller
@@ -18,6 +16,7 @@ from typing import Any, BinaryIO, Protocol
 import orjson
 
 from farm.audit.layout import SCAN_ORDER
+from farm.audit.paths import discover
 from farm.audit.profile import AuditProfile
 from farm.audit.result import FAIL, PASS, Check, PhaseResult
 
@@ -46,7 +45,7 @@ class Batch:
     reads them.
     """
 
-    __slots__ = ("_absent", "_cols", "_distinct", "_joined", "_keys", "bad", "first", "nos", "recs", "rel")
+    __slots__ = ("_absent", "_cols", "_distinct", "_joined", "_keys", "bad", "first", "memo", "nos", "recs", "rel")
 
     def __init__(self, rel: str, first: int, recs: list[dict[str, Any]], nos: list[int] | None,
                  bad: list[BadLine]) -> None:
@@ -56,6 +55,7 @@ class Batch:
         self._distinct: dict[str, set[str] | None] = {}
         self._absent: set[str] = set()
         self._keys: dict[str, str] | None = None
+        self.memo: dict[tuple[str, ...], Any] = {}  # per-batch results shared by the folds of one scan
 
     def line(self, i: int) -> int:
         """The 1-based line number of `recs[i]`."""
@@ -111,12 +111,9 @@ class Fold(Protocol):
 
 
 def resolve(root: str | Path, pattern: str) -> list[str]:
-    """Files matching a dataset path (a path or a glob) under `root`, relative to it, sorted."""
-    base = Path(root)
-    if glob.has_magic(pattern):
-        return sorted(os.path.relpath(p, base) for p in glob.glob(str(base / pattern), recursive=True)
-                      if os.path.isfile(p))
-    return [pattern] if (base / pattern).is_file() else []
+    """Files a dataset path (a path or a glob) names under `root`, relative to it, sorted, each file once and
+    never through a symlink out of the root or around a loop (see `farm.audit.paths`)."""
+    return discover(root, pattern).files
 
 
 def _slow(rel: str, first: int, lines: list[bytes]) -> Batch:
@@ -124,7 +121,7 @@ def _slow(rel: str, first: int, lines: list[bytes]) -> Batch:
     nos: list[int] = []
     bad: list[BadLine] = []
     for i, line in enumerate(lines):
-        if not line.strip():
+        if not line.strip(b" \t\r\n"):  # blank: JSON whitespace only (a form feed is a bad line)
             continue
         try:
             value = orjson.loads(line)
@@ -199,29 +196,59 @@ def _parse(rel: str, first: int, block: bytes, terminated: bool) -> tuple[Batch,
     return _slow(rel, first, lines), n
 
 
-def iter_batches(root: str | Path, rel: str) -> Iterator[Batch]:
+class FileStats:
+    """What one file held: lines (a final line without a newline counts), blank lines (only spaces, tabs, CR),
+    JSON-object records and bad lines (not JSON, or not an object). lines = blank + records + bad."""
+
+    __slots__ = ("bad", "blank", "dataset", "lines", "path", "records")
+
+    def __init__(self, dataset: str, path: str) -> None:
+        self.dataset, self.path = dataset, path
+        self.lines = self.blank = self.records = self.bad = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "path": self.path, "lines": self.lines, "blank": self.blank,
+                "records": self.records, "bad": self.bad}
+
+
+def iter_batches(root: str | Path, rel: str, stats: FileStats | None = None) -> Iterator[Batch]:
     """The file's lines in parsed batches, streamed (about `BATCH_BYTES` of text at a time)."""
     first = 1
     with open(Path(root) / rel, "rb", buffering=READ_BYTES) as fh:
         for block, terminated in _blocks(fh):
             batch, n = _parse(rel, first, block, terminated)
+            if stats is not None:
+                stats.lines += n
+                stats.records += len(batch.recs)
+                stats.bad += len(batch.bad)
             yield batch
             first += n
+    if stats is not None:
+        stats.blank = stats.lines - stats.records - stats.bad
 
 
 def scan(root: str | Path, profile: AuditProfile, folds: Sequence[Fold]) -> list[PhaseResult]:
-    """Feed every batch of the datasets the folds read to those folds, each file read and parsed once."""
+    """Feed every batch of the datasets the folds read to those folds, each file read and parsed once. Each
+    result lists the files of its datasets with their line counts (`PhaseResult.files`)."""
     wanted = {d for f in folds for d in f.datasets}
     files = {d: resolve(root, profile.paths[d]) for d in SCAN_ORDER if d in wanted}
     for fold in folds:
         fold.start({d: files[d] for d in fold.datasets})
+    stats: list[FileStats] = []
     for dataset, paths in files.items():
         feeders = [f.feed for f in folds if dataset in f.datasets]
         for rel in paths:
-            for batch in iter_batches(root, rel):
+            st = FileStats(dataset, rel)
+            stats.append(st)
+            for batch in iter_batches(root, rel, st):
                 for feed in feeders:
                     feed(dataset, batch)
-    return [f.finish() for f in folds]
+    results = []
+    for fold in folds:
+        result = fold.finish()
+        result.files = [s.to_dict() for s in stats if s.dataset in fold.datasets]
+        results.append(result)
+    return results
 
 
 class Offenders:

@@ -10,7 +10,49 @@ import click
 import orjson
 
 from farm.cli.common import config_from
-from farm.errors import EXIT_FAIL, EXIT_PASS, UsageError
+from farm.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, UsageError
+
+_EXIT = {"PASS": EXIT_PASS, "FAIL": EXIT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE}
+
+
+def _one_line(exc: click.UsageError) -> UsageError:
+    """click's own usage errors (bad option, bad value) as our one-line error, exit 2, no usage block."""
+    return UsageError(exc.format_message())
+
+
+class OneLineCommand(click.Command):
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: object) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+
+class OneLineGroup(click.Group):
+    command_class = OneLineCommand
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: object) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                               list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+
+def _write_text(path: str, text: str) -> None:
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path!r}: {exc.strerror or exc}") from None
 
 
 def _profile(ctx: click.Context, name: str | None) -> object:
@@ -19,13 +61,13 @@ def _profile(ctx: click.Context, name: str | None) -> object:
     return profile_from_config(config_from(ctx), name)
 
 
-@click.group("audit", invoke_without_command=True)
-@click.option("--root", type=click.Path(file_okay=False), help="The data root to audit.")
-@click.option("--out", type=click.Path(dir_okay=False), help="Write the Markdown report here.")
+@click.group("audit", cls=OneLineGroup, invoke_without_command=True)
+@click.option("--root", help="The data root to audit (a directory).")
+@click.option("--out", help="Write the Markdown report here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option("--append-baseline", is_flag=True, help="Append this run to the baseline log (and mirror it).")
 @click.option("--profile", "profile_name", help="Audit profile from farm.toml ([audit.profiles.NAME]).")
-@click.option("--baseline-log", type=click.Path(dir_okay=False),
+@click.option("--baseline-log",
               help="Baseline log (default: the profile's, data/_kb/audit_baselines.jsonl under the root).")
 @click.option("--phases", default="0-7", show_default=True, help="Phases to run, e.g. 0,3,4 or 0-7.")
 @click.option("--no-mirror", is_flag=True, help="With --append-baseline: do not mirror into the database.")
@@ -38,14 +80,15 @@ def audit_group(
 
     Runs the eight phases (0 presence, 1 schema, 2 materializer dry-run, 3 scored runs, 4 contamination
     firewall, 5 receipts, 6 replay, 7 lineage), prints a drift table against the baseline log, and exits 0
-    when all six required checks pass, 1 otherwise, 2 on usage errors. Subcommands: `compare`, `fixture`.
+    when every required check passes, 1 when one fails, 3 when one is inconclusive (e.g. a firewall with
+    nothing to check against), 2 on usage errors. Subcommands: `compare`, `fixture`.
     """
     if ctx.invoked_subcommand is not None:
         if root or out or as_json or append_baseline:
-            raise click.UsageError("--root/--out/--json/--append-baseline go without a subcommand")
+            raise UsageError("--root/--out/--json/--append-baseline go without a subcommand")
         return
     if root is None:
-        raise click.UsageError("missing --root (or a subcommand: compare, fixture)")
+        raise UsageError("missing --root (or a subcommand: compare, fixture)")
     from farm.audit.audit import baseline_log_path, run_audit
     from farm.audit.baselines import append_baseline as append
     from farm.audit.profile import AuditProfile
@@ -57,21 +100,18 @@ def audit_group(
     report = run_audit(root, profile, phases=_parse_phases(phases), log_path=log)
     markdown = format_report(report)
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(markdown, encoding="utf-8")
+        _write_text(out, markdown)
     if as_json:
         click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
     elif out:
-        verdict = "PASS" if report.passed else "FAIL"
-        ok = sum(c.status == "PASS" for c in report.required_checks)
-        click.echo(f"audit {verdict}: {ok}/{len(report.required_checks)} required checks pass; report in {out}")
+        click.echo(f"audit {report.headline()}; report in {out}")
     else:
         click.echo(markdown, nl=False)
     if append_baseline:
         url = None if no_mirror else config_from(ctx).database_url
         entry = append(log, report.envelope(), database_url=url)
         click.echo(f"baseline appended to {log} (line {entry.seq + 1})", err=True)
-    ctx.exit(EXIT_PASS if report.passed else EXIT_FAIL)
+    ctx.exit(_EXIT[report.verdict])
 
 
 def _parse_phases(spec: str) -> list[int]:
@@ -90,7 +130,7 @@ def _parse_phases(spec: str) -> list[int]:
 @click.argument("b")
 @click.option("--strict", is_flag=True, help="Also fail when a metric exists on one side only.")
 @click.option("--profile", "profile_name", help="Audit profile for sides that are data roots.")
-@click.option("--out", type=click.Path(dir_okay=False), help="Write the Markdown comparison here.")
+@click.option("--out", help="Write the Markdown comparison here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @click.pass_context
 def compare_cmd(ctx: click.Context, a: str, b: str, strict: bool, profile_name: str | None, out: str | None,
@@ -106,7 +146,7 @@ def compare_cmd(ctx: click.Context, a: str, b: str, strict: bool, profile_name: 
     cmp = compare_metrics(resolve_side(a, profile), resolve_side(b, profile))
     text = format_comparison(cmp, strict)
     if out:
-        Path(out).write_text(text, encoding="utf-8")
+        _write_text(out, text)
     if as_json:
         rows = [{"metric": r.metric, "a": r.a, "b": r.b, "status": r.status} for r in cmp.rows]
         click.echo(orjson.dumps({"agree": cmp.agree(strict), "summary": cmp.summary(strict), "a": cmp.a.label,
@@ -117,25 +157,27 @@ def compare_cmd(ctx: click.Context, a: str, b: str, strict: bool, profile_name: 
 
 
 @audit_group.command("fixture")
-@click.option("--root", required=True, type=click.Path(file_okay=False), help="Directory to write the root into.")
+@click.option("--root", required=True, help="Directory to write the root into.")
 @click.option("--rows", type=click.IntRange(min=8), help="Scale to about this many rows (default: the seed's).")
 def fixture_cmd(root: str, rows: int | None) -> None:
     """Write a clean root in the default layout (the seed's figures, or scaled to --rows)."""
     from farm.audit.fixtures import generate_root
 
+    if Path(root).exists() and not Path(root).is_dir():
+        raise UsageError(f"{root!r} is not a directory")
     if Path(root).exists() and any(Path(root).iterdir()):
         raise UsageError(f"{root!r} is not empty; pick a new directory for the fixture")
     counts = generate_root(root, rows)
     click.echo(f"wrote {sum(counts.values())} rows to {root}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
 
 
-@click.group("baselines")
+@click.group("baselines", cls=OneLineGroup)
 def baselines_group() -> None:
     """The baseline log in the database: `import FILE` mirrors a log, `export` writes it back byte for byte."""
 
 
 @baselines_group.command("import")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file")
 @click.option("--log-path", help="Name to mirror the log under (default: the file's absolute path).")
 @click.pass_context
 def import_cmd(ctx: click.Context, file: str, log_path: str | None) -> None:
@@ -148,14 +190,19 @@ def import_cmd(ctx: click.Context, file: str, log_path: str | None) -> None:
 
 @baselines_group.command("export")
 @click.option("--log-path", help="Which mirrored log (needed when several are mirrored).")
-@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--out", help="Write here instead of stdout.")
 @click.pass_context
 def export_cmd(ctx: click.Context, log_path: str | None, out: str | None) -> None:
-    """Write a mirrored baseline log back, byte for byte."""
+    """Write a mirrored baseline log back, byte for byte. When the log's file is on this host the mirror is first
+    reconciled with it (the file is the source of truth), with a warning on stderr if it was behind."""
     from farm.audit.baselines import BaselineEntry, BaselineLog, write_log
-    from farm.audit.mirror import export_log
+    from farm.audit.mirror import export
 
-    data = export_log(config_from(ctx).database_url, log_path)
+    result = export(config_from(ctx).database_url, log_path)
+    warning = result.warning()
+    if warning:
+        click.echo(f"farm: warning: {warning}", err=True)
+    data = result.data
     if out:
         lines = data.splitlines(keepends=True)
         write_log(BaselineLog(out, [BaselineEntry(i, line, None) for i, line in enumerate(lines)]), out)
@@ -165,13 +212,14 @@ def export_cmd(ctx: click.Context, log_path: str | None, out: str | None) -> Non
 
 
 @baselines_group.command("drift")
-@click.argument("log", type=click.Path(dir_okay=False))
+@click.argument("log")
 @click.option("--profile", "profile_name", help="Audit profile whose drift thresholds apply.")
 @click.pass_context
 def drift_cmd(ctx: click.Context, log: str, profile_name: str | None) -> None:
     """The drift table of a log's latest entry against the entries before it. Exit 1 when anything is flagged."""
     from farm.audit.baselines import load_log
     from farm.audit.drift import DriftRules, drift_table
+    from farm.audit.markdown import drift_table_markdown
     from farm.audit.profile import AuditProfile
 
     profile = _profile(ctx, profile_name)
@@ -182,9 +230,7 @@ def drift_cmd(ctx: click.Context, log: str, profile_name: str | None) -> None:
     history = [e.metrics for e in valid[:-1]]
     rows = drift_table(valid[-1].metrics, history, DriftRules.from_mapping(profile.drift),
                        valid[-2].label if len(valid) > 1 else None)
-    click.echo("| metric | kind | baseline | current | abs delta | rule | status |\n|---|---|---|---|---|---|---|")
-    for r in rows:
-        click.echo(f"| `{r.metric}` | {r.kind} | {r.baseline} | {r.current} | {r.abs_delta} | {r.rule} | {r.status} |")
+    click.echo("\n".join(drift_table_markdown(rows)))
     ctx.exit(EXIT_FAIL if any(r.flagged for r in rows) else EXIT_PASS)
 
 

@@ -10,8 +10,8 @@ from farm.audit.fixtures import SEED_METRICS
 from farm.audit.profile import Materializer
 from tests.audit.conftest import rewrite
 
-REQUIRED = {"p0_required_files", "p1_schema_valid", "p3_scored_runs_present", "p4_firewall", "p4_no_self_pairs",
-            "p4_sig_hash_format"}
+REQUIRED = {"p0_required_files", "p0_required_nonempty", "p1_schema_valid", "p3_scored_runs_present",
+            "p3_unique_records", "p4_firewall", "p4_no_self_pairs", "p4_sig_hash_format", "p4_unique_sig_hash"}
 
 
 def status(report_checks: list, name: str) -> str:  # type: ignore[type-arg]

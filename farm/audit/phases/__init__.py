@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from farm.audit.paths import path_problem
 from farm.audit.phases.p0_presence import phase0
 from farm.audit.phases.p1_schema import SchemaFold
 from farm.audit.phases.p2_materializer import phase2
@@ -42,8 +43,11 @@ def _fold(root: str, phase: int, profile: AuditProfile) -> Fold:
 
 
 def check_root(root: str) -> None:
+    problem = path_problem(root)
+    if problem is not None:
+        raise UsageError(f"audit root {root!r} is not a directory: {problem}")
     if not Path(root).is_dir():
-        raise UsageError(f"audit root {root!r} is not a directory")
+        raise UsageError(f"audit root {root!r} is not a directory: it is a file")
 
 
 def run_phases(root: str, profile: AuditProfile, phases: Iterable[int] = ALL_PHASES) -> list[PhaseResult]:

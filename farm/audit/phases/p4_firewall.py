@@ -3,9 +3,12 @@
 A source is contaminated when a scored record from it was rejected or when it is quarantined. No export row
 (SFT, RAG, preference) may come from a contaminated source; no preference pair may have the same text on both
 sides (compared after trimming whitespace); every export row's `sig_hash` is exactly 64 lowercase hex
-characters.
+characters and appears once across all exports (a repeated training row is over-weighted, and the same row in
+SFT and RAG puts training text into the retrieval index: both are contamination). A firewall with no barred
+source, or no export row, to check is INCONCLUSIVE, not PASS. Quarantine lines repeating a source are counted
+once (`p4_total_quarantined` is distinct source ids) and reported (advisory).
 
-Memory: the sets of rejected and quarantined source ids (never the export rows).
+Memory: the sets of rejected and quarantined source ids and one hash per export row (never the rows).
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import Any
 
 from farm.audit.layout import PREFERENCE, QUARANTINE, RAG, SCORED_RUNS, SFT
 from farm.audit.profile import AuditProfile
-from farm.audit.result import PhaseResult
+from farm.audit.result import FAIL, INCONCLUSIVE, Check, PhaseResult
 from farm.audit.scan import Batch, Offenders
+from farm.audit.unique import Seen, repeats_in
 
 SIG_HASH = re.compile(r"[0-9a-f]{64}")
 _HEX_AND_NEWLINE = b"0123456789abcdef\n"
@@ -65,7 +69,10 @@ class FirewallFold:
         self.q_source = profile.field_name(QUARANTINE, "source_id")
         self.rejected: set[Any] = set()
         self.quarantine: set[Any] = set()
-        self.quarantined = 0
+        self.q_seen = Seen()
+        self.q_repeats = Offenders()
+        self.sig_seen = Seen()  # one namespace for all exports: a repeat across SFT and RAG is a repeat
+        self.sig_repeats = Offenders()
         self.rows = {SFT: 0, RAG: 0, PREFERENCE: 0}
         self.dirty = {SFT: 0, RAG: 0, PREFERENCE: 0}
         self.source = {ds: profile.field_name(ds, "source_id") for ds in self.rows}
@@ -89,8 +96,10 @@ class FirewallFold:
                 _add_hashable(self.rejected, list(compress(sources, is_rejected)))
             return
         if dataset == QUARANTINE:
-            self.quarantined += len(recs)
             _add_hashable(self.quarantine, batch.cols((self.q_source,))[0])
+            for i, first in repeats_in(batch, self.q_seen, (self.q_source,)):
+                self.q_repeats.add(batch.rel, batch.line(i), f"source {recs[i].get(self.q_source)!r:.60} already "
+                                   f"quarantined at {first}")
             return
         self.rows[dataset] += len(recs)
         sources = batch.cols((self.source[dataset],))[0]
@@ -106,6 +115,9 @@ class FirewallFold:
                     self.dirty[dataset] += 1
                     self.firewall.add(batch.rel, batch.line(i), f"{dataset} row from {why} source {s!r}")
         sig_key = self.sig[dataset]
+        for i, first in repeats_in(batch, self.sig_seen, (sig_key,)):
+            self.sig_repeats.add(batch.rel, batch.line(i), f"sig_hash {str(recs[i].get(sig_key))[:16]}... already at "
+                                 f"{first}")
         if not _all_valid_sig_hashes(batch.joined(sig_key), len(recs)):
             for i, sig in enumerate(batch.cols((sig_key,))[0]):
                 if not valid_sig_hash(sig):
@@ -123,16 +135,28 @@ class FirewallFold:
     def finish(self) -> PhaseResult:
         exports = sum(self.rows.values())
         contaminated = len(self.quarantine) + len(self.rejected.difference(self.quarantine))  # no union copy
+        firewall = self.firewall.check("p4_firewall", 4, True, f"no export row from any of {contaminated} "
+                                       "contaminated sources", "{n} export rows come from contaminated sources")
+        if firewall.status != FAIL and (contaminated == 0 or exports == 0):
+            nothing = "no quarantined or rejected source to check against" if contaminated == 0 else \
+                "no export row to check"
+            firewall = Check("p4_firewall", 4, True, INCONCLUSIVE, f"nothing checked: {nothing}")
         checks = [
-            self.firewall.check("p4_firewall", 4, True, f"no export row from any of {contaminated} "
-                                "contaminated sources", "{n} export rows come from contaminated sources"),
+            firewall,
             self.self_pairs.check("p4_no_self_pairs", 4, True, f"all {self.rows[PREFERENCE]} preference pairs differ",
                                   "{n} preference pairs have the same text on both sides"),
             self.bad_hash.check("p4_sig_hash_format", 4, True, f"all {exports} export sig_hash values are 64 "
                                 "lowercase hex", "{n} export rows have a malformed sig_hash"),
+            self.sig_repeats.check("p4_unique_sig_hash", 4, True, f"all {exports} export sig_hash values are distinct "
+                                   "across sft, rag and preference",
+                                   "{n} export rows repeat a sig_hash already exported (duplicated training data)"),
+            self.q_repeats.check("p4_unique_quarantine", 4, False, f"{len(self.quarantine)} quarantined sources, "
+                                 "each on one line", "{n} quarantine lines repeat a source (counted once)"),
         ]
         metrics: dict[str, int | float] = {m: self.rows[ds] for ds, m in _ROW_METRIC.items()}
-        metrics["p4_total_quarantined"] = self.quarantined
+        metrics["p4_total_quarantined"] = len(self.quarantine)
+        metrics["p4_duplicate_quarantine"] = self.q_repeats.count
+        metrics["p4_duplicate_sig_hash"] = self.sig_repeats.count
         metrics.update({m: self.dirty[ds] for ds, m in _DIRTY_METRIC.items()})
         metrics["p4_self_pairs"] = self.self_pairs.count
         metrics["p4_bad_sig_hash"] = self.bad_hash.count

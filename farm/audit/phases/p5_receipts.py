@@ -1,11 +1,13 @@
 """Phase 5: receipts. Each export file's receipt names its row count and the SHA-256 of its bytes; both are
-recomputed by streaming the file (rows = lines). An export file without a receipt, or a receipt for a file
+recomputed by streaming the file (rows = non-blank lines, the records a reader of the file gets; sha256 over
+the file's bytes, blank lines included). An export file without a receipt, or a receipt for a file
 that is not there, is a mismatch too. Skipped when the root has no receipts dataset."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +17,24 @@ from farm.audit.result import SKIP, Check, PhaseResult
 from farm.audit.scan import Batch, Offenders, resolve
 
 CHUNK = 1 << 20
+_BLANK_LINE = re.compile(rb"^[ \t\r]*\n", re.MULTILINE)  # blank as the scan counts it: spaces, tabs, CR only
 
 
 def file_digest(path: str | Path) -> tuple[int, str]:
-    """(lines, sha256 hex) of a file, streamed; a final line without a newline counts."""
-    digest, lines, last = hashlib.sha256(), 0, b"\n"
+    """(rows, sha256 hex) of a file, streamed: rows are its non-blank lines (a final line without a newline
+    counts), the same count as the scan's records + bad lines."""
+    digest, rows, rest = hashlib.sha256(), 0, b""
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return lines + (last != b"\n"), digest.hexdigest()
+            cut = chunk.rfind(b"\n") + 1
+            if cut == 0:
+                rest += chunk
+                continue
+            block = rest + chunk[:cut]  # whole lines only, so a blank line is never split across reads
+            rest = chunk[cut:]
+            rows += block.count(b"\n") - len(_BLANK_LINE.findall(block))
+    return rows + bool(rest.strip(b" \t\r")), digest.hexdigest()
 
 
 class ReceiptsFold:

@@ -1,6 +1,7 @@
-"""Phase 6: replay sanity. Re-derive each sampled run's verdict counts from the raw scored records and
-compare them with the counts its run summary declares. The sample is deterministic: the `replay.sample`
-run ids with the smallest SHA-1. Memory: one counter per run id. Skipped without run summaries."""
+"""Phase 6: replay sanity. Re-derive each sampled run's verdict counts from the raw scored records (distinct
+`(run_id, record_id)`, as phase 3 counts them) and compare them with the counts its run summary declares. The
+sample is deterministic: the `replay.sample` run ids with the smallest SHA-1. Memory: one counter per run id
+and one hash per scored record. Skipped without run summaries."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from farm.audit.layout import RUN_SUMMARIES, SCORED_RUNS, VERDICTS
 from farm.audit.profile import AuditProfile
 from farm.audit.result import SKIP, Check, PhaseResult
 from farm.audit.scan import Batch, Offenders
+from farm.audit.unique import Seen, repeats_in
 
 
 class ReplayFold:
@@ -23,6 +25,8 @@ class ReplayFold:
         self.sample = profile.replay_sample
         self.run_key = profile.field_name(SCORED_RUNS, "run_id")
         self.verdict_key = profile.field_name(SCORED_RUNS, "verdict")
+        self.id_keys = (self.run_key, profile.field_name(SCORED_RUNS, "record_id"))
+        self.ids = Seen()  # distinct scored records, as phase 3 counts them
         self.to_logical = {actual: logical for logical, actual in profile.verdict_values.items()}
         self.s_run = profile.field_name(RUN_SUMMARIES, "run_id")
         self.s_counts = profile.field_name(RUN_SUMMARIES, "counts")
@@ -45,6 +49,12 @@ class ReplayFold:
         if dataset == SCORED_RUNS:
             runs, verdicts = batch.cols((self.run_key, self.verdict_key))
             distinct = batch.distinct(self.verdict_key)
+            repeats = repeats_in(batch, self.ids, self.id_keys)
+            if repeats:  # a repeated record counts once (phase 3 reports it)
+                skip = {i for i, _ in repeats}
+                runs = [r for i, r in enumerate(runs) if i not in skip]
+                verdicts = [v for i, v in enumerate(verdicts) if i not in skip]
+                distinct = None
             if distinct is None or batch.joined(self.run_key) is None:
                 # non-string values (phase 1 reports them) never count: keep the string pairs
                 for r, v in zip(runs, verdicts, strict=True):
