@@ -23,8 +23,13 @@ def stats_group() -> None:
 @click.option("--alpha", type=float, default=0.05, show_default=True, help="Error rate of the verdict.")
 @click.option("--cap", type=int, default=20_000, show_default=True, help="Max samples of the sequential design.")
 @click.option("--markdown", is_flag=True, help="Print the table as Markdown (as pasted in docs/statistics.md).")
-def simulate_command(sweeps: int, seed: int, p_max: float, alpha: float, cap: int, markdown: bool) -> None:
-    """False-PASS rate, power and samples used, per design, at true rates 0, p_max/2, p_max, 2 p_max, 10 p_max."""
+@click.option("--family", type=click.Choice(["binomial", "bounded"]), default="binomial", show_default=True,
+              help="Verdict family: binomial agreement (embed, sql, storage, chat at temperature 0) or bounded "
+                   "mean (search and retrieve scores, chat similarity; --cap defaults to 10,000 there).")
+def simulate_command(sweeps: int, seed: int, p_max: float, alpha: float, cap: int, markdown: bool,
+                     family: str) -> None:
+    """False-PASS rate, power and samples used, per design. Binomial: at true rates 0, p_max/2, p_max, 2 p_max,
+    10 p_max. Bounded mean: at r_min and around it, and with catastrophic samples the floor test must catch."""
     if sweeps < 1:
         raise UsageError("--sweeps must be >= 1")
     if not 0.0 < p_max < 0.1:
@@ -33,6 +38,14 @@ def simulate_command(sweeps: int, seed: int, p_max: float, alpha: float, cap: in
         raise UsageError("--alpha must be in (0, 1)")
     if cap < 1:
         raise UsageError("--cap must be >= 1")
+    if family == "bounded":
+        from farm.stats.bounded import MeanParams
+        from farm.stats.simulate_bounded import render_markdown_bounded, simulate_bounded
+
+        params = MeanParams(alpha=alpha)
+        bounded = simulate_bounded(sweeps=sweeps, seed=seed, params=params, cap=min(cap, 10_000))
+        click.echo(render_markdown_bounded(bounded, params), nl=False)
+        return
     from farm.stats.simulate import render_markdown, simulate  # numpy/scipy only when the command runs
 
     rows = simulate(sweeps=sweeps, seed=seed, p_max=p_max, alpha=alpha, cap=cap)

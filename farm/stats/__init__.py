@@ -6,6 +6,7 @@ Pure functions of numpy arrays and plain numbers (no HTTP, queues or SQL). See d
 from __future__ import annotations
 
 from farm.stats.binomial import AgreementSamples, decide_binomial
+from farm.stats.bounded import MeanParams, MeanVerdict, decide_mean
 from farm.stats.intervals import clopper_pearson, cp_lower, cp_upper, samples_needed, wilson, zero_failure_n
 from farm.stats.latency import latency_summary
 from farm.stats.noise import NoiseFloor, NoiseSamples, noise_floor
@@ -23,6 +24,8 @@ __all__ = [
     "INCONCLUSIVE",
     "PASS",
     "AgreementSamples",
+    "MeanParams",
+    "MeanVerdict",
     "NoiseFloor",
     "NoiseSamples",
     "Verdict",
@@ -33,6 +36,7 @@ __all__ = [
     "cp_lower",
     "cp_upper",
     "decide_binomial",
+    "decide_mean",
     "latency_summary",
     "noise_floor",
     "samples_needed",

@@ -91,7 +91,7 @@ def confidence_sequence(x: int, n: int, alpha: float, *, p_ref: float | None = N
     # log M_n(p) is convex in p with its minimum (<= 0, since a mixture never beats the MLE) at x/n, so
     # the sequence is an interval and each end is the single root on its side of x/n.
     def g(p: float) -> float:
-        loglik = (x * math.log(p) if x > 0 else 0.0) + (n - x) * math.log1p(-p)
+        loglik = (x * math.log(p) if x > 0 else 0.0) + ((n - x) * math.log1p(-p) if x < n else 0.0)
         return mix - loglik - level
 
     phat = x / n

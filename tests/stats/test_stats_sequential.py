@@ -52,3 +52,10 @@ def test_samples_needed_reaches_a_pass() -> None:
     extra = sequential_samples_needed(2, 8000, 0.001, 0.05)
     assert extra is not None and extra > 0
     assert sequential_samples_needed(5, 5000, 0.001, 0.05) is None  # observed rate = p_max
+
+
+def test_confidence_sequence_when_every_sample_disagrees() -> None:
+    # x == n used to take log1p(-1) at the MLE p = 1 (a math domain error) instead of returning a bound.
+    lower, upper = confidence_sequence(10, 10, 0.05, p_ref=0.001)
+    assert upper == 1.0 and 0.0 < lower < 1.0
+    assert confidence_sequence(10, 10, 0.05)[0] < confidence_sequence(100, 100, 0.05)[0]

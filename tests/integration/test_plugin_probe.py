@@ -1,0 +1,81 @@
+"""A probe defined in the test suite (tests/probes/echo.py) runs end to end through the shared pipeline,
+embedded and distributed, over real HTTP, with no change to shared code."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from farm.cli import main_group
+from farm.gateway.process import GatewayProcess, spawn
+from farm.store.db import upgrade
+from tests.integration.cluster import Cluster
+from tests.integration.test_distributed import redis_db, samples_of  # noqa: F401 - fixture
+
+ROOT = str(Path(__file__).resolve().parents[2])
+PLUGIN_ENV = {"FARM_PROBE_MODULES": "tests.probes.echo", "PYTHONPATH": ROOT}
+
+
+@pytest.fixture
+def plugin_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("FARM_PROBE_MODULES", "tests.probes.echo")
+    import farm.probes
+
+    monkeypatch.setattr(farm.probes, "_loaded", False)
+    yield
+
+
+@pytest.fixture
+def echo_pair(plugin_env: None) -> Iterator[tuple[GatewayProcess, GatewayProcess, GatewayProcess]]:
+    env = {**os.environ, **PLUGIN_ENV}
+    with spawn("echo-legacy", probe="echo", env=env) as legacy, \
+            spawn("echo-candidate", probe="echo", env=env) as candidate, \
+            spawn("echo-candidate", "--drift-rate", "0.05", probe="echo", env=env) as drifting:
+        yield legacy, candidate, drifting
+
+
+def _sweep(env: dict[str, str], *args: str) -> tuple[int, dict]:
+    result = CliRunner().invoke(main_group, ["sweep", "echo", "--json", "--quiet", *args], env=env,
+                                catch_exceptions=False)
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_a_plugin_probe_runs_embedded(echo_pair: tuple[GatewayProcess, ...], tmp_path: Path, sqlite_url: str) -> None:
+    legacy, candidate, drifting = echo_pair
+    env = {"FARM_DATABASE_URL": sqlite_url, "FARM_CONFIG": ""}
+    code, out = _sweep(env, "--legacy", legacy.url, "--candidate", candidate.url, "--samples", "3000",
+                       "--reports-dir", str(tmp_path))
+    assert code == 0 and out["verdict"] == "PASS" and out["n"] == 3000, out["reason"]
+    assert out["reason"].startswith("PASS: disagreement <= 0.1% at 95% (0 of 3,000 below equality 1.0000)")
+    kinds = {(r["kind"], r["field"]) for r in out["drift_catalog"]}
+    assert ("url", "URL prefix") in kinds  # /echo vs /v2/echo
+    assert any(r["kind"] == "rename" for r in out["drift_catalog"])  # echoes -> data.items
+    report = Path(out["report"]).read_text()
+    assert report.startswith("# Echo parity: legacy vs candidate") and "### Latency per request (ms)" in report
+    code, out = _sweep(env, "--legacy", legacy.url, "--candidate", drifting.url, "--samples", "2000", "--no-report")
+    assert code == 1 and out["verdict"] == "FAIL" and 50 <= out["disagreements"] <= 150, out["reason"]
+
+
+@pytest.mark.services
+@pytest.mark.slow
+def test_a_plugin_probe_runs_distributed(echo_pair: tuple[GatewayProcess, ...], tmp_path: Path, pg_url: str,
+                                         redis_db: str) -> None:  # noqa: F811 - the fixture
+    legacy, candidate, _ = echo_pair
+    upgrade(pg_url)
+    env = {"FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": redis_db, "FARM_CONFIG": "", **PLUGIN_ENV}
+    cluster = Cluster(tmp_path, env)
+    try:
+        cluster.worker("legacy", "probe.legacy")
+        cluster.worker("candidate", "probe.candidate")
+        cluster.worker("aggregate", "farm.aggregate")
+        code, out = _sweep(env, "--legacy", legacy.url, "--candidate", candidate.url, "--samples", "1000",
+                           "--distributed", "--no-report", "--stall-timeout", "60", "--p-max", "0.01")
+    finally:
+        cluster.stop()
+    assert code == 0 and out["verdict"] == "PASS" and out["mode"] == "distributed", out.get("reason")
+    assert samples_of(pg_url, out["sweep_id"]) == (1000, 1000, 0, 999)
