@@ -207,7 +207,7 @@ def resume_distributed_sweep(config: FarmConfig, sweep_id: str, *, show_progress
 
 def _drive(config: FarmConfig, spec: SweepSpec, sweep_id: str, flow: Flow, show_progress: bool,
            skip: set[int]) -> dict[str, Any]:
-    from workers.app import make_app
+    from farm.distributed.celery_app import make_app
 
     sender = Sender(make_app(config), config, spec)
     inflight = Inflight(spec.database_url, sweep_id, flow.resend_after)
