@@ -51,6 +51,7 @@ from farm.stats._format import fmt_conf, fmt_int, fmt_pct, fmt_score
 from farm.stats.intervals import cp_lower, cp_upper, first_total, samples_needed
 from farm.stats.sequential import METHOD_NAME as FLOOR_SEQUENTIAL_METHOD
 from farm.stats.sequential import confidence_sequence, log_martingale, sequential_samples_needed
+from farm.stats.verdict import plain
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 
@@ -119,7 +120,7 @@ class MeanVerdict:
             "outcome": self.outcome,
             "reason": self.reason,
             "n": self.n,
-            "mean": _plain(self.mean),
+            "mean": plain(self.mean),
             "lower": self.lower,
             "upper": self.upper,
             "below_floor": self.below_floor,
@@ -128,26 +129,8 @@ class MeanVerdict:
             "needed": self.needed,
             "params": dict(self.params),
             "methods": dict(self.methods),
-            "detail": _plain(self.detail),
+            "detail": plain(self.detail),
         }
-
-
-def _plain(value: Any) -> Any:
-    """Deep copy as JSON-safe plain types: numpy scalars to Python, NaN/inf to None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    return value
 
 
 # --- the betting machinery (shared with farm.stats.simulate_bounded) ---------------------------------------
@@ -467,7 +450,7 @@ def decide_mean(
         params={"r_min": params.r_min, "alpha": params.alpha, "floor": params.floor, "p_max": params.p_max,
                 "alpha_mean": params.alpha_mean, "alpha_floor": params.alpha_floor, "truncation": TRUNCATION},
         methods=methods,
-        detail=_plain(detail),
+        detail=plain(detail),
     )
 
 
