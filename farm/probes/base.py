@@ -110,13 +110,14 @@ class Probe:
     name: ClassVar[str]
     title: ClassVar[str]                   # "Embed parity": the report's heading
     quantity: ClassVar[str] = "score"      # what the per-sample score is, as the verdict's sentence says it
-    family: ClassVar[str] = "binomial"     # the verdict family
+    family: ClassVar[str] = "binomial"     # the verdict family: "binomial" (agreement) or "mean" (bounded mean)
     profile_type: ClassVar[type[Profile]]
     presets: ClassVar[dict[str, Profile]]
     default_profiles: ClassVar[tuple[str, str]]  # (legacy, candidate) presets when a URL names no profile
     columns: ClassVar[tuple[Column, ...]] = ()
     default_tau: ClassVar[float | None] = None   # a probe's own agreement threshold, when not the embed one
     default_floor: ClassVar[float | None] = None
+    default_p_max: ClassVar[float | None] = None  # the mean family's tolerated rate below the floor (e.g. 0.01)
 
     # --- corpus ------------------------------------------------------------------------------------
     def item_from_text(self, line: str) -> Any:
@@ -172,11 +173,12 @@ class Probe:
                *, planned: int | None, noise: NoiseSamples | None, sequential: bool) -> Verdict:
         """The verdict from a sweep's sample columns (shared ones, then the probe's own)."""
         from farm.stats.binomial import AgreementSamples, decide_binomial
+        from farm.stats.mean_family import decide_mean_family
 
         samples = AgreementSamples(arrays["score"], errors["legacy_error"], errors["candidate_error"],
                                    arrays["latency_legacy_ms"], arrays["latency_candidate_ms"])
-        return decide_binomial(samples, params, quantity=self.quantity, planned=planned, noise=noise,
-                               sequential=sequential)
+        decide = decide_mean_family if self.family == "mean" else decide_binomial
+        return decide(samples, params, quantity=self.quantity, planned=planned, noise=noise, sequential=sequential)
 
     def sequential_step(self, rows: Sequence[dict[str, Any]], params: VerdictParams) -> tuple[int, int, int]:
         """(compared, disagreements, catastrophic) of one batch's rows, for the sequential stop."""

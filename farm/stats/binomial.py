@@ -63,6 +63,26 @@ def _error_report(errors: Sequence[str | None], total: int, alpha: float) -> dic
     }
 
 
+def error_detail(samples: AgreementSamples, total: int, alpha: float) -> tuple[dict[str, Any], list[str]]:
+    """Errors per side with Wilson intervals and classes, and the candidate-only findings."""
+    l_err = np.array([e is not None for e in samples.legacy_error], dtype=bool)
+    c_err = np.array([e is not None for e in samples.candidate_error], dtype=bool)
+    cand_only = c_err & ~l_err
+    cand_only_classes = Counter(e for e, m in zip(samples.candidate_error, cand_only, strict=True) if m and e)
+    detail = {
+        "legacy": _error_report(samples.legacy_error, total, alpha),
+        "candidate": _error_report(samples.candidate_error, total, alpha),
+        "candidate_only": int(cand_only.sum()),
+        "candidate_only_classes": dict(cand_only_classes),
+        "legacy_only": int((l_err & ~c_err).sum()),
+        "both": int((l_err & c_err).sum()),
+        "interval": "wilson",
+    }
+    findings = [f"candidate-only error {cls}: {samples_word(k)} (legacy answered)"
+                for cls, k in cand_only_classes.items()]
+    return detail, findings
+
+
 def _score_summary(values: NDArray[np.float64]) -> dict[str, Any]:
     if values.size == 0:
         return {"n": 0, "min": None}
@@ -112,20 +132,7 @@ def decide_binomial(
     # --- errors ----------------------------------------------------------------------------------
     any_err = l_err | c_err
     cand_only = c_err & ~l_err
-    legacy_only = l_err & ~c_err
-    cand_only_classes = Counter(e for e, m in zip(samples.candidate_error, cand_only, strict=True) if m and e)
-    errors_detail = {
-        "legacy": _error_report(samples.legacy_error, total, params.alpha),
-        "candidate": _error_report(samples.candidate_error, total, params.alpha),
-        "candidate_only": int(cand_only.sum()),
-        "candidate_only_classes": dict(cand_only_classes),
-        "legacy_only": int(legacy_only.sum()),
-        "both": int((l_err & c_err).sum()),
-        "interval": "wilson",
-    }
-    findings: list[str] = [
-        f"candidate-only error {cls}: {samples_word(k)} (legacy answered)" for cls, k in cand_only_classes.items()
-    ]
+    errors_detail, findings = error_detail(samples, total, params.alpha)
 
     # --- noise floor -----------------------------------------------------------------------------
     nf = noise_floor(noise, params)

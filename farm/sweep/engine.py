@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import numpy as np
 
 from farm.corpus import Batch, CorpusStats, batches, iter_items
 from farm.gateway.client import make_client
@@ -40,6 +41,22 @@ class Tally:
     decided: str | None = None
     decided_at: int | None = None
     errors: dict[str, int] = field(default_factory=dict)
+    scores: list[float] = field(default_factory=list)  # the mean family's scores so far (its sequential stop)
+    checked_at: int = 0
+
+    def decision(self, probe: Probe, params: VerdictParams) -> str | None:
+        """PASS or FAIL once the always-valid bounds decide, else None (safe to ask after every batch)."""
+        if probe.family != "mean":
+            return "FAIL" if self.catastrophic else sequential_decision(self.disagreements, self.compared, params)
+        # The betting sequence is O(n) a call: ask every 5% of the samples seen (at least 256 apart).
+        if self.samples - self.checked_at < max(256, self.checked_at // 20):
+            return None
+        self.checked_at = self.samples
+        from farm.stats.bounded import decide_mean
+        from farm.stats.mean_family import mean_params
+
+        outcome = decide_mean(np.asarray(self.scores, dtype=np.float64), mean_params(params), sequential=True).outcome
+        return None if outcome == "INCONCLUSIVE" else outcome
 
     def add(self, probe: Probe, rows: list[dict[str, Any]], params: VerdictParams) -> None:
         self.batches += 1
@@ -50,6 +67,12 @@ class Tally:
                 if err is not None:
                     key = f"{side}:{err}"
                     self.errors[key] = self.errors.get(key, 0) + 1
+        if probe.family == "mean":
+            for row in rows:
+                if row["legacy_error"] is None:  # as the verdict scores them: a candidate-only error is 0
+                    score = 0.0 if row["candidate_error"] is not None else row["score"]
+                    if isinstance(score, float):
+                        self.scores.append(score)
         compared, disagreements, catastrophic = probe.sequential_step(rows, params)
         self.compared += compared
         self.disagreements += disagreements
@@ -121,8 +144,7 @@ async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None
             if progress is not None:
                 progress(len(rows.samples))
             if spec.until_decided and tally.decided is None:
-                decision = "FAIL" if tally.catastrophic else sequential_decision(
-                    tally.disagreements, tally.compared, spec.params)
+                decision = tally.decision(probe, spec.params)
                 if decision is not None:
                     tally.decided, tally.decided_at = decision, tally.samples
                     stop.set()

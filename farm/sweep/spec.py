@@ -193,8 +193,10 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
     floor = req.floor if req.floor is not None else floor_default
     if floor > tau:
         raise UsageError(f"--floor {floor} must not exceed --tau {tau}")
+    p_max_default = (probe.default_p_max if probe.default_p_max is not None and req.probe not in config.thresholds
+                     else th.p_max)
     try:
-        params = VerdictParams(tau=tau, p_max=req.p_max if req.p_max is not None else th.p_max,
+        params = VerdictParams(tau=tau, p_max=req.p_max if req.p_max is not None else p_max_default,
                                alpha=req.alpha if req.alpha is not None else th.alpha, floor=floor)
     except ValueError as exc:
         raise UsageError(str(exc)) from None

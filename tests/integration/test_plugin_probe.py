@@ -79,3 +79,25 @@ def test_a_plugin_probe_runs_distributed(echo_pair: tuple[GatewayProcess, ...], 
         cluster.stop()
     assert code == 0 and out["verdict"] == "PASS" and out["mode"] == "distributed", out.get("reason")
     assert samples_of(pg_url, out["sweep_id"]) == (1000, 1000, 0, 999)
+
+
+def test_a_plugin_probe_of_the_bounded_mean_family(echo_pair: tuple[GatewayProcess, ...], tmp_path: Path,
+                                                   sqlite_url: str) -> None:
+    legacy, candidate, drifting = echo_pair
+    env = {"FARM_DATABASE_URL": sqlite_url, "FARM_CONFIG": ""}
+
+    def overlap(*args: str) -> tuple[int, dict]:
+        result = CliRunner().invoke(main_group, ["sweep", "overlap", "--json", "--quiet", "--no-report", *args],
+                                    env=env, catch_exceptions=False)
+        return result.exit_code, json.loads(result.stdout)
+
+    code, out = overlap("--legacy", legacy.url, "--candidate", candidate.url, "--samples", "2000")
+    assert code == 0 and out["verdict"] == "PASS", out["reason"]
+    assert out["reason"].startswith("PASS: mean word overlap 1.0000 >= 0.9 at 95%")
+    assert out["statistics"]["errors"]["candidate"]["count"] == 0 and out["statistics"]["latency"]["legacy"]["n"]
+    # A drifting candidate changes one word in 5% of answers: each of those scores below 1, the mean stays high.
+    code, out = overlap("--legacy", legacy.url, "--candidate", drifting.url, "--until-decided", "--max-samples",
+                        "20000")
+    assert code == 0 and out["verdict"] == "PASS" and out["stopped_at"] < 20000, out["reason"]
+    code, out = overlap("--legacy", legacy.url, "--candidate", drifting.url, "--samples", "3000", "--tau", "0.999")
+    assert code == 1 and out["verdict"] == "FAIL" and "< 0.999" in out["reason"], out["reason"]

@@ -87,3 +87,41 @@ class EchoProbe(Probe):
 
 
 PROBE = register(EchoProbe())
+
+
+@dataclass(frozen=True, kw_only=True)
+class OverlapProfile(EchoProfile):
+    probe: ClassVar[str] = "overlap"
+
+
+class OverlapProbe(EchoProbe):
+    """The same endpoint judged by the bounded-mean family: the word overlap (Jaccard) of the two echoes."""
+
+    name = "overlap"
+    title = "Echo word overlap"
+    quantity = "word overlap"
+    family = "mean"
+    profile_type = OverlapProfile
+    presets: ClassVar[dict[str, Profile]] = {
+        "echo-legacy": OverlapProfile(name="echo-legacy", path="/echo", inputs_field="inputs", answers_path="echoes"),
+        "echo-candidate": OverlapProfile(name="echo-candidate", path="/v2/echo", inputs_field="texts",
+                                         answers_path="data.items"),
+    }
+    default_tau, default_floor, default_p_max = 0.9, 0.5, 0.01
+
+    def compare(self, legacy: SideResult, candidate: SideResult, n: int, params: VerdictParams) -> Compared:
+        both = legacy.value is not None and candidate.value is not None and len(legacy.value) == len(candidate.value)
+        score: list[float | None] = [None] * n
+        if both:
+            score = [None if a or b else _jaccard(x, y) for x, y, a, b in
+                     zip(legacy.value, candidate.value, legacy.errors, candidate.errors, strict=True)]
+        return Compared(score, [None if s is None else s >= params.tau for s in score], list(legacy.errors),
+                        list(candidate.errors))
+
+
+def _jaccard(a: str, b: str) -> float:
+    x, y = set(a.split()), set(b.split())
+    return len(x & y) / len(x | y) if x | y else 1.0
+
+
+OVERLAP = register(OverlapProbe())
