@@ -135,6 +135,7 @@ def probe_command(name: str) -> click.Command:
     """`farm sweep <name>`, generated from the registered probe."""
     probe = get_probe(name)
     legacy_default, candidate_default = probe.default_profiles
+    own = [o.flag.lstrip("-").replace("-", "_") for o in probe.sweep_options]
 
     @click.pass_context
     def run(ctx: click.Context, /, reports_dir: str, no_report: bool, distributed: bool, as_json: bool, quiet: bool,
@@ -143,7 +144,8 @@ def probe_command(name: str) -> click.Command:
         config = config_from(ctx)
         if options.get("legacy_secondary") and options.get("noise_sample") is None:
             options["noise_sample"] = 0.05
-        spec = build_spec(config, SweepRequest(probe=name, **options))
+        mine = {key: options.pop(key) for key in own}
+        spec = build_spec(config, SweepRequest(probe=name, probe_options=mine, **options))
         flow = Flow(max_inflight, batches_per_task, resend_after, stall_timeout)
         payload = run_sweep(config, spec, None if no_report else Path(reports_dir), distributed=distributed,
                             show_progress=not quiet, flow=flow)
@@ -154,7 +156,11 @@ def probe_command(name: str) -> click.Command:
                    f"PASS / FAIL / INCONCLUSIVE.\n\nDefault wire profiles: {legacy_default} (legacy), "
                    f"{candidate_default} (candidate); built-in: {', '.join(probe.presets)}.\n\n"
                    "Exit code: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 2 usage or configuration error.")
-    return click.command(name)(sweep_options(run))
+    command = sweep_options(run)
+    for opt in reversed(probe.sweep_options):
+        command = click.option(opt.flag, type=opt.type, default=None,
+                               help=f"{opt.help} [default: {opt.default}]")(command)
+    return click.command(name)(command)
 
 
 def run_sweep(config: FarmConfig, spec: SweepSpec, reports: Path | None, *, distributed: bool,

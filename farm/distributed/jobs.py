@@ -44,6 +44,7 @@ class SideJob:
     parts: tuple[Part, ...]
     probe: str = "embed"
     secondary: dict[str, Any] | None = None  # legacy side: a second replica for the A/A noise floor
+    options: dict[str, Any] | None = None  # the probe's sweep options (e.g. k)
 
     def to_dict(self) -> dict[str, Any]:
         # Shallow on purpose: `asdict` deep-copies the gateway table and the texts of every batch.
@@ -75,10 +76,11 @@ class JobFactory:
         self.retry = asdict(spec.retry)
         self.sides = {"legacy": target_to_dict(spec.legacy), "candidate": target_to_dict(spec.candidate)}
         self.secondary = target_to_dict(spec.legacy_secondary) if spec.legacy_secondary else None
+        self.options = dict(spec.probe_options) or None
 
     def jobs(self, parts: Sequence[Part]) -> list[SideJob]:
         return [SideJob(self.sweep_id, side, gateway, self.model, self.retry, tuple(parts), self.probe,
-                        self.secondary if side == "legacy" else None)
+                        self.secondary if side == "legacy" else None, self.options)
                 for side, gateway in self.sides.items()]
 
 

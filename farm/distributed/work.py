@@ -81,7 +81,7 @@ def run_side(job: SideJob, url: str, worker: str) -> list[int]:
 
     async def call(part: Part) -> bytes:
         side = await call_side(client, probe, target, part.items, job.model, policy, worker, noise=part.noise,
-                               secondary=secondary)
+                               secondary=secondary, options=job.options)
         return pack(job.probe, side, part.start, keep_doc=part.batch_no < DOC_BATCHES)
 
     async def call_all() -> list[bytes]:
@@ -93,23 +93,24 @@ def run_side(job: SideJob, url: str, worker: str) -> list[int]:
     return store_and_count(url, job.sweep_id, rows, job.batch_nos)
 
 
-_sweep_cache: dict[str, tuple[str, Profile, Profile, Any]] = {}
+_sweep_cache: dict[str, tuple[str, Profile, Profile, Any, dict[str, Any]]] = {}
 
 
-def _sweep_facts(url: str, sweep_id: str) -> tuple[str, Profile, Profile, Any]:
+def _sweep_facts(url: str, sweep_id: str) -> tuple[str, Profile, Profile, Any, dict[str, Any]]:
     """A sweep's probe, wire profiles and verdict parameters, read once per process (they never change; every
     batch reading them cost a round trip)."""
     if sweep_id not in _sweep_cache:
         sweep = get_sweep(url, sweep_id)
         if len(_sweep_cache) > 256:
             _sweep_cache.clear()
-        _sweep_cache[sweep_id] = (sweep.probe, *profiles_of(sweep), params_of(sweep))
+        _sweep_cache[sweep_id] = (sweep.probe, *profiles_of(sweep), params_of(sweep),
+                                  dict(sweep.params.get("probe_options") or {}))
     return _sweep_cache[sweep_id]
 
 
 def pair(url: str, sweep_id: str, batch_nos: Sequence[int]) -> PairResult:
     """Compare the two stored sides of each batch and write their rows, once (see `farm.store.batches.pair`)."""
-    probe_name, lp, cp, params = _sweep_facts(url, sweep_id)
+    probe_name, lp, cp, params, options = _sweep_facts(url, sweep_id)
     probe = get_probe(probe_name)
 
     def compare(batch_no: int, sides: dict[str, bytes]) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
@@ -117,7 +118,7 @@ def pair(url: str, sweep_id: str, batch_nos: Sequence[int]) -> PairResult:
         legacy, start = unpack(probe_name, sides["legacy"])
         candidate, _ = unpack(probe_name, sides["candidate"])
         observer = DriftObserver(lp, cp)
-        rows = compare_sides(probe, sweep_id, batch_no, start, legacy, candidate, params, observer)
+        rows = compare_sides(probe, sweep_id, batch_no, start, legacy, candidate, params, observer, options)
         state = observer.to_dict() if observer.batches else None  # observed only when both sides parsed
         return rows.samples, rows.extra, rows.noise, state
 

@@ -13,7 +13,7 @@ import os
 import random
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,9 +76,10 @@ def _headers(target: Target, worker: str | None) -> dict[str, str]:
 
 
 async def call_gateway(client: httpx.AsyncClient, probe: Probe, target: Target, items: Sequence[Any],
-                       model: str | None, policy: RetryPolicy, worker: str | None = None) -> SideResult:
+                       model: str | None, policy: RetryPolicy, worker: str | None = None,
+                       options: Mapping[str, Any] | None = None) -> SideResult:
     """Send one batch to `target`; retry 5xx, 429, timeouts and connection errors; classify what is left."""
-    body = probe.build_request(target.profile, items, model)
+    body = probe.build_request(target.profile, items, model, options or {})
     payload = orjson.dumps(body)
     headers = _headers(target, worker)
     n = len(items)

@@ -9,7 +9,7 @@ docs/probes.md walks through the embed probe's folder file by file.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 
 if TYPE_CHECKING:
-    import click
     from numpy.typing import NDArray
 
     from farm.stats.noise import NoiseSamples
@@ -144,7 +143,9 @@ class Probe:
         raise NotImplementedError
 
     # --- wire --------------------------------------------------------------------------------------
-    def build_request(self, profile: Profile, items: Sequence[Any], model: str | None) -> dict[str, Any]:
+    def build_request(self, profile: Profile, items: Sequence[Any], model: str | None,
+                      options: Mapping[str, Any]) -> dict[str, Any]:
+        """A request body for a batch; `options` are the sweep's values of `sweep_options` (e.g. `k`)."""
         raise NotImplementedError
 
     def parse_response(self, profile: Profile, doc: Any, n: int) -> tuple[Any, list[str | None]]:
@@ -160,12 +161,13 @@ class Probe:
         return header
 
     # --- comparison --------------------------------------------------------------------------------
-    def compare(self, legacy: SideResult, candidate: SideResult, n: int, params: VerdictParams) -> Compared:
+    def compare(self, legacy: SideResult, candidate: SideResult, n: int, params: VerdictParams,
+                options: Mapping[str, Any]) -> Compared:
         raise NotImplementedError
 
-    def self_scores(self, first: SideResult, second: SideResult) -> list[float | None]:
+    def self_scores(self, first: SideResult, second: SideResult, options: Mapping[str, Any]) -> list[float | None]:
         """A/A: the score of a gateway's two answers to the same batch (None where either failed)."""
-        compared = self.compare(first, second, len(first.errors), _self_params())
+        compared = self.compare(first, second, len(first.errors), _self_params(), options)
         return compared.score
 
     # --- verdict -----------------------------------------------------------------------------------
@@ -194,6 +196,11 @@ class Probe:
                 catastrophic += score < params.floor
         return compared, disagreements, catastrophic
 
+    # --- sweep options -----------------------------------------------------------------------------
+    # Options of `farm sweep <probe>` beyond the shared ones (e.g. `--k 10`); their values reach
+    # `build_request` and `compare` as `options`, and are recorded with the sweep.
+    sweep_options: ClassVar[tuple[DemoOption, ...]] = ()
+
     # --- demo gateway ------------------------------------------------------------------------------
     demo_options: ClassVar[tuple[DemoOption, ...]] = ()
 
@@ -217,9 +224,6 @@ class Probe:
 
         return DriftRoles()
 
-    def click_options(self) -> list[click.Option]:
-        """Options of `farm sweep <probe>` beyond the shared ones."""
-        return []
 
 
 def _self_params() -> VerdictParams:

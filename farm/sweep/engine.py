@@ -93,10 +93,12 @@ async def run_batch(spec: SweepSpec, probe: Probe, client: httpx.AsyncClient, ba
     noise = in_noise_subsample(batch.no, spec.noise_sample)
     legacy, candidate = await asyncio.gather(
         call_side(client, probe, spec.legacy, batch.items, spec.model, spec.retry, worker, noise=noise,
-                  secondary=spec.legacy_secondary),
-        call_side(client, probe, spec.candidate, batch.items, spec.model, spec.retry, worker, noise=noise),
+                  secondary=spec.legacy_secondary, options=spec.probe_options),
+        call_side(client, probe, spec.candidate, batch.items, spec.model, spec.retry, worker, noise=noise,
+                  options=spec.probe_options),
     )
-    return compare_sides(probe, sweep_id, batch.no, batch.start, legacy, candidate, spec.params, observer)
+    return compare_sides(probe, sweep_id, batch.no, batch.start, legacy, candidate, spec.params, observer,
+                         spec.probe_options)
 
 
 async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None = None,

@@ -45,6 +45,7 @@ class SweepRequest:
     noise_sample: float | None = None
     until_decided: bool = False
     max_samples: int | None = None
+    probe_options: dict[str, Any] | None = None  # values of the probe's own `sweep_options`
 
     @classmethod
     def names(cls) -> set[str]:
@@ -66,6 +67,7 @@ class SweepSpec:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     probe: str = "embed"
     legacy_secondary: Target | None = None
+    probe_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def plugin(self) -> Probe:
@@ -80,6 +82,8 @@ class SweepSpec:
         }
         if self.legacy_secondary is not None:
             out["legacy_secondary"] = self.legacy_secondary.endpoint
+        if self.probe_options:
+            out["probe_options"] = dict(self.probe_options)
         return out
 
     def sweep_row(self, sweep_id: str, mode: str) -> dict[str, Any]:
@@ -115,6 +119,7 @@ def spec_from_row(sweep: Any, database_url: str) -> SweepSpec:
         noise_sample=p["noise_sample"], until_decided=bool(p.get("until_decided")),
         retry=RetryPolicy(**stored["retry"]), probe=sweep.probe,
         legacy_secondary=target_from_dict(secondary) if secondary else None,
+        probe_options=dict(p.get("probe_options") or {}),
     )
 
 
@@ -205,8 +210,21 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
         batch_size=req.batch_size, concurrency=req.concurrency, params=params,
         noise_sample=req.noise_sample if req.noise_sample is not None else th.noise_sample,
         until_decided=req.until_decided, retry=RetryPolicy(attempts=req.retries + 1, timeout=req.timeout),
-        probe=req.probe, legacy_secondary=secondary,
+        probe=req.probe, legacy_secondary=secondary, probe_options=probe_options(probe, req.probe_options),
     )
+
+
+def probe_options(probe: Probe, given: dict[str, Any] | None) -> dict[str, Any]:
+    """The probe's sweep options: its defaults, overridden by what was given; an unknown one is an error."""
+    known = {o.flag.lstrip("-").replace("-", "_"): o for o in probe.sweep_options}
+    values = {name: o.default for name, o in known.items()}
+    for name, value in (given or {}).items():
+        if name not in known:
+            raise UsageError(f"unknown option {name!r} for the {probe.name} probe (known: "
+                             f"{', '.join(sorted(known)) or 'none'})")
+        if value is not None:
+            values[name] = value
+    return values
 
 
 def profiles_of(sweep: Any) -> tuple[Profile, Profile]:

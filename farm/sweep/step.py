@@ -7,7 +7,7 @@ modes therefore produce the same rows from the same answers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,14 +35,15 @@ class SideCall:
 
 async def call_side(client: httpx.AsyncClient, probe: Probe, target: Target, items: Sequence[Any],
                     model: str | None, policy: RetryPolicy, worker: str | None, *, noise: bool,
-                    secondary: Target | None = None) -> SideCall:
+                    secondary: Target | None = None, options: Mapping[str, Any] | None = None) -> SideCall:
     """Ask `target` once, and for a noise batch a second time: again itself, or `secondary` (a second legacy
     replica, as Diffy does) when given."""
-    result = await call_gateway(client, probe, target, items, model, policy, worker)
+    opts = options or {}
+    result = await call_gateway(client, probe, target, items, model, policy, worker, opts)
     self_scores = None
     if noise:
-        again = await call_gateway(client, probe, secondary or target, items, model, policy, worker)
-        self_scores = probe.self_scores(result, again)
+        again = await call_gateway(client, probe, secondary or target, items, model, policy, worker, opts)
+        self_scores = probe.self_scores(result, again, opts)
     return SideCall(result, self_scores, [probe.item_digest(item) for item in items])
 
 
@@ -56,11 +57,12 @@ class BatchRows:
 
 
 def compare_sides(probe: Probe, sweep_id: str, batch_no: int, start: int, legacy: SideCall, candidate: SideCall,
-                  params: VerdictParams, observer: DriftObserver | None = None) -> BatchRows:
+                  params: VerdictParams, observer: DriftObserver | None = None,
+                  options: Mapping[str, Any] | None = None) -> BatchRows:
     """The rows of one batch from its two answers; folds the answers into `observer` when both parsed."""
     lr, cr = legacy.result, candidate.result
     n = len(lr.errors)
-    compared = probe.compare(lr, cr, n, params)
+    compared = probe.compare(lr, cr, n, params, options or {})
     digests = legacy.digests or candidate.digests
     samples = [{"sweep_id": sweep_id, "idx": start + i, "batch_no": batch_no, "input_sha": digests[i],
                 "legacy_error": compared.legacy_errors[i], "candidate_error": compared.candidate_errors[i],

@@ -49,8 +49,9 @@ def test_a_plugin_probe_runs_embedded(echo_pair: tuple[GatewayProcess, ...], tmp
     legacy, candidate, drifting = echo_pair
     env = {"FARM_DATABASE_URL": sqlite_url, "FARM_CONFIG": ""}
     code, out = _sweep(env, "--legacy", legacy.url, "--candidate", candidate.url, "--samples", "3000",
-                       "--reports-dir", str(tmp_path))
+                       "--reports-dir", str(tmp_path), "--prefix", "p:")
     assert code == 0 and out["verdict"] == "PASS" and out["n"] == 3000, out["reason"]
+    assert out["parameters"]["probe_options"] == {"prefix": "p:"}  # the probe's own option, recorded
     assert out["reason"].startswith("PASS: disagreement <= 0.1% at 95% (0 of 3,000 below equality 1.0000)")
     kinds = {(r["kind"], r["field"]) for r in out["drift_catalog"]}
     assert ("url", "URL prefix") in kinds  # /echo vs /v2/echo

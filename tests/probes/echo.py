@@ -7,7 +7,7 @@ text. Registered on import; processes that must know it (gateways, workers) get 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -37,6 +37,7 @@ class EchoProbe(Probe):
     default_profiles = ("echo-legacy", "echo-candidate")
     default_tau, default_floor = 1.0, 0.0
     demo_options: ClassVar[tuple[DemoOption, ...]] = (DemoOption("--shout", "Upper-case every answer.", 0, int),)
+    sweep_options: ClassVar[tuple[DemoOption, ...]] = (DemoOption("--prefix", "Sent before every input.", "", str),)
 
     def items_from_request(self, profile: Profile, body: dict[str, Any]) -> list[Any]:
         assert isinstance(profile, EchoProfile)
@@ -45,9 +46,10 @@ class EchoProbe(Probe):
             raise MalformedBody(f"{profile.inputs_field!r} must be a list of strings")
         return texts
 
-    def build_request(self, profile: Profile, items: Sequence[Any], model: str | None) -> dict[str, Any]:
+    def build_request(self, profile: Profile, items: Sequence[Any], model: str | None,
+                      options: Mapping[str, Any]) -> dict[str, Any]:
         assert isinstance(profile, EchoProfile)
-        return {profile.inputs_field: list(items)}
+        return {profile.inputs_field: [options.get("prefix", "") + item for item in items]}
 
     def parse_response(self, profile: Profile, doc: Any, n: int) -> tuple[Any, list[str | None]]:
         assert isinstance(profile, EchoProfile)
@@ -56,7 +58,8 @@ class EchoProbe(Probe):
             raise MalformedBody(f"{profile.answers_path!r} is not a list of strings")
         return answers, [None if len(answers) == n else "count_mismatch"] * n
 
-    def compare(self, legacy: SideResult, candidate: SideResult, n: int, params: VerdictParams) -> Compared:
+    def compare(self, legacy: SideResult, candidate: SideResult, n: int, params: VerdictParams,
+                options: Mapping[str, Any]) -> Compared:
         both = legacy.value is not None and candidate.value is not None and len(legacy.value) == len(candidate.value)
         score: list[float | None] = [None] * n
         if both:
@@ -109,7 +112,8 @@ class OverlapProbe(EchoProbe):
     }
     default_tau, default_floor, default_p_max = 0.9, 0.5, 0.01
 
-    def compare(self, legacy: SideResult, candidate: SideResult, n: int, params: VerdictParams) -> Compared:
+    def compare(self, legacy: SideResult, candidate: SideResult, n: int, params: VerdictParams,
+                options: Mapping[str, Any]) -> Compared:
         both = legacy.value is not None and candidate.value is not None and len(legacy.value) == len(candidate.value)
         score: list[float | None] = [None] * n
         if both:

@@ -9,7 +9,7 @@ and the report sections (`report.py`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -54,7 +54,8 @@ class EmbedProbe(Probe):
     def items_from_request(self, profile: Profile, body: dict[str, Any]) -> list[Any]:
         return _embed(profile).texts_of(body)
 
-    def build_request(self, profile: Profile, items: Sequence[Any], model: str | None) -> dict[str, Any]:
+    def build_request(self, profile: Profile, items: Sequence[Any], model: str | None,
+                      options: Mapping[str, Any]) -> dict[str, Any]:
         return _embed(profile).build_request(list(items), model)
 
     def parse_response(self, profile: Profile, doc: Any, n: int) -> tuple[Any, list[str | None]]:
@@ -68,10 +69,11 @@ class EmbedProbe(Probe):
     def decode(self, header: Any, body: bytes) -> Any:
         return np.frombuffer(body, dtype=np.float64).reshape(header).copy()
 
-    def compare(self, legacy: SideResult, candidate: SideResult, n: int, params: VerdictParams) -> Compared:
+    def compare(self, legacy: SideResult, candidate: SideResult, n: int, params: VerdictParams,
+                options: Mapping[str, Any]) -> Compared:
         return compare(legacy, candidate, n, params)
 
-    def self_scores(self, first: SideResult, second: SideResult) -> list[float | None]:
+    def self_scores(self, first: SideResult, second: SideResult, options: Mapping[str, Any]) -> list[float | None]:
         return self_cosines(first, second)
 
     def decide(self, arrays: dict[str, NDArray[Any]], errors: dict[str, list[str | None]], params: VerdictParams,
