@@ -21,17 +21,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
-
-from sqlalchemy import CursorResult, func, select, update
+from typing import Any
 
 from farm.config import FarmConfig, ScheduleConfig
 from farm.distributed.names import AGGREGATE_QUEUE, FIRE_TASK
 from farm.errors import ConfigError, UsageError
+from farm.store.schedules import (
+    child_details,
+    count_children,
+    get_run,
+    insert_child,
+    insert_rows_once,
+    transition,
+    update_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -236,57 +242,10 @@ def find_schedule(config: FarmConfig, name: str) -> tuple[int, ScheduleConfig]:
 # ------------------------------------------------------------------------------------------- bookkeeping
 
 
-def insert_once(session: Any, row: dict[str, Any]) -> bool:
-    """INSERT one `scheduled_runs` row unless its run id exists; True when this call inserted it."""
-    from farm.store.models import ScheduledRun
-    from farm.store.sweeps import insert_ignore
-
-    return insert_ignore(session, ScheduledRun, [row]) == 1
-
-
 def claim_run(url: str, rid: str, schedule: str, kind: str, status: str, detail: dict[str, Any]) -> bool:
     """Insert the run's row; False when it already exists (a duplicate fire: do nothing)."""
-    from farm.store.db import transaction
-
-    with transaction(url) as s:
-        return insert_once(s, {"run_id": rid, "schedule": schedule, "kind": kind, "status": status,
-                               "detail": detail})
-
-
-def transition(url: str, rid: str, from_status: Sequence[str], to_status: str) -> bool:
-    """Move a row from one of `from_status` to `to_status`; True for exactly one caller."""
-    from farm.store.db import transaction
-    from farm.store.models import ScheduledRun
-
-    with transaction(url) as s:
-        result = cast(CursorResult[Any], s.execute(
-            update(ScheduledRun).where(ScheduledRun.run_id == rid, ScheduledRun.status.in_(list(from_status)))
-            .values(status=to_status)))
-        return int(result.rowcount) == 1
-
-
-def update_run(url: str, rid: str, status: str | None = None, **detail: Any) -> None:
-    """Merge `detail` into the row's detail (and set its status); only the row's current owner calls this."""
-    from farm.store.db import transaction
-    from farm.store.models import ScheduledRun
-
-    with transaction(url) as s:
-        row = s.get(ScheduledRun, rid, with_for_update=True)
-        if row is None:
-            raise UsageError(f"no scheduled run {rid!r}")
-        row.detail = {**(row.detail or {}), **detail}
-        if status is not None:
-            row.status = status
-
-
-def get_run(url: str, rid: str) -> tuple[str, dict[str, Any]] | None:
-    """(status, detail) of a scheduled run, or None."""
-    from farm.store.db import transaction
-    from farm.store.models import ScheduledRun
-
-    with transaction(url) as s:
-        row = s.get(ScheduledRun, rid)
-        return None if row is None else (row.status, dict(row.detail or {}))
+    return insert_rows_once(url, {"run_id": rid, "schedule": schedule, "kind": kind, "status": status,
+                                  "detail": detail})
 
 
 # --------------------------------------------------------------------------------------------- fleet audit
@@ -310,7 +269,6 @@ def start_fleet_audit(config: FarmConfig, url: str, sched: ScheduleConfig, plan:
     profile dict) for each root, for the caller to fan the phases out."""
     from farm.audit.audit import now_iso
     from farm.audit.profile import profile_from_config
-    from farm.store.db import transaction
 
     started = now_iso()
     roots: list[tuple[str, AuditTarget, dict[str, Any]]] = []
@@ -326,12 +284,7 @@ def start_fleet_audit(config: FarmConfig, url: str, sched: ScheduleConfig, plan:
              "detail": {"fire_time": fire_stamp(fire_time), "started_at": started, "reports_dir": plan.reports_dir,
                         "targets": [{"host": t.host, "root": t.root} for t in plan.targets],
                         "phases": list(plan.phases)}}
-    with transaction(url) as s:
-        if not insert_once(s, fleet):
-            return None
-        for row in rows:
-            insert_once(s, row)
-    return roots
+    return roots if insert_rows_once(url, fleet, rows) else None
 
 
 def phase_landed(url: str, root_run: str, phase: int) -> bool:
@@ -340,40 +293,19 @@ def phase_landed(url: str, root_run: str, phase: int) -> bool:
 
 def record_phase(url: str, root_run: str, phase: int, payload: dict[str, Any]) -> bool:
     """Store one phase's outcome (first write wins); True when every phase of the root has landed."""
-    from farm.store.db import transaction
-    from farm.store.models import ScheduledRun
-
-    with transaction(url) as s:
-        root = s.get(ScheduledRun, root_run)
-        if root is None:
-            raise UsageError(f"no audit root run {root_run!r}")
-        insert_once(s, {"run_id": phase_run_id(root_run, phase), "schedule": root.schedule,
-                        "kind": KIND_AUDIT_PHASE, "status": "error" if payload.get("error") else "done",
-                        "detail": payload})
-        expected = len(root.detail.get("phases", []))
+    _schedule, root = insert_child(url, root_run, {
+        "run_id": phase_run_id(root_run, phase), "kind": KIND_AUDIT_PHASE,
+        "status": "error" if payload.get("error") else "done", "detail": payload})
     # Count in a fresh transaction, after the commit: of two phases landing together, the later sees both.
-    return count_phases(url, root_run) >= expected
+    return count_phases(url, root_run) >= len(root.get("phases", []))
 
 
 def count_phases(url: str, root_run: str) -> int:
-    from farm.store.db import transaction
-    from farm.store.models import ScheduledRun
-
-    with transaction(url) as s:
-        return int(s.scalar(select(func.count()).select_from(ScheduledRun).where(
-            ScheduledRun.kind == KIND_AUDIT_PHASE,
-            ScheduledRun.run_id.startswith(root_run + "/p", autoescape=True))) or 0)
+    return count_children(url, root_run + "/p", KIND_AUDIT_PHASE)
 
 
 def _phase_rows(url: str, root_run: str) -> list[dict[str, Any]]:
-    from farm.store.db import transaction
-    from farm.store.models import ScheduledRun
-
-    with transaction(url) as s:
-        rows = s.scalars(select(ScheduledRun).where(
-            ScheduledRun.kind == KIND_AUDIT_PHASE,
-            ScheduledRun.run_id.startswith(root_run + "/p", autoescape=True)))
-        return [dict(r.detail or {}) for r in rows]
+    return child_details(url, root_run + "/p", KIND_AUDIT_PHASE)
 
 
 def error_result(phase: int, message: str) -> dict[str, Any]:
@@ -427,18 +359,11 @@ def assemble_root(url: str, root_run: str) -> bool | None:
 
 def fleet_complete(url: str, fleet_run: str) -> bool:
     """Have all roots of the fleet run been assembled (or failed)?"""
-    from farm.store.db import transaction
-    from farm.store.models import ScheduledRun
-
     found = get_run(url, fleet_run)
     if found is None:
         return False
     total = len(found[1].get("targets", []))
-    with transaction(url) as s:
-        done = int(s.scalar(select(func.count()).select_from(ScheduledRun).where(
-            ScheduledRun.kind == KIND_AUDIT_ROOT, ScheduledRun.status.in_(ROOT_DONE),
-            ScheduledRun.run_id.startswith(fleet_run + "/", autoescape=True))) or 0)
-    return done >= total
+    return count_children(url, fleet_run + "/", KIND_AUDIT_ROOT, ROOT_DONE) >= total
 
 
 def fleet_report_path(reports_dir: str | Path, fleet_run: str) -> Path:
@@ -453,19 +378,13 @@ def write_fleet(url: str, fleet_run: str) -> Path | None:
     """Write the fleet report once (claims the fleet row); None when not complete or already written."""
     from farm.audit.fleet import write_fleet_report
     from farm.audit.result import AuditReport
-    from farm.store.db import transaction
-    from farm.store.models import ScheduledRun
 
     if not fleet_complete(url, fleet_run) or not transition(url, fleet_run, ["running"], "reporting"):
         return None
     found = get_run(url, fleet_run)
     assert found is not None
     detail = found[1]
-    with transaction(url) as s:
-        roots = list(s.scalars(select(ScheduledRun).where(
-            ScheduledRun.kind == KIND_AUDIT_ROOT,
-            ScheduledRun.run_id.startswith(fleet_run + "/", autoescape=True))))
-        details = sorted((dict(r.detail or {}) for r in roots), key=lambda d: int(d.get("index", 0)))
+    details = sorted(child_details(url, fleet_run + "/", KIND_AUDIT_ROOT), key=lambda d: int(d.get("index", 0)))
     reports = [AuditReport.from_dict(d["report"]) for d in details if d.get("report")]
     path = fleet_report_path(detail.get("reports_dir", "reports"), fleet_run)
     write_fleet_report(reports, path, title=f"Fleet audit {fleet_run}")

@@ -12,25 +12,23 @@ import pytest
 from farm.audit import AuditProfile, load_log, run_phase
 from farm.audit.fixtures import SEED_METRICS, generate_root
 from farm.config import FarmConfig, ScheduleConfig, parse_config
+from farm.distributed.names import AGGREGATE_QUEUE, FIRE_TASK
 from farm.errors import ConfigError
 from farm.schedule import (
-    AGGREGATE_QUEUE,
-    FIRE_TASK,
     assemble_root,
     audit_plan,
     beat_schedule,
     claim_run,
     error_result,
     fleet_report_path,
-    get_run,
     parse_cron,
     parse_fire_time,
     record_phase,
     run_id,
     start_fleet_audit,
-    transition,
     write_fleet,
 )
+from farm.store.schedules import get_run, transition
 
 
 def config_with(*schedules: dict[str, Any], audit: dict[str, Any] | None = None) -> FarmConfig:

@@ -51,7 +51,8 @@ def run_phase(self: Task, root_run: str, host: str, root: str, phase: int, profi
             payload["result"] = error_result(phase, payload["error"])
         complete = record_phase(url, root_run, phase, payload)
     else:
-        from farm.schedule import count_phases, get_run
+        from farm.schedule import count_phases
+        from farm.store.schedules import get_run
 
         found = get_run(url, root_run)
         complete = found is not None and count_phases(url, root_run) >= len(found[1].get("phases", []))

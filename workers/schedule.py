@@ -30,8 +30,8 @@ from farm.schedule import (
     run_id,
     start_fleet_audit,
     sweep_args,
-    update_run,
 )
+from farm.store.schedules import update_run
 from workers.app import app, long_task_limits
 
 log = logging.getLogger(__name__)

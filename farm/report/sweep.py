@@ -16,9 +16,9 @@ from farm.errors import UsageError
 from farm.probes import Probe, get_probe
 from farm.report.parity_log import ParityRow, record, write_atomic
 from farm.report.plots import latency_plot
+from farm.stats.latency import per_request
 from farm.store.models import DriftFinding, Sweep, Verdict
 from farm.store.sweeps import get_sweep, load_outcome, load_sample_arrays
-from farm.sweep.finalize import per_request
 from farm.wiredrift import DriftRow, render_catalog
 
 _ICON = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}

@@ -75,3 +75,11 @@ def latency_summary(
             lo, hi = np.quantile(col, [alpha / 2.0, 1.0 - alpha / 2.0])
             out["ratio"][name]["ci"] = [float(lo), float(hi)]
     return out
+
+
+def per_request(latency: NDArray[np.float64], batch_no: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Latency once per request: the samples of a batch share one request, so repeats would inflate n."""
+    out = np.full_like(latency, np.nan)
+    _, first = np.unique(batch_no, return_index=True)
+    out[first] = latency[first]
+    return out

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from farm.probes import get_probe
+from farm.stats.latency import per_request
 from farm.stats.noise import NoiseSamples
 from farm.stats.params import VerdictParams
 from farm.stats.verdict import Verdict
@@ -26,14 +26,6 @@ class Outcome:
     verdict: Verdict
     catalog: list[DriftRow]
     adapter_map: dict[str, Any]
-
-
-def per_request(latency: npt.NDArray[np.float64], batch_no: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-    """Latency once per request: the samples of a batch share one request, so repeats would inflate n."""
-    out = np.full_like(latency, np.nan)
-    _, first = np.unique(batch_no, return_index=True)
-    out[first] = latency[first]
-    return out
 
 
 def finalize(url: str, sweep_id: str, probe_name: str, params: VerdictParams, observer: DriftObserver, *,

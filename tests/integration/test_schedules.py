@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 
 from farm.config import load_config
 from farm.gateway.process import spawn
-from farm.schedule import get_run, run_id
+from farm.schedule import run_id
 from farm.store.db import transaction, upgrade
 from farm.store.models import ScheduledRun, Sweep
+from farm.store.schedules import get_run
 from farm.store.sweeps import sample_count
 from tests.integration.test_audit_celery import (
     Processes,
