@@ -203,7 +203,8 @@ def _markdown(probe: Probe, sweep: Sweep, verdict: Verdict, findings: list[Drift
         "## Parameters",
         "",
         *table(["parameter", "value"],
-               [[k, fmt(v)] for k, v in p.items() if not isinstance(v, dict) and v is not None]
+               [[k, f"{v:g}" if isinstance(v, float) else fmt(v)] for k, v in p.items()
+                if not isinstance(v, dict) and v is not None]
                + [[f"method: {k}", str(v)] for k, v in (d.get("methods") or {}).items()]),
         "",
         "## Plots",
