@@ -51,3 +51,12 @@ def test_streaming_does_not_read_ahead(tmp_path: Path) -> None:
     path.write_text("".join(f"line {i}\n" for i in range(100_000)))
     gen = iter_items(CorpusSpec(str(path)))
     assert next(gen) == "line 0"  # a lazy generator: nothing else was parsed yet
+
+
+def test_count_items_gives_the_progress_bar_a_total(tmp_path: Path) -> None:
+    from farm.corpus import count_items
+
+    (tmp_path / "c.txt").write_text("one\n\ntwo\r\nthree\n")
+    assert count_items(CorpusSpec(str(tmp_path / "c.txt"))) == 3
+    assert count_items(CorpusSpec(str(tmp_path / "c.txt"), limit=2)) == 2
+    assert count_items(CorpusSpec(limit=70)) == 70

@@ -136,7 +136,9 @@ def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight,
                 sender.side(job)
             inflight.add(jobs)
             sent += len(group)
-    set_total(url, sweep_id, total, samples)
+    notes = ({"corpus_bad_lines": {"count": corpus_stats.bad_lines, "first": corpus_stats.first_bad}}
+             if corpus_stats.bad_lines else None)
+    set_total(url, sweep_id, total, samples, notes)
     if total == 0:
         set_status(url, sweep_id, "failed")
         raise UsageError("the corpus is empty: nothing to sweep")

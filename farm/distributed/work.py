@@ -136,8 +136,10 @@ def finalize_distributed(url: str, sweep_id: str, reports_dir: str | None) -> Ou
         for state in drift_states(url, sweep_id):
             observer.merge(DriftObserver.from_dict(state, lp, cp))
         # The producer sets `planned` in the same UPDATE as `batches_total`, which the finalize claim requires.
+        bad = sweep.params.get("corpus_bad_lines")
         outcome = finalize(url, sweep_id, sweep.probe, params_of(sweep), observer, planned=sweep.planned,
-                           sequential=bool(sweep.params.get("until_decided")), status="finalizing")
+                           sequential=bool(sweep.params.get("until_decided")), status="finalizing",
+                           extra={"corpus_bad_lines": bad} if bad else None)
         if reports_dir is not None:
             render(url, sweep_id, Path(reports_dir))
     except BaseException:

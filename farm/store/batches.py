@@ -119,9 +119,16 @@ def progress(url: str, sweep_id: str) -> tuple[str, int, int | None]:
     return str(status), int(done), total
 
 
-def set_total(url: str, sweep_id: str, batches: int, samples: int) -> None:
+def set_total(url: str, sweep_id: str, batches: int, samples: int, notes: dict[str, Any] | None = None) -> None:
+    """The sweep's size once dispatched (what the finalize claim waits for), with `notes` merged into its
+    parameters in the same UPDATE (e.g. corpus lines skipped), so finalize always sees them."""
     with transaction(url) as s:
-        s.execute(update(Sweep).where(Sweep.id == sweep_id).values(batches_total=batches, planned=samples))
+        values: dict[str, Any] = {"batches_total": batches, "planned": samples}
+        if notes:
+            sweep = s.get(Sweep, sweep_id, with_for_update=True)
+            if sweep is not None:
+                values["params"] = {**sweep.params, **notes}
+        s.execute(update(Sweep).where(Sweep.id == sweep_id).values(**values))
 
 
 def paired_batches(url: str, sweep_id: str, among: Collection[int] | None = None) -> set[int]:

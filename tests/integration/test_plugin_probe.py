@@ -74,12 +74,18 @@ def test_a_plugin_probe_runs_distributed(echo_pair: tuple[GatewayProcess, ...], 
         cluster.worker("legacy", "probe.legacy")
         cluster.worker("candidate", "probe.candidate")
         cluster.worker("aggregate", "farm.aggregate")
-        code, out = _sweep(env, "--legacy", legacy.url, "--candidate", candidate.url, "--samples", "1000",
-                           "--distributed", "--no-report", "--stall-timeout", "60", "--p-max", "0.01")
+        # Captured legacy traffic as the corpus: 100 request bodies of 10 inputs, and one line that is no body.
+        corpus = tmp_path / "requests.jsonl"
+        bodies = [json.dumps({"inputs": [f"q{i}-{j}" for j in range(10)]}) for i in range(100)]
+        corpus.write_text("\n".join([*bodies[:50], "{broken", *bodies[50:]]) + "\n")
+        code, out = _sweep(env, "--legacy", legacy.url, "--candidate", candidate.url, "--corpus", str(corpus),
+                           "--corpus-format", "requests", "--distributed", "--no-report", "--stall-timeout", "60",
+                           "--p-max", "0.01")
     finally:
         cluster.stop()
     assert code == 0 and out["verdict"] == "PASS" and out["mode"] == "distributed", out.get("reason")
     assert samples_of(pg_url, out["sweep_id"]) == (1000, 1000, 0, 999)
+    assert out["corpus_bad_lines"]["count"] == 1 and "requests.jsonl:51" in out["corpus_bad_lines"]["first"]
 
 
 def test_a_plugin_probe_of_the_bounded_mean_family(echo_pair: tuple[GatewayProcess, ...], tmp_path: Path,
