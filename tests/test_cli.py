@@ -1,8 +1,13 @@
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from farm.cli import COMMANDS, main_group
@@ -29,3 +34,20 @@ def test_every_command_explains_itself() -> None:
 def test_unknown_command_is_a_usage_error() -> None:
     result = CliRunner().invoke(main_group, ["nope"])
     assert result.exit_code == 2 and "No such command" in result.output
+
+
+@pytest.mark.parametrize("argv", [
+    ["nope"],
+    ["sweep", "nope"],
+    ["sweep", "embed", "--samples", "x"],
+    ["sweep", "embed", "--legacy", "ftp://x"],
+    ["gateways", "serve", "--probe", "nope", "--profile", "x", "--port", "9"],
+    ["gateways", "serve", "--profile", "nope", "--port", "9"],
+    ["demo", "--probe", "nope"],
+])
+def test_bad_usage_is_one_line_and_exit_2(argv: list[str], tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "farm", *argv], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "FARM_CONFIG": "", "FARM_DATABASE_URL": f"sqlite:///{tmp_path}/f.db"},
+                          timeout=60)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("farm: error: "), proc.stderr

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from farm import __version__
+from farm.cli.common import OneLineGroup
 from farm.errors import EXIT_USAGE, FarmError
 
 # Subcommands are imported only when used: `farm sweep ...` never pays for Celery, scipy.optimize or
@@ -32,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class FarmGroup(click.Group):
+class FarmGroup(OneLineGroup):
     """Loads subcommands lazily, and turns every `FarmError` into one line on stderr and its exit code."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -9,42 +9,10 @@ from pathlib import Path
 import click
 import orjson
 
-from farm.cli.common import config_from
+from farm.cli.common import OneLineGroup, config_from
 from farm.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, UsageError
 
 _EXIT = {"PASS": EXIT_PASS, "FAIL": EXIT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE}
-
-
-def _one_line(exc: click.UsageError) -> UsageError:
-    """click's own usage errors (bad option, bad value) as our one-line error, exit 2, no usage block."""
-    return UsageError(exc.format_message())
-
-
-class OneLineCommand(click.Command):
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
-                     **extra: object) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            raise _one_line(exc) from None
-
-
-class OneLineGroup(click.Group):
-    command_class = OneLineCommand
-
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
-                     **extra: object) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            raise _one_line(exc) from None
-
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
-                                                                               list[str]]:
-        try:
-            return super().resolve_command(ctx, args)
-        except click.UsageError as exc:
-            raise _one_line(exc) from None
 
 
 def _write_text(path: str, text: str) -> None:

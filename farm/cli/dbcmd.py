@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from farm.cli.common import config_from
+from farm.cli.common import OneLineGroup, config_from
 from farm.store.db import current_revision, get_engine, head_revision, normalise_url, upgrade
 
 
-@click.group("db")
+@click.group("db", cls=OneLineGroup)
 def db() -> None:
     """The results database (SQLite at .farm/farm.db by default; FARM_DATABASE_URL for Postgres)."""
 

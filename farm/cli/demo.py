@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from farm.cli.common import config_from
+from farm.cli.common import OneLineCommand, config_from
 from farm.cli.sweep import EXIT_BY_OUTCOME, print_outcome, run_sweep
 from farm.gateway.process import spawn
 from farm.probes import get_probe, probe_names
@@ -18,7 +18,7 @@ from farm.sweep.spec import SweepRequest, build_spec
 _SEVERITY = {"PASS": 0, "INCONCLUSIVE": 1, "FAIL": 2}
 
 
-@click.command("demo")
+@click.command("demo", cls=OneLineCommand)
 @click.option("--probe", "probes", multiple=True, help="Probe to demonstrate (repeatable; default: every one).")
 @click.option("--samples", type=click.IntRange(min=1), default=3000, show_default=True)
 @click.option("--drift-rate", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,

@@ -7,7 +7,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from farm.cli.common import config_from
+from farm.cli.common import OneLineGroup, config_from
 from farm.errors import UsageError
 from farm.gateway.demo import DemoSettings, create_app
 from farm.probes import get_probe, probe_names
@@ -37,7 +37,7 @@ def _with_probe_options(command: Any) -> Any:
     return command
 
 
-@click.group("gateways")
+@click.group("gateways", cls=OneLineGroup)
 def gateways() -> None:
     """Demo gateways to try the farm on (also what the tests and benchmarks run against)."""
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from farm.cli.common import OneLineCommand
 from farm.config import parse_config
 from farm.errors import UsageError
 
@@ -15,7 +16,7 @@ def example_config() -> str:
     return files("farm").joinpath("example.toml").read_text(encoding="utf-8")
 
 
-@click.command("init")
+@click.command("init", cls=OneLineCommand)
 @click.option("--path", "target", type=click.Path(dir_okay=False), default="farm.toml", show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(target: str, force: bool) -> None:

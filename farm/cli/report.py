@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from farm.cli.common import config_from
+from farm.cli.common import OneLineCommand, config_from
 from farm.report.sweep import render, report_json
 
 
-@click.command("report")
+@click.command("report", cls=OneLineCommand)
 @click.argument("sweep_id")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the sweep's outcome as one JSON object instead.")

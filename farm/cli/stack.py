@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
+from farm.cli.common import OneLineCommand, OneLineGroup
 from farm.errors import UsageError
 from farm.stack import compose_yaml, down, resolve_executable, state_dir, status, up
 
 
-@click.group("stack")
+@click.group("stack", cls=OneLineGroup)
 def stack() -> None:
     """The distributed farm on this machine: demo gateways, one worker per gateway queue, the aggregation
     worker, beat and Flower, as local processes (the same set docker-compose.yml runs in containers).
@@ -59,7 +60,7 @@ def compose_cmd(check_path: str | None) -> None:
         raise click.ClickException(f"{check_path} is stale: regenerate it with `farm stack compose > {check_path}`")
 
 
-@click.command("flower", context_settings={"ignore_unknown_options": True})
+@click.command("flower", cls=OneLineCommand, context_settings={"ignore_unknown_options": True})
 @click.option("--address", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=5555, show_default=True)
 @click.option("--max-tasks", type=int, default=20_000, show_default=True,

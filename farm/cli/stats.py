@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
+from farm.cli.common import OneLineGroup
 from farm.errors import UsageError
 
 COMMANDS: list[click.Command] = []
 
 
-@click.group("stats")
+@click.group("stats", cls=OneLineGroup)
 def stats_group() -> None:
     """Statistics engine: check the verdict rules against simulated sweeps."""
 

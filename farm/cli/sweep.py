@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from farm.cli.common import config_from
+from farm.cli.common import OneLineCommand, OneLineGroup, config_from
 from farm.config import FarmConfig
 from farm.distributed.producer import Flow
 from farm.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, UsageError
@@ -55,7 +55,7 @@ def print_outcome(payload: dict[str, object], as_json: bool) -> None:
         click.echo(str(payload.get("reason")))
 
 
-class SweepGroup(click.Group):
+class SweepGroup(OneLineGroup):
     """`farm sweep <probe>` for every registered probe, besides `status`, `cancel` and `resume`."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -126,9 +126,10 @@ def sweep_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ]
+    command = flow_options(command)  # the distributed pacing options last in --help
     for option in reversed(options):
         command = option(command)
-    return flow_options(command)
+    return command
 
 
 def probe_command(name: str) -> click.Command:
@@ -160,7 +161,7 @@ def probe_command(name: str) -> click.Command:
     for opt in reversed(probe.sweep_options):
         command = click.option(opt.flag, type=opt.type, default=None,
                                help=f"{opt.help} [default: {opt.default}]")(command)
-    return click.command(name)(command)
+    return click.command(name, cls=OneLineCommand)(command)
 
 
 def run_sweep(config: FarmConfig, spec: SweepSpec, reports: Path | None, *, distributed: bool,
