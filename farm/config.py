@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from farm.distributed.names import gateway_queue
 from farm.errors import ConfigError
 from farm.stats.params import VerdictParams
 
@@ -111,7 +112,7 @@ def _parse_gateways(source: str, table: Any) -> dict[str, GatewayConfig]:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(source, key + ".url", f"must start with http:// or https://, got {url!r}")
         profile = _expect(source, key + ".profile", body.get("profile"), str, "a wire profile name")
-        queue = _expect(source, key + ".queue", body.get("queue", f"probe.{name}"), str, "a queue name")
+        queue = _expect(source, key + ".queue", body.get("queue", gateway_queue(name)), str, "a queue name")
         token_env = _expect(
             source, key + ".token_env", body.get("token_env", GatewayConfig.default_token_env(name)), str,
             "an environment variable name",
@@ -209,7 +210,7 @@ def default_gateways() -> dict[str, GatewayConfig]:
     """Without [gateways], `legacy` and `candidate` are the demo pair `farm stack up` serves."""
     from farm.stack import default_gateways as stack_pair
 
-    return {name: GatewayConfig(name, url, profile, f"probe.{name}", GatewayConfig.default_token_env(name))
+    return {name: GatewayConfig(name, url, profile, gateway_queue(name), GatewayConfig.default_token_env(name))
             for name, (url, profile) in stack_pair().items()}
 
 
