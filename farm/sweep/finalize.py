@@ -16,7 +16,7 @@ from farm.probes import get_probe
 from farm.stats.noise import NoiseSamples
 from farm.stats.params import VerdictParams
 from farm.stats.verdict import Verdict
-from farm.store.sweeps import load_sample_arrays, save_outcome
+from farm.store.sweeps import get_sweep, load_sample_arrays, save_outcome
 from farm.wiredrift import DriftObserver, DriftRow
 
 
@@ -50,7 +50,9 @@ def finalize(url: str, sweep_id: str, probe_name: str, params: VerdictParams, ob
     if "norm_legacy" in arrays:  # vector norms feed the drift catalog's normalisation row
         finite = np.isfinite(arrays["norm_legacy"]) & np.isfinite(arrays["norm_candidate"])
         observer.observe_norms(arrays["norm_legacy"][finite], arrays["norm_candidate"][finite])
-    verdict = probe.decide(arrays, errors, params, planned=planned, noise=noise_samples, sequential=sequential)
+    options = (get_sweep(url, sweep_id).params or {}).get("probe_options") or {}
+    verdict = probe.decide(arrays, errors, params, planned=planned, noise=noise_samples, sequential=sequential,
+                           options=options)
     catalog = observer.catalog()
     adapter = observer.adapter_map()
     detail = {**verdict.to_dict(), "adapter_map": adapter, **(extra or {})}
