@@ -96,3 +96,17 @@ def test_adapter_map_turns_a_candidate_answer_into_the_legacy_shape() -> None:
         assert [h["id"] for h in adapted["results"]] == [h["id"] for h in ldoc["results"]]
         assert [h["score"] for h in adapted["results"]] == pytest.approx([h["score"] for h in ldoc["results"]])
     assert [u["path"] for u in adapter["unknown"]] == ["took_ms"]
+
+
+def test_a_custom_search_profile_from_farm_toml() -> None:
+    from farm.errors import ConfigError
+    from farm.profiles import profile_from_table
+
+    mine = profile_from_table("mine", {"probe": "search", "base": "lakehouse-candidate", "hits_path": "data.hits",
+                                       "score_kind": "similarity", "k_field": "limit"}, "farm.toml")
+    assert isinstance(mine, SearchProfile) and mine.descending and mine.path == "/v1/vectors/search"
+    hits, error = mine.parse_hits({"data": {"hits": [{"doc_id": "a", "distance": 0.9}, {"doc_id": "b",
+                                                                                        "distance": 0.4}]}})
+    assert hits.ids == ["a", "b"] and error is None
+    with pytest.raises(ConfigError, match="score_kind"):
+        profile_from_table("bad", {"probe": "search", "base": "lakehouse-legacy", "score_kind": "rank"}, "farm.toml")

@@ -90,7 +90,9 @@ class SearchProbe(Probe):
             from farm.probes.search.corpus import DEFAULT_MODEL
             from farm.probes.search.demo import embed_query
 
-            vector = embed_query(query, model or DEFAULT_MODEL).astype(float).tolist()
+            from farm.probes.embed.embedder import MODELS
+
+            vector = embed_query(query, model if model in MODELS else DEFAULT_MODEL).astype(float).tolist()
         return p.build_request(query, vector, int(options.get("k") or 10))
 
     def parse_response(self, profile: Profile, doc: Any, n: int) -> tuple[Any, list[str | None]]:
