@@ -87,10 +87,9 @@ class SearchProbe(Probe):
         query = str(items[0])
         vector = None
         if p.query_field is None:  # a vector-only API: the query embedded with the demo embedder
+            from farm.probes.embed.embedder import MODELS
             from farm.probes.search.corpus import DEFAULT_MODEL
             from farm.probes.search.demo import embed_query
-
-            from farm.probes.embed.embedder import MODELS
 
             vector = embed_query(query, model if model in MODELS else DEFAULT_MODEL).astype(float).tolist()
         return p.build_request(query, vector, int(options.get("k") or 10))
