@@ -62,6 +62,7 @@ class SideResult:
     attempts: int
     request: dict[str, Any]
     response: Any = None
+    latencies: list[float] | None = None  # per item, when each item was its own request (unbatched probes)
 
     @property
     def ok(self) -> bool:

@@ -42,8 +42,9 @@ def finalize(url: str, sweep_id: str, probe_name: str, params: VerdictParams, ob
     """Decide and store the verdict and the drift catalog, and move the sweep to `status`."""
     probe = get_probe(probe_name)
     arrays, errors, noise = load_sample_arrays(url, sweep_id, probe)
-    arrays["latency_legacy_ms"] = per_request(arrays["latency_legacy_ms"], arrays["batch_no"])
-    arrays["latency_candidate_ms"] = per_request(arrays["latency_candidate_ms"], arrays["batch_no"])
+    if probe.batched:  # an unbatched probe's samples are each their own request already
+        arrays["latency_legacy_ms"] = per_request(arrays["latency_legacy_ms"], arrays["batch_no"])
+        arrays["latency_candidate_ms"] = per_request(arrays["latency_candidate_ms"], arrays["batch_no"])
     noise_samples = None
     if noise.get("legacy") is not None and (noise["legacy"].size or noise["candidate"].size):
         noise_samples = NoiseSamples(legacy_self=noise["legacy"], candidate_self=noise["candidate"])

@@ -73,10 +73,15 @@ def test_hnsw_at_ef_4_fails_on_its_measured_recall(search_pair: tuple[GatewayPro
     with spawn("lakehouse-candidate", "--index", "hnsw", "--ef", "4", probe="search") as hnsw:
         code, out = _sweep("search", env, "--legacy", legacy.url, "--candidate", hnsw.url, "--samples", "200",
                            "--no-report")
+        seq_code, seq = _sweep("search", env, "--legacy", legacy.url, "--candidate", hnsw.url, "--until-decided",
+                               "--max-samples", "5000", "--no-report")
     measured = out["statistics"]["retrieval"]["mean_recall_tie_aware"]
     assert code == 1 and out["verdict"] == "FAIL", out["reason"]
     assert measured < 0.9 and out["reason"].startswith(f"FAIL: mean recall@10 {measured:.4f} [")
     assert "< 0.99 over 200 queries" in out["reason"]
+    assert out["statistics"]["latency"]["candidate"]["n"] == 200  # one latency per request (per query)
+    # The sequential stop decides as soon as the always-valid bound is below r_min.
+    assert seq_code == 1 and seq["verdict"] == "FAIL" and seq["stopped_at"] < 1000, seq["reason"]
 
 
 def test_duplicates_swapped_at_equal_scores_keep_tie_aware_recall(sqlite_url: str) -> None:
