@@ -110,3 +110,11 @@ def test_a_custom_search_profile_from_farm_toml() -> None:
     assert hits.ids == ["a", "b"] and error is None
     with pytest.raises(ConfigError, match="score_kind"):
         profile_from_table("bad", {"probe": "search", "base": "lakehouse-legacy", "score_kind": "rank"}, "farm.toml")
+
+
+def test_no_tie_credit_when_the_scoring_itself_drifted() -> None:
+    """Candidate scores with no simple relation to legacy's say nothing on the legacy scale: no tie credit."""
+    l_ids, l_scores = ["a", "b", "c"], [0.9, 0.8, 0.7]
+    c_ids, c_scores = ["a", "b", "x"], [0.3, 0.9, 0.95]  # scrambled scale: not identity, 1 - s or a scale
+    m = query_metrics(l_ids, l_scores, c_ids, c_scores, 3, legacy_descending=True, declared=Relation(IDENTITY))
+    assert m.relation.kind == NONE and m.tie_credit == 0 and m.recall == pytest.approx(2 / 3)

@@ -18,6 +18,7 @@ from farm.probes.base import Backend, Column, Compared, DemoOption, MalformedBod
 from farm.probes.retrieve.profile import PRESETS, RetrievedHits, RetrieveProfile
 from farm.probes.search import SEARCH_COLUMNS, SearchProbe
 from farm.stats.params import VerdictParams
+from farm.wiredrift.roles import DriftRoles
 
 
 def _as_retrieve(profile: Profile) -> RetrieveProfile:
@@ -108,6 +109,12 @@ class RetrieveProbe(SearchProbe):
             return 1, compute
 
         return answer
+
+
+    def drift_roles(self) -> DriftRoles:
+        from farm.probes.retrieve.drift import RetrieveRoles
+
+        return RetrieveRoles()
 
 
 PROBE = register(RetrieveProbe())

@@ -105,7 +105,8 @@ class SearchRoles(DriftRoles):
         c_req = [f for f in (cp.index_field, cp.query_field or cp.vector_field, cp.k_field) if f]
         lo, co = self._order(state, "legacy"), self._order(state, "candidate")
         fitted = {IDENTITY: "identity", ONE_MINUS: "candidate = 1 - legacy",
-                  SCALE: f"candidate = {scale:.4g} x legacy" if scale else "a scale"}.get(kind, f"{kind}")
+                  SCALE: f"candidate = {scale:.4g} x legacy" if scale else "a scale",
+                  "none": "no simple relation (the scoring drifted)"}.get(kind, f"{kind}")
         same_semantics = lp.score_kind == cp.score_kind and kind in (IDENTITY, "unknown")
         rows = [
             url_row(legacy, candidate),

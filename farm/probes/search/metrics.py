@@ -1,8 +1,10 @@
 """Ranking metrics of one query: the candidate's top-k against the legacy top-k (the reference).
 
-- `recall_at_k`: tie-aware as ann-benchmarks counts it: a candidate hit counts when it is in the legacy top-k
-  or its score, mapped onto the legacy scale, is within `eps` of the legacy k-th score (two documents at the
-  same distance swapped across the k-th rank is not a miss); the plain set recall is kept beside it.
+- recall@k: tie-aware as ann-benchmarks counts it: a candidate hit counts when it is in the legacy top-k or its
+  score, mapped onto the legacy scale, is within `eps` of the legacy k-th score (two documents at the same
+  distance swapped across the k-th rank is not a miss); the plain set recall is kept beside it. The mapping is
+  the relation fitted on the query's common hits: when the two sides' scores have no simple relation (the
+  scoring itself drifted), a candidate score says nothing on the legacy scale and no tie is credited.
 - `rbo_ext`: rank-biased overlap, extrapolated (Webber, Moffat & Zobel, TOIS 2010, eq. 32, uneven lengths).
 - `kendall_tau_b`: Kendall's tau-b of the common items' scores (ties from equal scores handled).
 - `fit_relation`: the relation of the two sides' scores on common hits: identity, `1 - s`, a scale, or none.
@@ -127,13 +129,15 @@ class QueryMetrics:
 def query_metrics(l_ids: Sequence[str], l_scores: Sequence[float], c_ids: Sequence[str],
                   c_scores: Sequence[float], k: int, *, legacy_descending: bool, declared: Relation,
                   eps: float = 1e-6, p: float = 0.9) -> QueryMetrics:
-    """All metrics of one query; `declared` maps candidate scores onto legacy's when no relation is fitted."""
+    """All metrics of one query. Tie credit uses the relation fitted on the common hits; `declared` (what the
+    profiles promise) stands in only when the lists share no hit to fit on."""
     kk = min(k, len(l_ids))
     lt, ct = list(l_ids[:k]), list(c_ids[:k])
     l_pos = {h: i for i, h in enumerate(lt)}
     common = [(l_scores[l_pos[h]], c_scores[j]) for j, h in enumerate(ct) if h in l_pos]
     relation = fit_relation([a for a, _ in common], [b for _, b in common])
-    mapping = relation if relation.kind in (IDENTITY, ONE_MINUS, SCALE) else declared
+    mapping = relation if relation.kind in (IDENTITY, ONE_MINUS, SCALE) else (
+        declared if relation.kind == UNKNOWN else Relation(NONE))
     inter = len(common)
     if kk == 0:
         recall = plain = 1.0

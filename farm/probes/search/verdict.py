@@ -80,6 +80,12 @@ def decide_retrieval(arrays: dict[str, NDArray[Any]], texts: dict[str, list[Any]
             outcome, reason = "FAIL", gate.reason.replace(" samples", " queries")
         elif gate.outcome == "INCONCLUSIVE" and outcome == "PASS":
             outcome, reason = "INCONCLUSIVE", gate.reason.replace(" samples", " queries")
-    detail = {**verdict.detail, "retrieval": plain(summary)}
+    findings = list(verdict.detail.get("findings") or [])
+    counts = summary["score_relation_counts"]
+    drifted = int(counts.get("none", 0))
+    if drifted and summary["score_relation"] == "none":
+        findings.append(f"score drift: on {drifted:,} of {sum(counts.values()):,} queries the candidate's scores "
+                        "follow no simple relation (identity, 1 - s, a scale) to legacy's on the common hits")
+    detail = {**verdict.detail, "retrieval": plain(summary), "findings": findings}
     return dataclasses.replace(verdict, outcome=outcome, reason=reason, detail=detail,
                                params={**verdict.params, "k": k})
