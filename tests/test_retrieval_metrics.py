@@ -118,3 +118,26 @@ def test_no_tie_credit_when_the_scoring_itself_drifted() -> None:
     c_ids, c_scores = ["a", "b", "x"], [0.3, 0.9, 0.95]  # scrambled scale: not identity, 1 - s or a scale
     m = query_metrics(l_ids, l_scores, c_ids, c_scores, 3, legacy_descending=True, declared=Relation(IDENTITY))
     assert m.relation.kind == NONE and m.tie_credit == 0 and m.recall == pytest.approx(2 / 3)
+
+
+def test_the_optional_rbo_gate_fails_a_sweep_whose_recall_passes() -> None:
+    """Same top-k sets in another order: recall@10 is 1 everywhere, RBO is not; `--rbo-min` makes it a FAIL."""
+    import numpy as np
+
+    from farm.probes.search.verdict import decide_retrieval
+    from farm.stats.params import VerdictParams
+
+    n = 2000
+    ones, zeros = np.ones(n), np.zeros(n)
+    arrays = {"score": ones, "recall_plain": ones, "jaccard": ones, "rbo": np.full(n, 0.8), "kendall_tau": -ones,
+              "first_diff": ones, "tie_credit": zeros, "legacy_tied": zeros, "rel_scale": -ones,
+              "latency_legacy_ms": ones, "latency_candidate_ms": ones}
+    texts: dict[str, list[str | None]] = {"legacy_error": [None] * n, "candidate_error": [None] * n,
+                                          "relation": ["one_minus"] * n}
+    params = VerdictParams(tau=0.99, p_max=0.01, alpha=0.05, floor=0.5)
+    kw = {"planned": n, "noise": None, "sequential": False}
+    passed = decide_retrieval(arrays, texts, params, options={"k": 10}, **kw)  # type: ignore[arg-type]
+    assert passed.outcome == "PASS" and passed.reason.startswith("PASS: mean recall@10 1.0000")
+    gated = decide_retrieval(arrays, texts, params, options={"k": 10, "rbo_min": 0.95}, **kw)  # type: ignore[arg-type]
+    assert gated.outcome == "FAIL" and gated.reason.startswith("FAIL: mean RBO@10 0.8000")
+    assert gated.detail["retrieval"]["rbo_gate"]["outcome"] == "FAIL"
