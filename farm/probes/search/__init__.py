@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import click
 from numpy.typing import NDArray
 
 from farm.probes import register
@@ -32,11 +33,13 @@ SEARCH_COLUMNS = (
     Column("candidate_top", "text"),
 )
 SWEEP_OPTIONS = (
-    DemoOption("--k", "Hits asked of both gateways per query (recall@k).", 10, int),
+    DemoOption("--k", "Hits asked of both gateways per query (recall@k).", 10, click.IntRange(1, 1000)),
     DemoOption("--tie-eps", "A candidate hit within this of the legacy k-th score counts (tie-aware recall).",
-               1e-6, float),
-    DemoOption("--rbo-p", "Persistence of rank-biased overlap.", 0.9, float),
-    DemoOption("--rbo-min", "Also require the mean RBO's lower bound >= this (optional gate).", None, float),
+               1e-6, click.FloatRange(min=0.0)),
+    DemoOption("--rbo-p", "Persistence of rank-biased overlap.", 0.9,
+               click.FloatRange(0.0, 1.0, min_open=True, max_open=True)),
+    DemoOption("--rbo-min", "Also require the mean RBO's lower bound >= this (optional gate).", None,
+               click.FloatRange(0.0, 1.0, min_open=True, max_open=True)),
 )
 
 
