@@ -50,18 +50,19 @@ class SearchRoles(DriftRoles):
             asc = all(a <= b for a, b in itertools.pairwise(scores))
             key = "flat" if desc and asc else "descending" if desc else "ascending" if asc else "unordered"
             facts["order"][key] = facts["order"].get(key, 0) + 1
-        query = request.get(p.query_field) if isinstance(request, dict) and p.query_field else None
-        if (isinstance(query, str) and isinstance(ids, list) and isinstance(scores, list)
-                and len(facts["scores"]) < MAX_QUERIES):
-            facts["scores"][query] = {str(i): s for i, s in zip(ids, scores, strict=False)
-                                      if isinstance(s, int | float)}
+        # Keyed by observation order: the observer folds both sides of a batch together, so the n-th entry of
+        # each side answers the same query (a vector-only API has no query text to key by).
+        if len(facts["scores"]) < MAX_QUERIES:
+            pairs = {str(i): v for i, v in zip(ids, scores, strict=False) if isinstance(v, int | float)} \
+                if isinstance(ids, list) and isinstance(scores, list) else {}
+            facts["scores"][str(len(facts["scores"]))] = pairs
         return None
 
     def merge_facts(self, facts: dict[str, Any], other: dict[str, Any]) -> None:
         super().merge_facts(facts, other)
-        for q, pairs in other.get("scores", {}).items():
+        for pairs in other.get("scores", {}).values():  # renumbered in order: both sides stay aligned
             if len(facts["scores"]) < MAX_QUERIES:
-                facts["scores"].setdefault(q, pairs)
+                facts["scores"][str(len(facts["scores"]))] = pairs
 
     def fields(self, state: dict[str, Any], profile: Profile, side: str) -> RoleFields:
         p = _search(profile)
@@ -74,8 +75,8 @@ class SearchRoles(DriftRoles):
         lq, cq = state["facts"]["legacy"].get("scores", {}), state["facts"]["candidate"].get("scores", {})
         kinds: Counter[str] = Counter()
         scales: list[float] = []
-        for q, lpairs in lq.items():
-            cpairs = cq.get(q)
+        for key, lpairs in lq.items():
+            cpairs = cq.get(key)
             if not cpairs:
                 continue
             common = [h for h in lpairs if h in cpairs]
