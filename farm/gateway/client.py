@@ -78,7 +78,35 @@ def _headers(target: Target, worker: str | None) -> dict[str, str]:
 async def call_gateway(client: httpx.AsyncClient, probe: Probe, target: Target, items: Sequence[Any],
                        model: str | None, policy: RetryPolicy, worker: str | None = None,
                        options: Mapping[str, Any] | None = None) -> SideResult:
-    """Send one batch to `target`; retry 5xx, 429, timeouts and connection errors; classify what is left."""
+    """Send one batch to `target`; retry 5xx, 429, timeouts and connection errors; classify what is left.
+
+    A probe whose endpoint takes one input per request (`batched = False`) gets one request per item, sent one
+    after another (so `--concurrency` still bounds the requests in flight per gateway: a batch's items sent at
+    once would queue in the connection pool, whose bookkeeping grows with the queue), joined into one result."""
+    if not probe.batched:
+        parts = [await _call_once(client, probe, target, [item], model, policy, worker, options) for item in items]
+        return _join(parts)
+    return await _call_once(client, probe, target, items, model, policy, worker, options)
+
+
+def _join(parts: Sequence[SideResult]) -> SideResult:
+    """One item per request, joined: the value lists each item's parsed value (None where it failed), the
+    latency is the mean per request (each item's own in `latencies`), the status the first failing one; the
+    first item's request and response stand for the batch (what the drift catalog reads)."""
+    values = [p.value[0] if p.value is not None and len(p.value) == 1 else None for p in parts]
+    errors = [p.errors[0] for p in parts]
+    failing = [p.status for p in parts if p.errors[0] is not None]
+    first = parts[0] if parts else None
+    return SideResult(values, errors, failing[0] if failing else (first.status if first else None),
+                      sum(p.latency_ms for p in parts) / max(1, len(parts)),
+                      max((p.attempts for p in parts), default=0),
+                      first.request if first else {}, first.response if first else None,
+                      [p.latency_ms for p in parts])
+
+
+async def _call_once(client: httpx.AsyncClient, probe: Probe, target: Target, items: Sequence[Any],
+                     model: str | None, policy: RetryPolicy, worker: str | None,
+                     options: Mapping[str, Any] | None) -> SideResult:
     body = probe.build_request(target.profile, items, model, options or {})
     payload = orjson.dumps(body)
     headers = _headers(target, worker)

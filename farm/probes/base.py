@@ -62,6 +62,7 @@ class SideResult:
     attempts: int
     request: dict[str, Any]
     response: Any = None
+    latencies: list[float] | None = None  # per item, when each item was its own request (unbatched probes)
 
     @property
     def ok(self) -> bool:
@@ -117,6 +118,10 @@ class Probe:
     default_tau: ClassVar[float | None] = None   # a probe's own agreement threshold, when not the embed one
     default_floor: ClassVar[float | None] = None
     default_p_max: ClassVar[float | None] = None  # the mean family's tolerated rate below the floor (e.g. 0.01)
+    # False: the endpoint takes one input per request (a search query, a SQL statement); the client then sends
+    # a batch's items as concurrent requests and the side's value is the list of per-item values (None where
+    # an item failed), each parsed by `parse_response` with n = 1 (whose value is then a one-element list).
+    batched: ClassVar[bool] = True
 
     # --- corpus ------------------------------------------------------------------------------------
     def item_from_text(self, line: str) -> Any:
@@ -172,8 +177,10 @@ class Probe:
 
     # --- verdict -----------------------------------------------------------------------------------
     def decide(self, arrays: dict[str, NDArray[Any]], errors: dict[str, list[str | None]], params: VerdictParams,
-               *, planned: int | None, noise: NoiseSamples | None, sequential: bool) -> Verdict:
-        """The verdict from a sweep's sample columns (shared ones, then the probe's own)."""
+               *, planned: int | None, noise: NoiseSamples | None, sequential: bool,
+               options: Mapping[str, Any] | None = None) -> Verdict:
+        """The verdict from a sweep's sample columns (shared ones, then the probe's own); `options` are the
+        sweep's values of `sweep_options`."""
         from farm.stats.binomial import AgreementSamples, decide_binomial
         from farm.stats.mean_family import decide_mean_family
 

@@ -156,9 +156,11 @@ def render(url: str, sweep_id: str, reports_dir: Path, *, update_summary: bool =
     out_dir.mkdir(parents=True, exist_ok=True)
     arrays, _errors_cols, _noise_cols = load_sample_arrays(url, sweep.id, probe)
     sections, plots = probe.report_sections(url, sweep, verdict, out_dir, stem)
-    plots = [*plots, latency_plot(per_request(arrays["latency_legacy_ms"], arrays["batch_no"]),
-                                  per_request(arrays["latency_candidate_ms"], arrays["batch_no"]),
-                                  out_dir / f"{stem}_latency.png")]
+    legacy_ms, candidate_ms = arrays["latency_legacy_ms"], arrays["latency_candidate_ms"]
+    if probe.batched:  # one value per request: an unbatched probe's samples are each a request already
+        legacy_ms, candidate_ms = per_request(legacy_ms, arrays["batch_no"]), per_request(candidate_ms,
+                                                                                          arrays["batch_no"])
+    plots = [*plots, latency_plot(legacy_ms, candidate_ms, out_dir / f"{stem}_latency.png")]
     text = _markdown(probe, sweep, verdict, findings, sections, [p.name for p in plots])
     write_atomic(path, text)
     summary = None

@@ -16,7 +16,7 @@ from farm.stats.latency import per_request
 from farm.stats.noise import NoiseSamples
 from farm.stats.params import VerdictParams
 from farm.stats.verdict import Verdict
-from farm.store.sweeps import load_sample_arrays, save_outcome
+from farm.store.sweeps import get_sweep, load_sample_arrays, save_outcome
 from farm.wiredrift import DriftObserver, DriftRow
 
 
@@ -34,15 +34,18 @@ def finalize(url: str, sweep_id: str, probe_name: str, params: VerdictParams, ob
     """Decide and store the verdict and the drift catalog, and move the sweep to `status`."""
     probe = get_probe(probe_name)
     arrays, errors, noise = load_sample_arrays(url, sweep_id, probe)
-    arrays["latency_legacy_ms"] = per_request(arrays["latency_legacy_ms"], arrays["batch_no"])
-    arrays["latency_candidate_ms"] = per_request(arrays["latency_candidate_ms"], arrays["batch_no"])
+    if probe.batched:  # an unbatched probe's samples are each their own request already
+        arrays["latency_legacy_ms"] = per_request(arrays["latency_legacy_ms"], arrays["batch_no"])
+        arrays["latency_candidate_ms"] = per_request(arrays["latency_candidate_ms"], arrays["batch_no"])
     noise_samples = None
     if noise.get("legacy") is not None and (noise["legacy"].size or noise["candidate"].size):
         noise_samples = NoiseSamples(legacy_self=noise["legacy"], candidate_self=noise["candidate"])
     if "norm_legacy" in arrays:  # vector norms feed the drift catalog's normalisation row
         finite = np.isfinite(arrays["norm_legacy"]) & np.isfinite(arrays["norm_candidate"])
         observer.observe_norms(arrays["norm_legacy"][finite], arrays["norm_candidate"][finite])
-    verdict = probe.decide(arrays, errors, params, planned=planned, noise=noise_samples, sequential=sequential)
+    options = (get_sweep(url, sweep_id).params or {}).get("probe_options") or {}
+    verdict = probe.decide(arrays, errors, params, planned=planned, noise=noise_samples, sequential=sequential,
+                           options=options)
     catalog = observer.catalog()
     adapter = observer.adapter_map()
     detail = {**verdict.to_dict(), "adapter_map": adapter, **(extra or {})}

@@ -1,6 +1,7 @@
 """The adapter map: a JSON recipe that turns a candidate response into the legacy shape, and its interpreter.
 
-Ops run in order: `move` (renames, read all before writing, so swaps work), `cast`, `normalise`, `drop`,
+Ops run in order: `move` (renames, read all before writing, so swaps work), `affine` (x -> scale x + offset,
+e.g. a distance into a similarity), `cast`, `normalise`, `drop`,
 `sort`, `derive`, `constant`. Besides `ops`, the map says which legacy fields are `derived` (dimension from
 the vectors, index from positions), `constant` (the same value in every observed legacy response: trusted only
 as far as the sweep saw), `reordered`, and `unknown` (cannot be rebuilt from the candidate; with the reason).
@@ -32,7 +33,7 @@ def build_adapter_map(state: dict[str, Any], legacy: Profile, candidate: Profile
     lf, cf = roles.fields(state, legacy, "legacy"), roles.fields(state, candidate, "candidate")
     docs = state["facts"]["legacy"]["docs"]
 
-    moves: list[dict[str, Any]] = []
+    moves: list[dict[str, Any]] = list(roles.adapter_moves(state, legacy, candidate))
     casts: list[dict[str, Any]] = []
     for lp, cp in ((lf.vectors, cf.vectors), (lf.dim, cf.dim), (lf.model, cf.model)):
         if lp and cp and lp != cp:
@@ -54,6 +55,7 @@ def build_adapter_map(state: dict[str, Any], legacy: Profile, candidate: Profile
     ops: list[dict[str, Any]] = []
     if moves:
         ops.append({"op": "move", "moves": moves})
+    ops += roles.adapter_ops(state, legacy, candidate)
     unknown: list[dict[str, Any]] = []
     for p, entry in sorted(scope["both"].items()):
         lt = main_type(lpaths[p])
@@ -152,6 +154,9 @@ def apply_adapter(adapter_map: dict[str, Any], candidate_response: Any) -> Any:
             _walk_set(doc, op["path"], _caster(op["to"]), create=False)
         elif kind == "normalise":
             _normalise(doc, op["path"])
+        elif kind == "affine":
+            _walk_set(doc, op["path"], _affine(float(op.get("scale", 1.0)), float(op.get("offset", 0.0))),
+                      create=False)
         elif kind == "drop":
             delete_path(doc, op["path"])
         elif kind == "sort":
@@ -168,6 +173,14 @@ def apply_adapter(adapter_map: dict[str, Any], candidate_response: Any) -> Any:
 
 def _caster(to: str) -> Callable[[Any, int], Any]:
     return lambda old, _i: _cast(old, to)
+
+
+def _affine(scale: float, offset: float) -> Callable[[Any, int], Any]:
+    def fn(old: Any, _i: int) -> Any:
+        if isinstance(old, bool) or not isinstance(old, int | float):
+            return old
+        return scale * old + offset
+    return fn
 
 
 def _const(value: Any) -> Callable[[Any, int], Any]:

@@ -23,9 +23,10 @@ class RoleFields:
     dim: str | None = None      # derivable from the main values (their length)
     model: str | None = None
     texts: str | None = None    # the request field holding the inputs
+    extra: tuple[str, ...] = ()  # other fields the probe's own rows explain (hit ids, scores...)
 
     def paths(self) -> set[str]:
-        return {p for p in (self.vectors, self.dim, self.model) if p is not None}
+        return {p for p in (self.vectors, self.dim, self.model, *self.extra) if p is not None}
 
 
 def choose(facts: dict[str, Any], key: str, hint: str | None, *, majority: bool = True) -> str | None:
@@ -79,3 +80,12 @@ class DriftRoles:
 
     def rows(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> list[DriftRow]:
         return [url_row(legacy, candidate)]
+
+    def adapter_moves(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> list[dict[str, Any]]:
+        """Renames the probe knows (`{"from": candidate path, "to": legacy path}`), before the inferred ones."""
+        return []
+
+    def adapter_ops(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> list[dict[str, Any]]:
+        """Value transforms after the moves, in legacy paths (e.g. `{"op": "affine", "path": "results[].score",
+        "scale": -1.0, "offset": 1.0}` turns a distance into a similarity)."""
+        return []

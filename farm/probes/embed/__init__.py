@@ -77,7 +77,8 @@ class EmbedProbe(Probe):
         return self_cosines(first, second)
 
     def decide(self, arrays: dict[str, NDArray[Any]], errors: dict[str, list[str | None]], params: VerdictParams,
-               *, planned: int | None, noise: NoiseSamples | None, sequential: bool) -> Verdict:
+               *, planned: int | None, noise: NoiseSamples | None, sequential: bool,
+               options: Mapping[str, Any] | None = None) -> Verdict:
         from farm.probes.embed.verdict import EmbedSamples, decide_embed
 
         samples = EmbedSamples(
