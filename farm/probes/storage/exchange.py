@@ -1,7 +1,7 @@
 """The storage probe's exchange: for each input, the requests it takes, streamed and hashed.
 
 - an object: HEAD, GET (body hashed as it streams: a 64 MiB object never sits in memory), ranged GETs
-  (a first byte, a head, a suffix, a window from a hash of the key, one past the end: 206 / 416 parity; one object in four);
+  (a head, a suffix, a window from a hash of the key, one past the end: 206 / 416 parity; one object in four);
   with `--allow-writes` a PUT / GET / DELETE / GET round trip under the scratch prefix (its key is a function of
   the gateway and the object, so a batch sent again after a crash overwrites and deletes what it left);
 - a listing: pages until exhausted (bounded), keys in order, sizes, ETags;

@@ -27,7 +27,7 @@ MAX_PAGE = 1000
 
 
 def _drifts(key: str, rate: float) -> bool:
-    return rate > 0 and int(hashlib.md5(key.encode()).hexdigest()[:8], 16) / 2**32 < rate
+    return rate > 0 and int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 2**32 < rate
 
 
 def _json(doc: Any, status: int = 200) -> Response:
