@@ -120,3 +120,35 @@ def test_a_write_statement_is_refused_without_allow_writes(gateways: dict[str, G
     corpus.write_text("SELECT 1 AS one\nDELETE FROM empty_events WHERE id < 0\n")
     result = CliRunner().invoke(main_group, [*base, "--allow-writes", "--json"], env=env)
     assert result.exit_code in (0, 3) and json.loads(result.stdout)["n"] == 2, result.output
+
+
+@pytest.mark.services
+@pytest.mark.slow
+def test_sql_runs_distributed(gateways: dict[str, GatewayProcess], tmp_path: Path, pg_url: str) -> None:
+    import os
+
+    import redis
+
+    from farm.store.db import upgrade
+    from tests.integration.cluster import Cluster
+    from tests.integration.test_distributed import samples_of
+
+    broker = redis.Redis(host="127.0.0.1", port=6379, db=12)  # this probe's own broker database
+    broker.flushdb()
+    upgrade(pg_url)
+    env = {"FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": "redis://127.0.0.1:6379/12", "FARM_CONFIG": "",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    cluster = Cluster(tmp_path, {**os.environ, **env})
+    try:
+        cluster.sweep_workers()
+        result = CliRunner().invoke(main_group, ["sweep", "sql", "--json", "--quiet", "--legacy",
+                                                 gateways["legacy"].url, "--candidate", gateways["duckdb"].url,
+                                                 "--samples", "280", "--distributed", "--no-report",
+                                                 "--stall-timeout", "60"], env=env, catch_exceptions=False)
+        out = json.loads(result.stdout)
+    finally:
+        cluster.stop()
+        broker.flushdb()
+    assert result.exit_code == 1 and out["mode"] == "distributed" and out["verdict"] == "FAIL", out.get("reason")
+    assert {"null_ordering", "value"} <= set(out["statistics"]["classes"])
+    assert samples_of(pg_url, out["sweep_id"]) == (280, 280, 0, 279)
