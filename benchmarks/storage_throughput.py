@@ -1,6 +1,6 @@
 """Storage probe throughput in MiB/s against the same store read directly, same objects, same concurrency.
 
-    .venv/bin/python benchmarks/storage_throughput.py [--objects 24] [--mib 8] [--concurrency 4]
+    .venv/bin/python benchmarks/storage_throughput.py [--objects 16] [--mib 8] [--concurrency 4]
 
 A moto S3 server in a child process holds `--objects` objects of `--mib` MiB. The baseline reads every object
 twice straight from the store with boto3 (one read per side of a comparison), streaming and hashing; the farm
@@ -27,7 +27,7 @@ from farm.probes.storage.store import BUCKET, moto_server, s3_client
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--objects", type=int, default=24)
+    parser.add_argument("--objects", type=int, default=16)
     parser.add_argument("--mib", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()

@@ -55,7 +55,7 @@ def split_statements(text: str) -> list[str]:
     return [p for p in pieces if p]
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1 << 16)  # one parse per statement and process: the check, then the comparison
 def analyse(sql: str) -> Statement:
     try:
         parsed = [e for e in sqlglot.parse(sql, read="sqlite") if e is not None]
