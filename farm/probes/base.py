@@ -127,6 +127,10 @@ class Probe:
         """An input from one line of a text corpus."""
         return line
 
+    def items_from_text(self, line: str) -> list[Any]:
+        """The inputs of one line of a text corpus (one, unless the probe's inputs can share a line)."""
+        return [self.item_from_text(line)]
+
     def item_from_json(self, value: Any) -> Any:
         """An input from the `--field` value of a JSONL corpus line; MalformedBody when it is not one."""
         if not isinstance(value, str):

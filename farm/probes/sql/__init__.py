@@ -84,6 +84,9 @@ class SqlProbe(Probe):
     def item_from_text(self, line: str) -> Any:
         return line.strip().rstrip(";").strip()
 
+    def items_from_text(self, line: str) -> list[Any]:
+        return split_statements(line)  # `;`-separated statements on one line are several inputs
+
     def synthetic(self, seed: int, idx: int) -> Any:
         from farm.probes.sql.corpus import statement
 

@@ -41,13 +41,18 @@ def _item(value: Any) -> dict[str, Any]:
     if isinstance(value, str) and value:
         return {"op": "object", "key": value}
     if isinstance(value, dict) and value.get("op") in ("object", "missing") and isinstance(value.get("key"), str):
-        return {"op": value["op"], "key": value["key"]}
+        ranges = value.get("ranges")
+        if ranges is not None and (not isinstance(ranges, list) or not all(
+                isinstance(r, str) and r.startswith("bytes=") for r in ranges)):
+            raise MalformedBody("ranges must be a list of `bytes=a-b` / `bytes=-n` / `bytes=a-` strings")
+        return {"op": value["op"], "key": value["key"], **({"ranges": ranges} if ranges else {})}
     if isinstance(value, dict) and value.get("op") == "list":
         size = value.get("page_size", 1000)
         if not isinstance(size, int) or size < 1:
             raise MalformedBody("a listing's page_size must be a positive integer")
         return {"op": "list", "prefix": str(value.get("prefix") or ""), "page_size": size}
-    raise MalformedBody("expected an object key, or {op: object|missing, key} or {op: list, prefix, page_size}")
+    raise MalformedBody("expected an object key, or {op: object|missing, key, ranges?} or "
+                        "{op: list, prefix, page_size}")
 
 
 class StorageProbe(Probe):

@@ -114,16 +114,17 @@ def _summary(f: Fetched) -> dict[str, Any]:
     return {"status": f.status, "sha256": f.sha256, "size": f.size, "headers": f.headers}
 
 
-async def _object(client: httpx.AsyncClient, target: Target, p: StorageProfile, bucket: str, key: str,
+async def _object(client: httpx.AsyncClient, target: Target, p: StorageProfile, bucket: str, item: dict[str, Any],
                   headers: dict[str, str], policy: RetryPolicy, options: Mapping[str, Any]) -> tuple[dict[str, Any],
                                                                                                      list[float]]:
+    key = str(item["key"])
     url = p.object_url(target.url, bucket, key)
     head = await fetch(client, "HEAD", url, headers, policy)
     got = await fetch(client, "GET", url, headers, policy)
     out: dict[str, Any] = {"op": "object", "key": key, "head": _summary(head), "get": _summary(got)}
     lat = [head.latency_ms, got.latency_ms]
     out["ranges"] = []
-    for rng in ranges_for(key):
+    for rng in item.get("ranges") or ranges_for(key):  # the input's own ranges, else the derived ones
         r = await fetch(client, "GET", url, {**headers, "range": rng}, policy)
         out["ranges"].append({"range": rng, "status": r.status, "sha256": r.sha256 if r.status < 300 else None,
                               "size": r.size if r.status < 300 else None})
@@ -201,7 +202,7 @@ async def exchange(client: httpx.AsyncClient, target: Target, items: Sequence[An
                 if "error" not in doc and isinstance(got.doc, dict):
                     doc["error"] = got.doc
             else:
-                value, lat = await _object(client, target, p, bucket, item["key"], headers, policy, options)
+                value, lat = await _object(client, target, p, bucket, item, headers, policy, options)
                 if "headers" not in doc:
                     doc["headers"] = value["get"]["headers"]
             values.append(value)
