@@ -114,6 +114,7 @@ def test_a_64_mib_object_is_compared_with_flat_memory(store: str, pair: dict[str
     peak, out_big = _peak_rss_kb(tmp_path, big, legacy, drifty)
     assert out_big["n"] == 1 and out_big["disagreements"] == 0 and out_big["errors"] == 0, out_big
     assert out_small["disagreements"] == 0
+    print(f"sweep peak RSS: {peak / 1024:.1f} MiB with the 64 MiB object, {base / 1024:.1f} MiB with a 1 KiB one")
     # Two sides of 64 MiB each went through the sweep: holding either would add 64 MiB.
     assert peak - base < 16 * 1024, f"peak RSS {peak} KiB against {base} KiB for a 1 KiB object"
 
