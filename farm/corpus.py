@@ -121,7 +121,7 @@ def iter_items(spec: CorpusSpec, probe: Probe | None = None, request_profile: Pr
             continue
         where = f"{spec.path}:{lineno}"
         if kind == "lines":
-            items = [probe.item_from_text(line)]
+            items = probe.items_from_text(line)
         else:
             try:
                 doc = orjson.loads(line)

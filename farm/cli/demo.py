@@ -54,9 +54,10 @@ def _demo_one(config: Any, name: str, samples: int, drift_rate: float, reports: 
               quiet: bool) -> dict[str, Any]:
     probe = get_probe(name)
     legacy_profile, candidate_profile = probe.default_profiles
-    candidate_args = ["--drift-rate", str(drift_rate)] if drift_rate else []
     with contextlib.ExitStack() as stack:
-        legacy = stack.enter_context(spawn(legacy_profile, probe=name))
+        legacy_args, candidate_args = stack.enter_context(probe.demo_pair())  # e.g. a store both front
+        candidate_args = [*candidate_args, *(["--drift-rate", str(drift_rate)] if drift_rate else [])]
+        legacy = stack.enter_context(spawn(legacy_profile, *legacy_args, probe=name))
         candidate = stack.enter_context(spawn(candidate_profile, *candidate_args, probe=name))
         if not as_json:
             click.echo(f"{name}: legacy gateway on {legacy.url}, candidate on {candidate.url}", err=True)

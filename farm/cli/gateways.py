@@ -32,6 +32,10 @@ def _probe_options() -> dict[str, tuple[DemoOption, list[str]]]:
 
 def _with_probe_options(command: Any) -> Any:
     for flag, (opt, probes) in sorted(_probe_options().items(), reverse=True):
+        if opt.type is bool:  # a boolean knob is a flag (`--numbers-as-strings`)
+            command = click.option(flag, _param(flag), is_flag=True, default=None,
+                                   help=f"{opt.help} [{', '.join(probes)}]")(command)
+            continue
         command = click.option(flag, _param(flag), type=opt.type, default=None,
                                help=f"{opt.help} [{', '.join(probes)}; default: {opt.default}]")(command)
     return command

@@ -159,6 +159,9 @@ def probe_command(name: str) -> click.Command:
                    "Exit code: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 2 usage or configuration error.")
     command = sweep_options(run)
     for opt in reversed(probe.sweep_options):
+        if opt.type is bool:  # a boolean option is a flag (`--strict-types`), unset unless given
+            command = click.option(opt.flag, is_flag=True, default=None, help=opt.help)(command)
+            continue
         command = click.option(opt.flag, type=opt.type, default=None,
                                help=f"{opt.help} [default: {opt.default}]")(command)
     return click.command(name, cls=OneLineCommand)(command)

@@ -23,7 +23,7 @@ import orjson
 from farm.gateway.errors import CONNECTION, HTTP_STATUS, MALFORMED, TIMEOUT
 from farm.probes.base import MalformedBody, Probe, Profile, SideResult
 
-__all__ = ["RetryPolicy", "SideResult", "Target", "call_gateway", "make_client"]
+__all__ = ["RetryPolicy", "SideResult", "Target", "call_gateway", "make_client", "post_batch", "request_headers"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,8 @@ def make_client(concurrency: int, timeout: float) -> httpx.AsyncClient:
                              verify=_tls())
 
 
-def _headers(target: Target, worker: str | None) -> dict[str, str]:
+def request_headers(target: Target, worker: str | None) -> dict[str, str]:
+    """JSON content type, the gateway's token (read here from this process's environment) and the worker."""
     headers = {"content-type": "application/json"}
     token = os.environ.get(target.token_env) if target.token_env else None
     if token:
@@ -78,15 +79,18 @@ def _headers(target: Target, worker: str | None) -> dict[str, str]:
 async def call_gateway(client: httpx.AsyncClient, probe: Probe, target: Target, items: Sequence[Any],
                        model: str | None, policy: RetryPolicy, worker: str | None = None,
                        options: Mapping[str, Any] | None = None) -> SideResult:
-    """Send one batch to `target`; retry 5xx, 429, timeouts and connection errors; classify what is left.
-
-    A probe whose endpoint takes one input per request (`batched = False`) gets one request per item, sent one
-    after another (so `--concurrency` still bounds the requests in flight per gateway: a batch's items sent at
-    once would queue in the connection pool, whose bookkeeping grows with the queue), joined into one result."""
+    """One batch with `target`: the probe's own exchange if it has one; else one JSON POST per batch
+    (`post_batch`), or, for a probe whose endpoint takes one input per request (`batched = False`), one request
+    per item, sent one after another (so `--concurrency` still bounds the requests in flight per gateway: a
+    batch's items sent at once would queue in the connection pool, whose bookkeeping grows with the queue),
+    joined into one result."""
+    own = await probe.exchange(client, target, items, model, policy, worker, options or {})
+    if own is not None:
+        return own
     if not probe.batched:
-        parts = [await _call_once(client, probe, target, [item], model, policy, worker, options) for item in items]
+        parts = [await post_batch(client, probe, target, [item], model, policy, worker, options) for item in items]
         return _join(parts)
-    return await _call_once(client, probe, target, items, model, policy, worker, options)
+    return await post_batch(client, probe, target, items, model, policy, worker, options)
 
 
 def _join(parts: Sequence[SideResult]) -> SideResult:
@@ -104,12 +108,14 @@ def _join(parts: Sequence[SideResult]) -> SideResult:
                       [p.latency_ms for p in parts])
 
 
-async def _call_once(client: httpx.AsyncClient, probe: Probe, target: Target, items: Sequence[Any],
-                     model: str | None, policy: RetryPolicy, worker: str | None,
-                     options: Mapping[str, Any] | None) -> SideResult:
+async def post_batch(client: httpx.AsyncClient, probe: Probe, target: Target, items: Sequence[Any],
+                     model: str | None, policy: RetryPolicy, worker: str | None = None,
+                     options: Mapping[str, Any] | None = None) -> SideResult:
+    """Send one batch to `target` as one JSON POST; retry 5xx, 429, timeouts and connection errors; classify
+    what is left."""
     body = probe.build_request(target.profile, items, model, options or {})
     payload = orjson.dumps(body)
-    headers = _headers(target, worker)
+    headers = request_headers(target, worker)
     n = len(items)
     error, status = CONNECTION, None
     start = time.perf_counter()

@@ -10,6 +10,7 @@ import asyncio
 import os
 import random
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -17,7 +18,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from farm.probes.base import Backend, MalformedBody, Probe, Profile
 
@@ -59,17 +60,56 @@ class _RequestLog:
 
 def create_app(settings: DemoSettings) -> Starlette:
     profile = settings.profile
-    backend: Backend = settings.probe.demo_backend(profile, settings.knobs)
     log = _RequestLog(settings.request_log)
     counters = {"requests": 0, "errors_injected": 0}
 
-    async def endpoint(request: Request) -> Response:
-        counters["requests"] += 1
+    def unauthorized(request: Request) -> Response | None:
         if settings.token_env and os.environ.get(settings.token_env):
             expected = f"Bearer {os.environ[settings.token_env]}"
             if request.headers.get("authorization") != expected:
                 log.write(request, 0, 401)
                 return _json({"error": "unauthorized"}, 401)
+        return None
+
+    async def delayed_or_failed(request: Request, n: int) -> Response | None:
+        """The shared knobs after a request parsed: added latency, then an injected 503 (or None)."""
+        if settings.latency_ms > 0:
+            await asyncio.sleep(settings.latency_ms / 1000.0 * random.uniform(0.8, 1.2))
+        if settings.error_rate > 0 and random.random() < settings.error_rate:
+            counters["errors_injected"] += 1
+            log.write(request, n, 503)
+            return _json({"error": "injected failure"}, 503)
+        return None
+
+    def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        """A probe's own route (`Probe.demo_routes`) behind the same shared knobs as the JSON endpoint."""
+        async def endpoint(request: Request) -> Response:
+            counters["requests"] += 1
+            refused = unauthorized(request) or await delayed_or_failed(request, 1)
+            if refused is not None:
+                return refused
+            response = await handler(request)
+            log.write(request, 1, response.status_code)
+            return response
+        return endpoint
+
+    async def healthz(_request: Request) -> Response:
+        return _json({"ok": True, "probe": settings.probe.name, "profile": profile.name, "path": profile.path,
+                      **counters})
+
+    own = settings.probe.demo_routes(profile, settings.knobs)
+    if own is not None:
+        routes: list[BaseRoute] = [Route(r.path, guarded(r.endpoint), methods=r.methods) if isinstance(r, Route)
+                                   else r for r in own]
+        return Starlette(routes=[Route("/healthz", healthz, methods=["GET"]), *routes])
+
+    backend: Backend = settings.probe.demo_backend(profile, settings.knobs)
+
+    async def endpoint(request: Request) -> Response:
+        counters["requests"] += 1
+        refused = unauthorized(request)
+        if refused is not None:
+            return refused
         try:
             body = orjson.loads(await request.body())
             if not isinstance(body, dict):
@@ -81,19 +121,12 @@ def create_app(settings: DemoSettings) -> Starlette:
         except LookupError as exc:  # e.g. an unknown model
             log.write(request, 0, 404)
             return _json({"error": str(exc.args[0]) if exc.args else "not found"}, 404)
-        if settings.latency_ms > 0:
-            await asyncio.sleep(settings.latency_ms / 1000.0 * random.uniform(0.8, 1.2))
-        if settings.error_rate > 0 and random.random() < settings.error_rate:
-            counters["errors_injected"] += 1
-            log.write(request, n, 503)
-            return _json({"error": "injected failure"}, 503)
+        failed = await delayed_or_failed(request, n)
+        if failed is not None:
+            return failed
         doc = answer()
         log.write(request, n, 200)
         return _json(doc)
-
-    async def healthz(_request: Request) -> Response:
-        return _json({"ok": True, "probe": settings.probe.name, "profile": profile.name, "path": profile.path,
-                      **counters})
 
     routes = [
         Route(profile.path, endpoint, methods=[profile.method]),

@@ -8,8 +8,9 @@ docs/probes.md walks through the embed probe's folder file by file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -17,8 +18,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 
 if TYPE_CHECKING:
+    import httpx
     from numpy.typing import NDArray
+    from starlette.routing import BaseRoute
 
+    from farm.gateway.client import RetryPolicy, Target
     from farm.stats.noise import NoiseSamples
     from farm.stats.params import VerdictParams
     from farm.stats.verdict import Verdict
@@ -128,6 +132,10 @@ class Probe:
         """An input from one line of a text corpus."""
         return line
 
+    def items_from_text(self, line: str) -> list[Any]:
+        """The inputs of one line of a text corpus (one, unless the probe's inputs can share a line)."""
+        return [self.item_from_text(line)]
+
     def item_from_json(self, value: Any) -> Any:
         """An input from the `--field` value of a JSONL corpus line; MalformedBody when it is not one."""
         if not isinstance(value, str):
@@ -157,6 +165,17 @@ class Probe:
         """The typed value of a response to n inputs and an error class per sample; MalformedBody on a
         document of another shape."""
         raise NotImplementedError
+
+    async def exchange(self, client: httpx.AsyncClient, target: Target, items: Sequence[Any], model: str | None,
+                       policy: RetryPolicy, worker: str | None, options: Mapping[str, Any]) -> SideResult | None:
+        """One batch's exchange with a gateway, for a probe whose wire is not one JSON POST per batch (one
+        request per input, GETs of raw bytes, several requests per input). None: the shared JSON POST
+        (`farm.gateway.client.post_batch`). Like it, it never raises: failures are error classes per sample."""
+        return None
+
+    def check_inputs(self, items: Iterable[Any], options: Mapping[str, Any]) -> None:
+        """Refuse a corpus before anything is sent (UsageError, one line), e.g. write statements; streamed once
+        when the sweep is specified. The default accepts every input."""
 
     def encode(self, value: Any) -> tuple[Any, bytes]:
         """A value as (JSON-able header, raw bytes), for the distributed side results."""
@@ -214,6 +233,17 @@ class Probe:
     def demo_backend(self, profile: Profile, knobs: dict[str, Any]) -> Backend:
         """The demo gateway's answers; `knobs` holds the values of `demo_options` and the shared drift rate."""
         raise NotImplementedError
+
+    def demo_routes(self, profile: Profile, knobs: dict[str, Any]) -> list[BaseRoute] | None:
+        """The demo gateway's own routes, for a probe whose endpoint is not one JSON POST (GET, HEAD, raw
+        bytes, several paths); the shared knobs (auth, request log, latency, injected 503s) still wrap them.
+        None: the shared JSON endpoint over `demo_backend`."""
+        return None
+
+    def demo_pair(self) -> contextlib.AbstractContextManager[tuple[list[str], list[str]]]:
+        """For `farm demo` and tests: extra knobs of the legacy and the candidate demo gateway, and a service
+        both front (an object store...) kept up while the context is open."""
+        return contextlib.nullcontext(([], []))
 
     # --- report ------------------------------------------------------------------------------------
     def report_sections(self, url: str, sweep: Any, verdict: Any, out_dir: Path, stem: str) -> tuple[

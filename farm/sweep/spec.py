@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from farm.config import FarmConfig, GatewayConfig
-from farm.corpus import CorpusSpec
+from farm.corpus import CorpusSpec, CorpusStats, iter_items
 from farm.errors import UsageError
 from farm.gateway.client import RetryPolicy, Target
 from farm.probes import Probe, get_probe
@@ -205,12 +205,14 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
                                alpha=req.alpha if req.alpha is not None else th.alpha, floor=floor)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    options = probe_options(probe, req.probe_options)
+    probe.check_inputs(iter_items(corpus, probe, lt.profile, CorpusStats()), options)  # e.g. writes refused
     return SweepSpec(
         legacy=lt, candidate=ct, corpus=corpus, database_url=config.database_url, model=req.model,
         batch_size=req.batch_size, concurrency=req.concurrency, params=params,
         noise_sample=req.noise_sample if req.noise_sample is not None else th.noise_sample,
         until_decided=req.until_decided, retry=RetryPolicy(attempts=req.retries + 1, timeout=req.timeout),
-        probe=req.probe, legacy_secondary=secondary, probe_options=probe_options(probe, req.probe_options),
+        probe=req.probe, legacy_secondary=secondary, probe_options=options,
     )
 
 

@@ -1,0 +1,193 @@
+"""The storage probe: do two gateways serve the same objects from the same store, byte for byte?
+
+Inputs are object keys, listings (prefix, page size) and missing keys. Per input: body hash and size, HEAD,
+ranged reads (206 / 416), listing keys and counts; header differences are drift. Verdict: binomial agreement
+per input. The folder: the wire profile (`profile.py`), the exchange with streamed hashing (`exchange.py`), the
+comparison (`compare.py`), the demo store and its seeded objects (`store.py`), the demo gateway's routes
+(`gateway.py`), drift roles (`drift.py`) and report sections (`report.py`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from farm.probes import register
+from farm.probes.base import Column, Compared, DemoOption, MalformedBody, Probe, Profile, SideResult
+from farm.probes.storage.profile import PRESETS, StorageProfile
+from farm.stats.params import VerdictParams
+
+if TYPE_CHECKING:
+    import httpx
+    from starlette.routing import BaseRoute
+
+    from farm.gateway.client import RetryPolicy, Target
+    from farm.wiredrift.roles import DriftRoles
+
+_LIST_PREFIXES = ["", "logs/", "logs/2024/", "données/", "日本/", "a/b/", "with space/", "emoji 🎉/", "UPPER/",
+                  "nothing-here/"]
+_PAGE_SIZES = [1, 7, 50, 1000]
+
+
+def _storage(profile: Profile) -> StorageProfile:
+    if not isinstance(profile, StorageProfile):
+        raise TypeError(f"profile {profile.name} is a {profile.probe} profile, not a storage one")
+    return profile
+
+
+def _item(value: Any) -> dict[str, Any]:
+    if isinstance(value, str) and value:
+        return {"op": "object", "key": value}
+    if isinstance(value, dict) and value.get("op") in ("object", "missing") and isinstance(value.get("key"), str):
+        ranges = value.get("ranges")
+        if ranges is not None and (not isinstance(ranges, list) or not all(
+                isinstance(r, str) and r.startswith("bytes=") for r in ranges)):
+            raise MalformedBody("ranges must be a list of `bytes=a-b` / `bytes=-n` / `bytes=a-` strings")
+        return {"op": value["op"], "key": value["key"], **({"ranges": ranges} if ranges else {})}
+    if isinstance(value, dict) and value.get("op") == "list":
+        size = value.get("page_size", 1000)
+        if not isinstance(size, int) or size < 1:
+            raise MalformedBody("a listing's page_size must be a positive integer")
+        return {"op": "list", "prefix": str(value.get("prefix") or ""), "page_size": size}
+    raise MalformedBody("expected an object key, or {op: object|missing, key, ranges?} or "
+                        "{op: list, prefix, page_size}")
+
+
+class StorageProbe(Probe):
+    name = "storage"
+    title = "Object storage parity"
+    quantity = "object equality"
+    family = "binomial"
+    profile_type = StorageProfile
+    presets = PRESETS
+    default_profiles = ("lakehouse-legacy", "lakehouse-candidate")
+    default_tau, default_floor = 1.0, 0.0
+    columns = (Column("op", "text"), Column("diff_class", "text"), Column("header_drift", "text"),
+               Column("size", "int"), Column("pages_legacy", "int"), Column("pages_candidate", "int"))
+    sweep_options: ClassVar[tuple[DemoOption, ...]] = (
+        DemoOption("--bucket", "Bucket the inputs' keys and listings are in.", "farm-demo", str),
+        DemoOption("--strict-headers", "Count header and listing drift (ETag quoting, Content-Type, "
+                   "Last-Modified, metadata, order, page size) as disagreements.", False, bool),
+        DemoOption("--allow-writes", "Add a PUT / GET / DELETE round trip per object under --scratch-prefix.",
+                   False, bool),
+        DemoOption("--scratch-prefix", "Where --allow-writes writes (cleaned up, also by a resumed sweep).",
+                   "farm-scratch/", str),
+    )
+    demo_options: ClassVar[tuple[DemoOption, ...]] = (
+        DemoOption("--s3-endpoint", "The S3 API server the gateway fronts (moto's, MinIO...); both gateways of a "
+                   "pair front the same one.", None, str),
+        DemoOption("--etag-style", "ETags `quoted` (as S3 sends them) or `bare`.", "quoted", str),
+        DemoOption("--default-content-type", "Content-Type served for objects stored without one (the store "
+                   "says binary/octet-stream).", None, str),
+        DemoOption("--page-size", "Largest listing page the gateway returns.", 1000, int),
+        DemoOption("--list-order", "Listing order within a page: lexicographic (S3's) or reverse.", "lexicographic",
+                   str),
+    )
+
+    # --- corpus ------------------------------------------------------------------------------------
+    def item_from_text(self, line: str) -> Any:
+        return _item(line.strip())
+
+    def item_from_json(self, value: Any) -> Any:
+        return _item(value)
+
+    def synthetic(self, seed: int, idx: int) -> Any:
+        """The demo store's seeded keys, with a listing every 16 inputs and a missing key every 16."""
+        import random
+
+        from farm.probes.storage.store import SEEDED, seeded_key
+
+        rng = random.Random(f"farm-storage-corpus:{seed}:{idx}")
+        if idx % 16 == 5:
+            return {"op": "list", "prefix": rng.choice(_LIST_PREFIXES), "page_size": rng.choice(_PAGE_SIZES)}
+        if idx % 16 == 11:
+            return {"op": "missing", "key": f"missing/{seed}/{idx}-{rng.random():.6f}"}
+        return {"op": "object", "key": seeded_key(rng.randrange(SEEDED))}
+
+    def items_from_request(self, profile: Profile, body: dict[str, Any]) -> list[Any]:
+        keys = body.get("keys")
+        if not isinstance(keys, list):
+            raise MalformedBody("a captured storage request is {keys: [...]} (object keys)")
+        return [_item(k) for k in keys]
+
+    # --- wire --------------------------------------------------------------------------------------
+    def build_request(self, profile: Profile, items: Sequence[Any], model: str | None,
+                      options: Mapping[str, Any]) -> dict[str, Any]:
+        return {"items": list(items)}
+
+    def parse_response(self, profile: Profile, doc: Any, n: int) -> tuple[Any, list[str | None]]:
+        raise MalformedBody("the storage probe reads its answers in its own exchange")
+
+    async def exchange(self, client: httpx.AsyncClient, target: Target, items: Sequence[Any], model: str | None,
+                       policy: RetryPolicy, worker: str | None, options: Mapping[str, Any]) -> SideResult | None:
+        from farm.probes.storage.exchange import exchange
+
+        return await exchange(client, target, items, policy, worker, options)
+
+    # --- comparison --------------------------------------------------------------------------------
+    def compare(self, legacy: SideResult, candidate: SideResult, n: int, params: VerdictParams,
+                options: Mapping[str, Any]) -> Compared:
+        from farm.probes.storage.compare import compare_item
+
+        strict = bool(options.get("strict_headers"))
+        cols: dict[str, list[Any]] = {c.name: [None] * n for c in self.columns}
+        score: list[float | None] = [None] * n
+        agreed: list[bool | None] = [None] * n
+        lv, cv = legacy.value or [{}] * n, candidate.value or [{}] * n
+        for i in range(n):
+            a, b = lv[i], cv[i]
+            cols["op"][i] = a.get("op") or b.get("op")
+            if legacy.errors[i] is not None or candidate.errors[i] is not None:
+                continue
+            out = compare_item(a, b, strict)
+            score[i], agreed[i] = float(out.agreed), out.agreed
+            cols["diff_class"][i] = out.diff_class
+            cols["header_drift"][i] = ",".join(out.drift) or None
+            if a.get("op") == "object":
+                cols["size"][i] = a["get"]["size"] if a["get"]["status"] < 300 else None
+            if a.get("op") == "list":
+                cols["pages_legacy"][i], cols["pages_candidate"][i] = len(a["pages"]), len(b["pages"])
+        return Compared(score, agreed, list(legacy.errors), list(candidate.errors), cols)
+
+    # --- demo --------------------------------------------------------------------------------------
+    def demo_routes(self, profile: Profile, knobs: dict[str, Any]) -> list[BaseRoute] | None:
+        from farm.probes.storage.gateway import routes
+
+        try:
+            return routes(_storage(profile), knobs)
+        except ValueError as exc:
+            raise MalformedBody(str(exc)) from None
+
+    def demo_pair(self) -> contextlib.AbstractContextManager[tuple[list[str], list[str]]]:
+        return _demo_store()
+
+    # --- report and drift --------------------------------------------------------------------------
+    def report_sections(self, url: str, sweep: Any, verdict: Any, out_dir: Path, stem: str) -> tuple[
+            list[str], list[Path]]:
+        from farm.probes.storage.report import sections
+
+        return sections(self, url, sweep, verdict, out_dir, stem)
+
+    def parity_cell(self, verdict: Any, params: dict[str, Any]) -> str:
+        return f"✅ PASS {verdict.n - verdict.disagreements:,}/{verdict.n:,} objects and listings"
+
+    def drift_roles(self) -> DriftRoles:
+        from farm.probes.storage.drift import StorageRoles
+
+        return StorageRoles()
+
+
+@contextlib.contextmanager
+def _demo_store() -> Iterator[tuple[list[str], list[str]]]:
+    """A moto S3 server seeded with the demo objects; the candidate drifts the way real gateways do (bare ETags,
+    100-key listing pages), which the catalog shows and the verdict does not count."""
+    from farm.probes.storage.store import moto_server, seed
+
+    with moto_server() as endpoint:
+        seed(endpoint)
+        yield (["--s3-endpoint", endpoint], ["--s3-endpoint", endpoint, "--etag-style", "bare", "--page-size", "100"])
+
+
+PROBE = register(StorageProbe())

@@ -1,0 +1,73 @@
+"""The storage probe's pure core: inputs, ETag normalisation, what is a disagreement and what is drift."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from farm.probes import get_probe
+from farm.probes.base import MalformedBody
+from farm.probes.storage.compare import compare_item, etag
+
+
+def obj(body: str = "aa", tag: str = '"e1"', ctype: str = "text/plain", status: int = 200,
+        ranges: tuple[int, ...] = (206, 416)) -> dict[str, Any]:
+    headers = {"etag": tag, "content-type": ctype, "last-modified": "Tue, 01 Dec 2026 10:00:00 GMT",
+               "content-length": "2"}
+    return {"op": "object", "key": "k", "head": {"status": status, "headers": headers, "sha256": None, "size": 0},
+            "get": {"status": status, "headers": headers, "sha256": body, "size": 2},
+            "ranges": [{"range": f"r{i}", "status": s, "sha256": body if s == 206 else None, "size": 1}
+                       for i, s in enumerate(ranges)]}
+
+
+def listing(keys: list[str], pages: list[int], tag: str = '"e"') -> dict[str, Any]:
+    return {"op": "list", "status": 200, "keys": keys, "sizes": [1] * len(keys), "etags": [tag] * len(keys),
+            "pages": pages, "exhausted": True}
+
+
+def test_etags_compare_without_quotes_or_weak_marker() -> None:
+    assert etag('"abc"') == etag("abc") == etag('W/"abc"') == "abc"
+
+
+def test_etag_quoting_and_content_type_are_drift_unless_strict() -> None:
+    out = compare_item(obj(), obj(tag="e1", ctype="binary/octet-stream"), strict_headers=False)
+    assert out.agreed and out.drift == ["etag quoting", "content-type"]
+    strict = compare_item(obj(), obj(tag="e1"), strict_headers=True)
+    assert not strict.agreed and strict.diff_class == "headers"
+
+
+def test_bodies_ranges_and_etag_values_are_disagreements() -> None:
+    assert compare_item(obj(), obj(body="ab"), False).diff_class == "body"
+    assert compare_item(obj(), obj(ranges=(206, 200)), False).diff_class == "range"
+    assert compare_item(obj(), obj(tag='"other"'), False).diff_class == "etag"
+    assert compare_item(obj(), obj(status=404), False).diff_class == "status"
+
+
+def test_listings_compare_keys_and_counts_order_and_pages_are_drift() -> None:
+    a = listing(["a", "b", "c"], [3])
+    assert compare_item(a, listing(["c", "b", "a"], [1, 1, 1], tag="e"), False).drift == [
+        "list order", "list page size", "etag quoting"]
+    assert compare_item(a, listing(["a", "b"], [2]), False).diff_class == "list_count"
+    assert compare_item(a, listing(["a", "b", "d"], [3]), False).diff_class == "list_keys"
+
+
+def test_missing_keys_compare_status_and_error_shape_is_drift() -> None:
+    a = {"op": "missing", "status": 404, "error": {"error": "NoSuchKey"}}
+    b = {"op": "missing", "status": 404, "error": {"error": {"code": "NoSuchKey", "message": "m"}}}
+    out = compare_item(a, b, False)
+    assert out.agreed and out.drift == ["error body shape"]
+    assert compare_item(a, {**b, "status": 200}, False).diff_class == "missing_status"
+
+
+def test_inputs_from_text_and_json() -> None:
+    probe = get_probe("storage")
+    assert probe.item_from_text("dir/ké y.txt") == {"op": "object", "key": "dir/ké y.txt"}
+    assert probe.item_from_json({"op": "object", "key": "k", "ranges": ["bytes=0-9"]})["ranges"] == ["bytes=0-9"]
+    assert probe.item_from_json({"op": "list", "prefix": "p/"}) == {"op": "list", "prefix": "p/", "page_size": 1000}
+    with pytest.raises(MalformedBody):
+        probe.item_from_json({"op": "object", "key": "k", "ranges": ["0-9"]})
+
+
+def test_sql_statements_on_one_line_are_separate_inputs() -> None:
+    assert get_probe("sql").items_from_text("SELECT 1 AS a; SELECT ';' AS b;") == ["SELECT 1 AS a", "SELECT ';' AS b"]
