@@ -89,6 +89,8 @@ def create_app(settings: DemoSettings) -> Starlette:
             return _json({"error": "injected failure"}, 503)
         doc = answer()
         log.write(request, n, 200)
+        if isinstance(doc, Response):  # a probe's own response, e.g. a stream
+            return doc
         return _json(doc)
 
     async def healthz(_request: Request) -> Response:

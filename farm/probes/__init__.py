@@ -12,7 +12,7 @@ import os
 from farm.errors import UsageError
 from farm.probes.base import Probe, Profile
 
-BUILTIN = ("embed",)
+BUILTIN = ("embed", "chat")
 _REGISTRY: dict[str, Probe] = {}
 _loaded = False
 

@@ -42,8 +42,9 @@ def finalize(url: str, sweep_id: str, probe_name: str, params: VerdictParams, ob
     """Decide and store the verdict and the drift catalog, and move the sweep to `status`."""
     probe = get_probe(probe_name)
     arrays, errors, noise = load_sample_arrays(url, sweep_id, probe)
-    arrays["latency_legacy_ms"] = per_request(arrays["latency_legacy_ms"], arrays["batch_no"])
-    arrays["latency_candidate_ms"] = per_request(arrays["latency_candidate_ms"], arrays["batch_no"])
+    if not probe.request_per_input:
+        arrays["latency_legacy_ms"] = per_request(arrays["latency_legacy_ms"], arrays["batch_no"])
+        arrays["latency_candidate_ms"] = per_request(arrays["latency_candidate_ms"], arrays["batch_no"])
     noise_samples = None
     if noise.get("legacy") is not None and (noise["legacy"].size or noise["candidate"].size):
         noise_samples = NoiseSamples(legacy_self=noise["legacy"], candidate_self=noise["candidate"])
@@ -51,7 +52,7 @@ def finalize(url: str, sweep_id: str, probe_name: str, params: VerdictParams, ob
         finite = np.isfinite(arrays["norm_legacy"]) & np.isfinite(arrays["norm_candidate"])
         observer.observe_norms(arrays["norm_legacy"][finite], arrays["norm_candidate"][finite])
     verdict = probe.decide(arrays, errors, params, planned=planned, noise=noise_samples, sequential=sequential)
-    catalog = observer.catalog()
+    catalog = observer.catalog() + probe.drift_from_samples(arrays, errors)
     adapter = observer.adapter_map()
     detail = {**verdict.to_dict(), "adapter_map": adapter, **(extra or {})}
     save_outcome(url, sweep_id, {
