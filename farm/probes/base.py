@@ -124,6 +124,7 @@ class Probe:
     default_tau: ClassVar[float | None] = None   # a probe's own agreement threshold, when not the embed one
     default_floor: ClassVar[float | None] = None
     default_p_max: ClassVar[float | None] = None  # the mean family's tolerated rate below the floor (e.g. 0.01)
+    default_noise_sample: ClassVar[float | None] = None  # fraction of batches asked twice (A/A), when not 0
     request_per_input: ClassVar[bool] = False  # each input its own request (`requests`): latency per sample
 
     # --- corpus ------------------------------------------------------------------------------------

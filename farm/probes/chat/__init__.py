@@ -60,6 +60,7 @@ class ChatProbe(Probe):
     presets = PRESETS
     default_profiles = ("lakehouse-legacy", "lakehouse-candidate")
     default_tau, default_floor, default_p_max = 1.0, 0.1, 0.01
+    default_noise_sample = 0.25  # the semantic verdict's threshold is legacy's own A/A similarity
     request_per_input = True
     columns = (
         Column("margin", "float"), Column("exact", "int"), Column("similarity", "float"),
@@ -81,7 +82,7 @@ class ChatProbe(Probe):
         DemoOption("--compare", "auto: exact at temperature 0, else semantic.", "auto",
                    click.Choice(["auto", "exact", "semantic"])),
         DemoOption("--margin", "Semantic mode: how far below legacy's own A/A similarity the candidate's mean "
-                   "may be.", 0.05, click.FloatRange(0.0, 1.0)),
+                   "may be.", 0.1, click.FloatRange(0.0, 1.0)),
     )
     demo_options: ClassVar[tuple[DemoOption, ...]] = (
         DemoOption("--count-bos", "1: count a beginning-of-sequence token in prompt_tokens.", 0, int),
@@ -146,7 +147,7 @@ class ChatProbe(Probe):
                 options: Mapping[str, Any]) -> Compared:
         semantic = semantic_mode(options)
         cols: dict[str, list[Any]] = {c.name: [None] * n for c in self.columns}
-        cols["margin"] = [float(options.get("margin", 0.05)) if semantic else None] * n
+        cols["margin"] = [float(options.get("margin", 0.1)) if semantic else None] * n
         score: list[float | None] = [None] * n
         agreed: list[bool | None] = [None] * n
         for side, result in (("legacy", legacy), ("candidate", candidate)):

@@ -46,11 +46,13 @@ def token_accounting(arrays: dict[str, NDArray[Any]]) -> tuple[dict[str, Any], N
     return {"prompt": prompt, "completion": completion}, off
 
 
-def finish_map(errors: dict[str, list[Any]]) -> dict[str, Any]:
-    """Which finish reason of legacy met which of the candidate, and the names no mapping knows."""
-    pairs = Counter((a, b) for a, b in zip(errors["finish_legacy"], errors["finish_candidate"], strict=True)
-                    if a is not None and b is not None)
-    names = {n for pair in pairs for n in pair}
+def finish_map(errors: dict[str, list[Any]], exact: NDArray[np.int64]) -> dict[str, Any]:
+    """Which finish reason of legacy met which of the candidate on the same answer text (where the names must
+    mean the same), and the names no mapping knows (on any sample)."""
+    both = [(a, b, e == 1) for a, b, e in zip(errors["finish_legacy"], errors["finish_candidate"], exact, strict=True)
+            if a is not None and b is not None]
+    pairs = Counter((a, b) for a, b, same_text in both if same_text)
+    names = {n for a, b, _ in both for n in (a, b)}
     return {"pairs": [{"legacy": a, "candidate": b, "count": c,
                        "same_meaning": a in FINISH_CLASSES and FINISH_CLASSES.get(a) == FINISH_CLASSES.get(b)}
                       for (a, b), c in sorted(pairs.items(), key=lambda kv: -kv[1])],
@@ -98,7 +100,8 @@ def decide_chat(arrays: dict[str, NDArray[Any]], errors: dict[str, list[Any]], p
         legacy_self = np.asarray(noise.legacy_self if noise is not None else [], dtype=np.float64)
         legacy_self = legacy_self[np.isfinite(legacy_self)]
         self_mean = float(legacy_self.mean()) if legacy_self.size else None
-        r_min = max(params.floor, min(1.0, self_mean - margin)) if self_mean is not None else params.tau
+        # The mean family needs 0 < r_min < 1; without a noise floor the bounds are still shown, the outcome is not.
+        r_min = min(0.9999, max(params.floor, self_mean - margin, 1e-4)) if self_mean is not None else 0.5
         verdict = decide_mean_family(samples_of(score), replace(params, tau=r_min), quantity="chrF",
                                      planned=planned, noise=noise, sequential=sequential)
         semantic = {"margin": margin, "legacy_self_mean": self_mean, "legacy_self_n": int(legacy_self.size),
@@ -115,7 +118,7 @@ def decide_chat(arrays: dict[str, NDArray[Any]], errors: dict[str, list[Any]], p
         verdict = decide_binomial(samples_of(score), params, quantity="exact match", planned=planned, noise=noise,
                                   sequential=sequential)
     detail = {**verdict.detail, "semantic": semantic, "tokens": tokens,
-              "token_inconsistent_samples": int(off_mode.sum()), "finish": finish_map(errors),
+              "token_inconsistent_samples": int(off_mode.sum()), "finish": finish_map(errors, arrays["exact"]),
               "stream_checks": stream_checks(arrays), "timing": timing(arrays, params.alpha),
               "exact_matches": int((arrays["exact"] == 1).sum()),
               "similarity_mean": float(np.nanmean(arrays["similarity"])) if np.isfinite(arrays["similarity"]).any()
