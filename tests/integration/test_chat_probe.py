@@ -156,13 +156,14 @@ def test_the_chat_probe_runs_distributed(chat_gateways: dict[str, GatewayProcess
         cluster.worker("candidate", "probe.candidate")
         cluster.worker("aggregate", "farm.aggregate")
         code, out = _sweep(env, "--legacy", chat_gateways["legacy"].url, "--candidate",
-                           chat_gateways["renamed"].url, "--samples", "320", "--distributed", "--no-report",
-                           "--stall-timeout", "60")
+                           chat_gateways["renamed"].url, "--samples", "160", "--distributed", "--no-report",
+                           "--stall-timeout", "60", "--p-max", "0.05", "--batch-size", "16",
+                           "--batches-per-task", "2")
     finally:
         cluster.stop()
     assert code == 0 and out["verdict"] == "PASS" and out["mode"] == "distributed", out.get("reason")
-    assert samples_of(pg_url, out["sweep_id"]) == (320, 320, 0, 319)
+    assert samples_of(pg_url, out["sweep_id"]) == (160, 160, 0, 159)
     cat = _catalog(out)
     assert cat["tokens_prompt"]["offset"] == 1 and not cat["framing"]["same"]
     assert out["statistics"]["stream_checks"]["candidate"]["checked"] == 10
-    assert out["statistics"]["timing"]["ttft_ms"]["candidate"]["n"] == 320  # per-sample latency travelled
+    assert out["statistics"]["timing"]["ttft_ms"]["candidate"]["n"] == 160  # per-sample timing travelled

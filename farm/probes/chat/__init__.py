@@ -85,11 +85,13 @@ class ChatProbe(Probe):
                    "may be.", 0.1, click.FloatRange(0.0, 1.0)),
     )
     demo_options: ClassVar[tuple[DemoOption, ...]] = (
-        DemoOption("--count-bos", "1: count a beginning-of-sequence token in prompt_tokens.", 0, int),
+        DemoOption("--count-bos", "1: count a beginning-of-sequence token in prompt_tokens.", 0,
+                   click.IntRange(0, 1)),
         DemoOption("--finish-names", "Rename finish reasons, e.g. stop=end_turn,length=max_tokens.", "", str),
-        DemoOption("--chunking", "Tokens per stream chunk.", 1, int),
-        DemoOption("--cut-rate", "Fraction of streams cut off halfway, before the done marker.", 0.0, float),
-        DemoOption("--token-delay-ms", "Pause before each stream chunk (ms).", 0.0, float),
+        DemoOption("--chunking", "Tokens per stream chunk.", 1, click.IntRange(min=1)),
+        DemoOption("--cut-rate", "Fraction of streams cut off halfway, before the done marker.", 0.0,
+                   click.FloatRange(0.0, 1.0)),
+        DemoOption("--token-delay-ms", "Pause before each stream chunk (ms).", 0.0, click.FloatRange(min=0.0)),
     )
 
     # --- corpus ------------------------------------------------------------------------------------

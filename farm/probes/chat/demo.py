@@ -43,7 +43,7 @@ class ChatKnobs:
             if not sep or not old.strip() or not new.strip():
                 raise MalformedBody(f"--finish-names wants name=new pairs, not {pair!r}")
             names[old.strip()] = new.strip()
-        chunking = int(knobs.get("chunking") or 1)
+        chunking = int(knobs["chunking"]) if knobs.get("chunking") is not None else 1
         if chunking < 1:
             raise MalformedBody("--chunking must be at least 1 token a chunk")
         return cls(drift_rate=float(knobs.get("drift_rate") or 0.0), count_bos=bool(knobs.get("count_bos")),
