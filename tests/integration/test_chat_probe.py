@@ -5,6 +5,8 @@ distributed."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,3 +169,13 @@ def test_the_chat_probe_runs_distributed(chat_gateways: dict[str, GatewayProcess
     assert cat["tokens_prompt"]["offset"] == 1 and not cat["framing"]["same"]
     assert out["statistics"]["stream_checks"]["candidate"]["checked"] == 10
     assert out["statistics"]["timing"]["ttft_ms"]["candidate"]["n"] == 160  # per-sample timing travelled
+
+
+def test_farm_demo_runs_the_chat_probe(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "farm", "demo", "--probe", "chat", "--samples", "300", "--json",
+                           "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["verdict"] == "PASS" and out["n"] == 300 and out["probe"] == "chat"
+    summary = (tmp_path / "reports" / "cutover" / "SUMMARY.md").read_text()
+    assert "`/ai/chat`" in summary or "/ai/chat" in summary

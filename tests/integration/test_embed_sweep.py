@@ -122,7 +122,7 @@ def test_postgres_and_sqlite_give_the_same_verdict(lakehouse_pair: tuple[Gateway
 
 
 def test_farm_demo_runs(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "farm", "demo", "--json", "--quiet"], cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-m", "farm", "demo", "--probe", "embed", "--json", "--quiet"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)

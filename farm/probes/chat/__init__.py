@@ -219,10 +219,12 @@ class ChatProbe(Probe):
         return sections(url, sweep, verdict, out_dir, stem)
 
     def parity_cell(self, verdict: Any, params: dict[str, Any]) -> str:
-        semantic = verdict.detail.get("semantic") if isinstance(verdict.detail, dict) else None
+        from farm.probes.chat.report import statistics
+
+        d = statistics(verdict)
+        semantic = d.get("semantic")
         if semantic:
-            return f"✅ PASS mean chrF {verdict.detail.get('mean', 0):.4f} ≥ {semantic.get('r_min', 0):.4f} " \
-                   f"(n={verdict.n:,})"
+            return f"✅ PASS mean chrF {d.get('mean') or 0:.4f} ≥ {semantic.get('r_min') or 0:.4f} (n={verdict.n:,})"
         return f"✅ PASS {verdict.n - verdict.disagreements:,}/{verdict.n:,} exact"
 
     # --- drift -------------------------------------------------------------------------------------

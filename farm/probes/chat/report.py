@@ -39,6 +39,13 @@ def similarity_plot(similarity: NDArray[np.float64], legacy_self: NDArray[np.flo
     return path
 
 
+def statistics(verdict: Any) -> dict[str, Any]:
+    """The verdict's statistics: a stored verdict row keeps them under `detail.detail`."""
+    d = verdict.detail if isinstance(verdict.detail, dict) else {}
+    inner = d.get("detail")
+    return inner if isinstance(inner, dict) else d
+
+
 def _cell(text: Any) -> str:
     return "" if text is None else str(text).replace("\n", " ").replace("|", "\\|")[:160]
 
@@ -84,7 +91,9 @@ def _timing(d: dict[str, Any]) -> list[str]:
              *table(["gateway", "n", "TTFT p50 ms", "p95", "p99", "tokens/s mean", "95% interval"], rows), ""]
     ratio = ttft.get("ratio") or {}
     if ratio:
-        lines += [f"Candidate / legacy TTFT ratios (bootstrap 95%): {_cell(ratio)}", ""]
+        cells = [f"{q} {fmt(r.get('estimate'), 3)} [{fmt((r.get('ci') or [None, None])[0], 3)}, "
+                 f"{fmt((r.get('ci') or [None, None])[1], 3)}]" for q, r in ratio.items() if isinstance(r, dict)]
+        lines += [f"Candidate / legacy TTFT ratio (paired bootstrap 95%): {'; '.join(cells)}.", ""]
     return lines
 
 
@@ -99,7 +108,7 @@ def _streams(d: dict[str, Any]) -> list[str]:
 def sections(url: str, sweep: Any, verdict: Any, out_dir: Path, stem: str) -> tuple[list[str], list[Path]]:
     probe = get_probe("chat")
     arrays, _texts, noise = load_sample_arrays(url, sweep.id, probe)
-    d = verdict.detail if isinstance(verdict.detail, dict) else {}
+    d = statistics(verdict)
     semantic = d.get("semantic") or {}
     legacy_self = np.asarray(noise.get("legacy") if noise.get("legacy") is not None else [], dtype=np.float64)
     plot = similarity_plot(arrays["similarity"], legacy_self, semantic.get("r_min"), out_dir / f"{stem}_chrf.png")
