@@ -157,8 +157,15 @@ async def _stream(client: httpx.AsyncClient, probe: Probe, target: Target, paylo
     the probe's to classify (e.g. cut off mid-answer), not retried; None when nothing arrived at all."""
     pieces: list[tuple[float, bytes]] = []
     complete = True
+    sent = [start]
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        # Piece times count from when the request went out, not from when it started waiting for a connection.
+        if event == "http11.send_request_headers.started":
+            sent[0] = time.perf_counter()
+
     async with client.stream(target.profile.method, target.endpoint, content=payload, headers=headers,
-                             timeout=policy.timeout) as resp:
+                             timeout=policy.timeout, extensions={"trace": trace}) as resp:
         status = resp.status_code
         if status >= 500 or status == 429:
             raise _Retryable(HTTP_STATUS, status)
@@ -168,7 +175,7 @@ async def _stream(client: httpx.AsyncClient, probe: Probe, target: Target, paylo
                               body)
         try:
             async for chunk in resp.aiter_raw():
-                pieces.append(((time.perf_counter() - start) * 1000.0, chunk))
+                pieces.append(((time.perf_counter() - sent[0]) * 1000.0, chunk))
         except httpx.TimeoutException:
             if not pieces:
                 raise

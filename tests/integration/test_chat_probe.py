@@ -179,3 +179,29 @@ def test_farm_demo_runs_the_chat_probe(tmp_path: Path) -> None:
     assert out["verdict"] == "PASS" and out["n"] == 300 and out["probe"] == "chat"
     summary = (tmp_path / "reports" / "cutover" / "SUMMARY.md").read_text()
     assert "`/ai/chat`" in summary or "/ai/chat" in summary
+
+
+def test_conversations_from_jsonl_and_captured_requests(chat_gateways: dict[str, GatewayProcess], tmp_path: Path,
+                                                        sqlite_url: str) -> None:
+    env = {"FARM_DATABASE_URL": sqlite_url, "FARM_CONFIG": ""}
+    jsonl = tmp_path / "conversations.jsonl"
+    lines = [{"conversation": {"messages": [{"role": "system", "content": "Be brief."},
+                                            {"role": "user", "content": f"Question {i} about the river?"}],
+                               "max_tokens": 8 + i % 5}} for i in range(60)]
+    lines.append({"conversation": {"messages": "not a list"}})  # a bad line is a usage error, not a traceback
+    jsonl.write_text("\n".join(json.dumps(x) for x in lines[:60]) + "\n")
+    base = ["--legacy", chat_gateways["legacy"].url, "--candidate", chat_gateways["candidate"].url, "--no-report",
+            "--p-max", "0.05"]
+    code, out = _sweep(env, *base, "--corpus", str(jsonl), "--field", "conversation")
+    assert code == 0 and out["n"] == 60 and out["verdict"] == "PASS", out["reason"]
+    assert "length" in {p["legacy"] for p in out["statistics"]["finish"]["pairs"]}  # max_tokens 8..12 cut answers
+    captured = tmp_path / "requests.jsonl"
+    captured.write_text("\n".join(json.dumps({"messages": [{"role": "user", "content": f"hello {i}"}],
+                                              "temperature": 0, "max_tokens": 20, "stream": True})
+                                  for i in range(60)) + "\n{\"messages\": 3}\n")
+    code, out = _sweep(env, *base, "--corpus", str(captured), "--corpus-format", "requests")
+    assert code == 0 and out["n"] == 60, out["reason"]  # the bad body is counted and skipped
+    jsonl.write_text(json.dumps(lines[60]) + "\n" + jsonl.read_text())
+    result = CliRunner().invoke(main_group, ["sweep", "chat", "--json", "--quiet", *base, "--corpus", str(jsonl),
+                                             "--field", "conversation"], env=env)
+    assert result.exit_code == 2 and "Traceback" not in result.output and "messages" in result.output, result.output
