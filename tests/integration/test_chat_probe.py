@@ -36,7 +36,8 @@ def chat_gateways() -> Iterator[dict[str, GatewayProcess]]:
 
 
 def _sweep(env: dict[str, str], *args: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(main_group, ["sweep", "chat", "--json", "--quiet", *args], env=env,
+    short = () if "--max-tokens" in args else ("--max-tokens", "24")  # short answers: fewer chunks, faster tests
+    result = CliRunner().invoke(main_group, ["sweep", "chat", "--json", "--quiet", *short, *args], env=env,
                                 catch_exceptions=False)
     assert result.exit_code != 2, result.output
     return result.exit_code, json.loads(result.stdout)
@@ -172,13 +173,13 @@ def test_the_chat_probe_runs_distributed(chat_gateways: dict[str, GatewayProcess
 
 
 def test_farm_demo_runs_the_chat_probe(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "farm", "demo", "--probe", "chat", "--samples", "300", "--json",
+    # 40 samples cannot prove 1% (that takes ~300, as the parity-log test above does): INCONCLUSIVE, exit 3.
+    proc = subprocess.run([sys.executable, "-m", "farm", "demo", "--probe", "chat", "--samples", "40", "--json",
                            "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 3, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["verdict"] == "PASS" and out["n"] == 300 and out["probe"] == "chat"
-    summary = (tmp_path / "reports" / "cutover" / "SUMMARY.md").read_text()
-    assert "`/ai/chat`" in summary or "/ai/chat" in summary
+    assert out["verdict"] == "INCONCLUSIVE" and out["n"] == 40 and out["disagreements"] == 0
+    assert "more samples needed" in out["reason"] and Path(tmp_path / out["report"]).exists()
 
 
 def test_conversations_from_jsonl_and_captured_requests(chat_gateways: dict[str, GatewayProcess], tmp_path: Path,
