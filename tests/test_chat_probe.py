@@ -130,3 +130,27 @@ def test_bad_chat_options_are_one_line_and_exit_2() -> None:
                                              "lakehouse-legacy", "--chunking", "0", "--port", "1"],
                                 env={"FARM_CONFIG": ""})
     assert result.exit_code == 2 and "--chunking" in result.output, result.output
+
+
+def test_the_adapter_map_turns_a_candidate_answer_into_the_legacy_shape() -> None:
+    from farm.wiredrift import DriftObserver
+    from farm.wiredrift.adapter import apply_adapter
+
+    observer = DriftObserver(LEGACY, CANDIDATE)
+    conv = {"messages": [{"role": "user", "content": "hi"}]}
+    for i in range(4):
+        text = f"Answer number {i}."
+        observer.observe(LEGACY.build_request(conv, None, {}, False),
+                         LEGACY.answer_document(text, "stop", 5 + i, 4, "trigram-demo"),
+                         CANDIDATE.build_request(conv, None, {}, False),
+                         CANDIDATE.answer_document(text, "stop", 6 + i, 4, "trigram-demo"))  # one more prompt token
+    adapter = observer.adapter_map()
+    moves = {m["from"]: m["to"] for op in adapter["ops"] if op["op"] == "move" for m in op["moves"]}
+    assert moves["message.content"] == "choices[].message.content" and moves["done_reason"] == "choices[].finish_reason"
+    assert moves["prompt_eval_count"] == "usage.prompt_tokens"  # paired by the probe although the values differ
+    assert adapter["probe"]["stream"]["from"] == "ndjson" and adapter["probe"]["stream"]["done"]["to"] == \
+        "`data: [DONE]`"
+    doc = apply_adapter(adapter, CANDIDATE.answer_document("Hello there.", "length", 9, 3, "trigram-demo"))
+    parsed = LEGACY.parse_answer(doc)
+    assert (parsed.text, parsed.finish, parsed.prompt_tokens, parsed.completion_tokens) == ("Hello there.", "length",
+                                                                                           9, 3)

@@ -41,6 +41,9 @@ def build_adapter_map(state: dict[str, Any], legacy: Profile, candidate: Profile
         if any(m["to"] == lp or m["from"] == cp for m in moves):
             continue
         moves.append({"from": cp, "to": lp})
+    for extra in roles.extra_moves(state, legacy, candidate):  # what only the probe can pair (values may differ)
+        if not any(m["to"] == extra["to"] or m["from"] == extra["from"] for m in moves):
+            moves.append(dict(extra))
     for m in moves:
         index_path = getattr(candidate, "index_path", None)
         if m["from"] == cf.vectors and index_path and index_path in cpaths:
@@ -113,7 +116,9 @@ def build_adapter_map(state: dict[str, Any], legacy: Profile, candidate: Profile
                 reason += " (it echoes the request's model)"
             unknown.append({"path": p, "reason": reason})
 
+    notes = roles.adapter_notes(state, legacy, candidate)
     return {
+        **({"probe": notes} if notes else {}),
         "version": 1,
         "from": candidate.name,
         "to": legacy.name,
@@ -187,6 +192,8 @@ def _move(doc: dict[str, Any], moves: list[dict[str, Any]]) -> None:
     for m in moves:
         delete_path(doc, m["from"])
     for to, value in values:
+        if "[]" in to and not isinstance(value, list):
+            value = [value]  # a scalar moved under an array (`message.content` -> `choices[].message.content`)
         set_path(doc, to, value)
 
 

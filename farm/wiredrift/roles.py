@@ -79,3 +79,12 @@ class DriftRoles:
 
     def rows(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> list[DriftRow]:
         return [url_row(legacy, candidate)]
+
+    def extra_moves(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> list[dict[str, str]]:
+        """Adapter-map moves ({from: candidate path, to: legacy path}) the structural diff cannot pair, e.g. fields
+        whose values differ by design (token counts counted otherwise)."""
+        return []
+
+    def adapter_notes(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> dict[str, Any]:
+        """What an adapter must do beyond reshaping one document (e.g. reframe a stream), under `probe`."""
+        return {}

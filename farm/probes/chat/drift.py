@@ -94,6 +94,25 @@ class ChatRoles(DriftRoles):
                       "legacy_messages": lp.messages_field, "candidate_messages": cp.messages_field}),
         ]
 
+    def extra_moves(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> list[dict[str, str]]:
+        lp, cp = _chat(legacy), _chat(candidate)
+        seen = state["response"]["paths"]
+        pairs = ((cp.text_path, lp.text_path), (cp.finish_path, lp.finish_path),
+                 (cp.prompt_tokens_path, lp.prompt_tokens_path), (cp.completion_tokens_path, lp.completion_tokens_path))
+        return [{"from": c, "to": lt} for c, lt in pairs
+                if c and lt and c != lt and c in seen["candidate"] and lt in seen["legacy"]]
+
+    def adapter_notes(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> dict[str, Any]:
+        lp, cp = _chat(legacy), _chat(candidate)
+        return {"stream": {
+            "from": cp.stream_format, "to": lp.stream_format,
+            "chunk_text": {"from": cp.stream_text_path, "to": lp.stream_text_path},
+            "finish": {"from": cp.stream_finish_path, "to": lp.stream_finish_path},
+            "done": {"from": done_marker(cp), "to": done_marker(lp)},
+            "same": (lp.stream_format, lp.stream_text_path, done_marker(lp)) == (
+                cp.stream_format, cp.stream_text_path, done_marker(cp))},
+            "finish_reason_classes": "see the drift catalog's `Finish reason names` row (from paired samples)"}
+
 
 def _offset_row(kind: str, what: str, stats: dict[str, Any]) -> DriftRow | None:
     if not stats["n"]:
