@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from collections.abc import AsyncIterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -154,3 +156,45 @@ def test_the_adapter_map_turns_a_candidate_answer_into_the_legacy_shape() -> Non
     parsed = LEGACY.parse_answer(doc)
     assert (parsed.text, parsed.finish, parsed.prompt_tokens, parsed.completion_tokens) == ("Hello there.", "length",
                                                                                            9, 3)
+
+
+def test_a_connection_broken_mid_stream_is_classified_by_the_client() -> None:
+    """The client's own handling of a transport that dies after the first chunk (a uvicorn demo gateway cannot
+    drop a connection mid-body without logging a traceback, so the break comes from an httpx transport)."""
+    import asyncio
+
+    import httpx
+
+    from farm.gateway.client import RetryPolicy, Target, call_gateway
+
+    class Broken(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b'{"message": {"content": "Hello"}, "done": false}\n{"message": {"content": " wor'
+            raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, stream=Broken(), headers={"content-type": "application/x-ndjson"})
+
+    async def run() -> Any:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await call_gateway(client, get_probe("chat"), Target("c", "http://gw", CANDIDATE),
+                                      [synthetic_conversation(0, 0)], None, RetryPolicy(attempts=3),
+                                      options={"stream": 0})
+
+    result = asyncio.run(run())
+    # stream=0 asks plainly: the body breaks mid-JSON, a connection error, retried up to 3 times
+    assert result.errors == ["connection"] and len(calls) == 3
+
+    async def streamed() -> Any:
+        calls.clear()
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await call_gateway(client, get_probe("chat"), Target("c", "http://gw", CANDIDATE),
+                                      [synthetic_conversation(0, 0)], None, RetryPolicy(attempts=3),
+                                      options={"stream": 1})
+
+    result = asyncio.run(streamed())
+    assert result.errors == ["stream_truncated"] and len(calls) == 1 + 3  # the stream is not retried; the plain is
+    assert result.value["answers"][0]["text"] == "Hello"
