@@ -99,7 +99,7 @@ class ChatProfile(Profile):
         text: list[str] = []
         finish: str | None = None
         prompt = completion = None
-        ttft = last_t = None
+        ttft = None
         done = False
         last: Any = None
         buffer = b""
@@ -118,7 +118,6 @@ class ChatProfile(Profile):
                 if isinstance(piece, str) and piece:
                     text.append(piece)
                     ttft = t if ttft is None else ttft
-                    last_t = t
                 finish = _str(first(get_path(event, self.stream_finish_path))) or finish
                 prompt = _int(get_path(event, self.prompt_tokens_path)) or prompt
                 completion = _int(get_path(event, self.completion_tokens_path)) or completion
@@ -128,7 +127,6 @@ class ChatProfile(Profile):
             event = self._event(buffer)  # a last line without its newline
             if event is _DONE:
                 done = True
-        del last_t
         answer = ChatAnswer(text="".join(text), finish=finish, prompt_tokens=prompt, completion_tokens=completion,
                             ttft_ms=ttft, streamed=True, chunks=sum(1 for _ in text))
         return answer, done, last
