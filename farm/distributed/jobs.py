@@ -105,7 +105,7 @@ def pack(probe_name: str, call: SideCall, start: int, keep_doc: bool) -> bytes:
         "start": start, "errors": result.errors, "status": result.status, "latency_ms": result.latency_ms,
         "attempts": result.attempts, "request": result.request, "self_scores": call.self_scores,
         "response": result.response if keep_doc else None, "value": header, "ok": result.value is not None,
-        "digests": call.digests, "latencies": result.latencies,
+        "digests": call.digests, "latencies_ms": result.latencies_ms,
     }
     return orjson.dumps(meta) + b"\n" + body
 
@@ -116,5 +116,5 @@ def unpack(probe_name: str, payload: bytes) -> tuple[SideCall, int]:
     meta = orjson.loads(head)
     value = get_probe(probe_name).decode(meta["value"], body) if meta["ok"] else None
     result = SideResult(value, meta["errors"], meta["status"], meta["latency_ms"], meta["attempts"],
-                        meta["request"], meta["response"], meta.get("latencies"))
+                        meta["request"], meta["response"], meta.get("latencies_ms"))
     return SideCall(result, meta["self_scores"], meta["digests"]), int(meta["start"])

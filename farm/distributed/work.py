@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 
 from farm.distributed.jobs import Part, SideJob, pack, retry_policy, unpack
-from farm.gateway.client import make_client
+from farm.gateway.client import PER_BATCH_REQUESTS, make_client
 from farm.probes import get_probe
 from farm.probes.base import Profile
 from farm.report.sweep import render
@@ -36,7 +36,7 @@ def _loop_and_client() -> tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]:
     """One event loop and one pooled client per worker thread, kept for the life of the process."""
     if getattr(_local, "loop", None) is None:
         _local.loop = asyncio.new_event_loop()
-        _local.client = make_client(concurrency=4, timeout=60.0)
+        _local.client = make_client(concurrency=4 * PER_BATCH_REQUESTS, timeout=60.0)  # room for per-input probes
     return _local.loop, _local.client
 
 

@@ -95,7 +95,7 @@ async def call_gateway(client: httpx.AsyncClient, probe: Probe, target: Target, 
 
 def _join(parts: Sequence[SideResult]) -> SideResult:
     """One item per request, joined: the value lists each item's parsed value (None where it failed), the
-    latency is the mean per request (each item's own in `latencies`), the status the first failing one; the
+    latency is the mean per request (each item's own in `latencies_ms`), the status the first failing one; the
     first item's request and response stand for the batch (what the drift catalog reads)."""
     values = [p.value[0] if p.value is not None and len(p.value) == 1 else None for p in parts]
     errors = [p.errors[0] for p in parts]
@@ -111,19 +111,49 @@ def _join(parts: Sequence[SideResult]) -> SideResult:
 async def post_batch(client: httpx.AsyncClient, probe: Probe, target: Target, items: Sequence[Any],
                      model: str | None, policy: RetryPolicy, worker: str | None = None,
                      options: Mapping[str, Any] | None = None) -> SideResult:
-    """Send one batch to `target` as one JSON POST; retry 5xx, 429, timeouts and connection errors; classify
-    what is left."""
-    body = probe.build_request(target.profile, items, model, options or {})
-    payload = orjson.dumps(body)
+    """Send one batch to `target` as JSON POSTs: the probe's `requests` (one for the batch by default, or one
+    per input, a few at a time), combined; retry 5xx, 429, timeouts and connection errors; classify what is
+    left."""
+    opts = options or {}
+    requests = probe.requests(target.profile, items, model, opts)
     headers = request_headers(target, worker)
-    n = len(items)
+    if len(requests) == 1:
+        body, n = requests[0]
+        return probe.combine(target.profile, items, [await _send(client, probe, target, body, n, policy, headers)],
+                             opts)
+    gate = asyncio.Semaphore(PER_BATCH_REQUESTS)
+
+    async def one(body: dict[str, Any], n: int) -> SideResult:
+        async with gate:
+            return await _send(client, probe, target, body, n, policy, headers)
+
+    parts = list(await asyncio.gather(*(one(body, n) for body, n in requests)))
+    return probe.combine(target.profile, items, parts, opts)
+
+
+# Requests of one batch in flight at once, for probes taking one input per request (the engine's lanes
+# multiply it: --concurrency 8 means up to 32 requests per gateway).
+PER_BATCH_REQUESTS = 4
+
+
+async def _send(client: httpx.AsyncClient, probe: Probe, target: Target, body: dict[str, Any], n: int,
+                policy: RetryPolicy, headers: dict[str, str]) -> SideResult:
+    payload = orjson.dumps(body)
+    streamed = probe.streams(target.profile, body)
     error, status = CONNECTION, None
     start = time.perf_counter()
     for attempt in range(policy.attempts):
         start = time.perf_counter()
         try:
+            if streamed:
+                outcome = await _stream(client, probe, target, payload, headers, policy, n, start, attempt, body)
+                if outcome is not None:
+                    return outcome
+                raise httpx.TransportError("no answer")  # a stream that broke before its first byte
             resp = await client.request(target.profile.method, target.endpoint, content=payload, headers=headers,
                                         timeout=policy.timeout)
+        except _Retryable as exc:
+            error, status = exc.error, exc.status
         except httpx.TimeoutException:
             error, status = TIMEOUT, None
         except httpx.TransportError:
@@ -146,3 +176,51 @@ async def post_batch(client: httpx.AsyncClient, probe: Probe, target: Target, it
             await asyncio.sleep(policy.delay(attempt))
     latency = (time.perf_counter() - start) * 1000.0
     return SideResult(None, [error] * n, status, latency, policy.attempts, body)
+
+
+class _Retryable(Exception):
+    def __init__(self, error: str, status: int | None) -> None:
+        super().__init__(error)
+        self.error, self.status = error, status
+
+
+async def _stream(client: httpx.AsyncClient, probe: Probe, target: Target, payload: bytes,
+                  headers: dict[str, str], policy: RetryPolicy, n: int, start: float, attempt: int,
+                  body: dict[str, Any]) -> SideResult | None:
+    """A streamed answer read piece by piece with arrival times. A stream that breaks after its status line is
+    the probe's to classify (e.g. cut off mid-answer), not retried; None when nothing arrived at all."""
+    pieces: list[tuple[float, bytes]] = []
+    complete = True
+    sent = [start]
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        # Piece times count from when the request went out, not from when it started waiting for a connection.
+        if event == "http11.send_request_headers.started":
+            sent[0] = time.perf_counter()
+
+    async with client.stream(target.profile.method, target.endpoint, content=payload, headers=headers,
+                             timeout=policy.timeout, extensions={"trace": trace}) as resp:
+        status = resp.status_code
+        if status >= 500 or status == 429:
+            raise _Retryable(HTTP_STATUS, status)
+        if status >= 400:
+            await resp.aread()
+            return SideResult(None, [HTTP_STATUS] * n, status, (time.perf_counter() - start) * 1000.0, attempt + 1,
+                              body)
+        try:
+            async for chunk in resp.aiter_raw():
+                pieces.append(((time.perf_counter() - sent[0]) * 1000.0, chunk))
+        except httpx.TimeoutException:
+            if not pieces:
+                raise
+            complete = False
+        except httpx.TransportError:
+            if not pieces:
+                return None
+            complete = False
+    latency = (time.perf_counter() - start) * 1000.0
+    try:
+        value, errors, doc = probe.parse_stream(target.profile, pieces, complete, n)
+    except MalformedBody:
+        return SideResult(None, [MALFORMED] * n, status, latency, attempt + 1, body)
+    return SideResult(value, errors, status, latency, attempt + 1, body, doc)

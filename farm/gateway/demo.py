@@ -126,6 +126,8 @@ def create_app(settings: DemoSettings) -> Starlette:
             return failed
         doc = answer()
         log.write(request, n, 200)
+        if isinstance(doc, Response):  # a probe's own response, e.g. a stream
+            return doc
         return _json(doc)
 
     routes = [

@@ -12,7 +12,7 @@ import os
 from farm.errors import UsageError
 from farm.probes.base import Probe, Profile
 
-BUILTIN = ("embed", "search", "retrieve", "sql", "storage")
+BUILTIN = ("embed", "search", "retrieve", "sql", "storage", "chat")
 _REGISTRY: dict[str, Probe] = {}
 _loaded = False
 

@@ -27,9 +27,11 @@ if TYPE_CHECKING:
     from farm.stats.params import VerdictParams
     from farm.stats.verdict import Verdict
     from farm.wiredrift.roles import DriftRoles
+    from farm.wiredrift.rows import DriftRow
 
 
-# A demo backend answers one request body: (number of inputs, a function computing the response document).
+# A demo backend answers one request body: (number of inputs, a function computing the response document, or a
+# Starlette `Response` of its own such as a stream).
 # It raises MalformedBody on a bad request and LookupError for something unknown (a model): HTTP 400 / 404.
 Backend = Callable[[dict[str, Any]], tuple[int, Callable[[], Any]]]
 
@@ -66,11 +68,15 @@ class SideResult:
     attempts: int
     request: dict[str, Any]
     response: Any = None
-    latencies: list[float] | None = None  # per item, when each item was its own request (unbatched probes)
+    latencies_ms: list[float] | None = None  # per sample, when the batch took one request per input
 
     @property
     def ok(self) -> bool:
         return self.value is not None
+
+    def latency_of(self, i: int) -> float:
+        """Sample i's request latency (the batch's one request, unless each input had its own)."""
+        return self.latencies_ms[i] if self.latencies_ms is not None else self.latency_ms
 
 
 @dataclass
@@ -126,6 +132,8 @@ class Probe:
     # a batch's items as concurrent requests and the side's value is the list of per-item values (None where
     # an item failed), each parsed by `parse_response` with n = 1 (whose value is then a one-element list).
     batched: ClassVar[bool] = True
+    default_noise_sample: ClassVar[float | None] = None  # fraction of batches asked twice (A/A), when not 0
+    request_per_input: ClassVar[bool] = False  # each input its own request (`requests`): latency per sample
 
     # --- corpus ------------------------------------------------------------------------------------
     def item_from_text(self, line: str) -> Any:
@@ -176,6 +184,30 @@ class Probe:
     def check_inputs(self, items: Iterable[Any], options: Mapping[str, Any]) -> None:
         """Refuse a corpus before anything is sent (UsageError, one line), e.g. write statements; streamed once
         when the sweep is specified. The default accepts every input."""
+    def requests(self, profile: Profile, items: Sequence[Any], model: str | None,
+                 options: Mapping[str, Any]) -> list[tuple[dict[str, Any], int]]:
+        """The requests of one batch as (body, inputs it answers): one for all its inputs (the default). A probe
+        whose endpoint takes one input per request returns one per input (and may add check requests);
+        `combine` then folds the answers back into one `SideResult`."""
+        return [(self.build_request(profile, items, model, options), len(items))]
+
+    def combine(self, profile: Profile, items: Sequence[Any], parts: list[SideResult],
+                options: Mapping[str, Any]) -> SideResult:
+        """One batch's answer from the answers to its `requests` (one each, same order)."""
+        if len(parts) != 1:
+            raise NotImplementedError("a probe with several requests per batch combines their answers")
+        return parts[0]
+
+    def streams(self, profile: Profile, body: dict[str, Any]) -> bool:
+        """Whether this request's answer is a stream: the client then reads it piece by piece, timed."""
+        return False
+
+    def parse_stream(self, profile: Profile, pieces: Sequence[tuple[float, bytes]], complete: bool,
+                     n: int) -> tuple[Any, list[str | None], Any]:
+        """A streamed answer: its pieces as they arrived (ms since the request was sent, bytes); `complete` is
+        False when the connection broke mid-stream. Returns the value, an error class per sample and a JSON
+        document standing for the answer in the drift catalog; MalformedBody on another framing."""
+        raise NotImplementedError
 
     def encode(self, value: Any) -> tuple[Any, bytes]:
         """A value as (JSON-able header, raw bytes), for the distributed side results."""
@@ -260,6 +292,11 @@ class Probe:
         from farm.wiredrift.roles import DriftRoles
 
         return DriftRoles()
+
+    def drift_from_samples(self, arrays: dict[str, NDArray[Any]],
+                           errors: dict[str, list[str | None]]) -> list[DriftRow]:
+        """Catalog rows only the paired samples show (e.g. a constant offset between the sides' counts)."""
+        return []
 
 
 

@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 
 from farm.corpus import Batch, CorpusStats, batches, iter_items
-from farm.gateway.client import make_client
+from farm.gateway.client import PER_BATCH_REQUESTS, make_client
 from farm.probes.base import Probe
 from farm.stats.params import VerdictParams
 from farm.stats.sequential import sequential_decision
@@ -152,7 +152,10 @@ async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None
                     stop.set()
 
     try:
-        async with make_client(spec.concurrency, spec.retry.timeout) as client:
+        # Probes taking one request per input send up to PER_BATCH_REQUESTS per lane and side: room for all of
+        # them in the pool, or requests wait for a connection inside their timed span (time to first token).
+        lanes = spec.concurrency * (PER_BATCH_REQUESTS if probe.request_per_input else 1)
+        async with make_client(lanes, spec.retry.timeout) as client:
             await asyncio.gather(*(lane(client) for _ in range(spec.concurrency)))
         await flush()
     finally:

@@ -34,7 +34,7 @@ def finalize(url: str, sweep_id: str, probe_name: str, params: VerdictParams, ob
     """Decide and store the verdict and the drift catalog, and move the sweep to `status`."""
     probe = get_probe(probe_name)
     arrays, errors, noise = load_sample_arrays(url, sweep_id, probe)
-    if probe.batched:  # an unbatched probe's samples are each their own request already
+    if probe.batched and not probe.request_per_input:  # else each sample was its own request already
         arrays["latency_legacy_ms"] = per_request(arrays["latency_legacy_ms"], arrays["batch_no"])
         arrays["latency_candidate_ms"] = per_request(arrays["latency_candidate_ms"], arrays["batch_no"])
     noise_samples = None
@@ -46,7 +46,7 @@ def finalize(url: str, sweep_id: str, probe_name: str, params: VerdictParams, ob
     options = (get_sweep(url, sweep_id).params or {}).get("probe_options") or {}
     verdict = probe.decide(arrays, errors, params, planned=planned, noise=noise_samples, sequential=sequential,
                            options=options)
-    catalog = observer.catalog()
+    catalog = observer.catalog() + probe.drift_from_samples(arrays, errors)
     adapter = observer.adapter_map()
     detail = {**verdict.to_dict(), "adapter_map": adapter, **(extra or {})}
     save_outcome(url, sweep_id, {

@@ -210,7 +210,9 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
     return SweepSpec(
         legacy=lt, candidate=ct, corpus=corpus, database_url=config.database_url, model=req.model,
         batch_size=req.batch_size, concurrency=req.concurrency, params=params,
-        noise_sample=req.noise_sample if req.noise_sample is not None else th.noise_sample,
+        noise_sample=req.noise_sample if req.noise_sample is not None else (
+            probe.default_noise_sample if probe.default_noise_sample is not None and req.probe not in config.thresholds
+            else th.noise_sample),
         until_decided=req.until_decided, retry=RetryPolicy(attempts=req.retries + 1, timeout=req.timeout),
         probe=req.probe, legacy_secondary=secondary, probe_options=options,
     )

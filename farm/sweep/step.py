@@ -67,8 +67,7 @@ def compare_sides(probe: Probe, sweep_id: str, batch_no: int, start: int, legacy
     samples = [{"sweep_id": sweep_id, "idx": start + i, "batch_no": batch_no, "input_sha": digests[i],
                 "legacy_error": compared.legacy_errors[i], "candidate_error": compared.candidate_errors[i],
                 "score": compared.score[i], "agreed": compared.agreed[i],
-                "latency_legacy_ms": lr.latencies[i] if lr.latencies else lr.latency_ms,
-                "latency_candidate_ms": cr.latencies[i] if cr.latencies else cr.latency_ms} for i in range(n)]
+                "latency_legacy_ms": lr.latency_of(i), "latency_candidate_ms": cr.latency_of(i)} for i in range(n)]
     extra: list[dict[str, Any]] = []
     if probe.columns:
         names = [c.name for c in probe.columns]

@@ -115,7 +115,9 @@ def build_adapter_map(state: dict[str, Any], legacy: Profile, candidate: Profile
                 reason += " (it echoes the request's model)"
             unknown.append({"path": p, "reason": reason})
 
+    notes = roles.adapter_notes(state, legacy, candidate)
     return {
+        **({"probe": notes} if notes else {}),
         "version": 1,
         "from": candidate.name,
         "to": legacy.name,
@@ -200,6 +202,8 @@ def _move(doc: dict[str, Any], moves: list[dict[str, Any]]) -> None:
     for m in moves:
         delete_path(doc, m["from"])
     for to, value in values:
+        if "[]" in to and not isinstance(value, list):
+            value = [value]  # a scalar moved under an array (`message.content` -> `choices[].message.content`)
         set_path(doc, to, value)
 
 

@@ -89,3 +89,7 @@ class DriftRoles:
         """Value transforms after the moves, in legacy paths (e.g. `{"op": "affine", "path": "results[].score",
         "scale": -1.0, "offset": 1.0}` turns a distance into a similarity)."""
         return []
+
+    def adapter_notes(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> dict[str, Any]:
+        """What an adapter must do beyond reshaping one document (e.g. reframe a stream), under `probe`."""
+        return {}
