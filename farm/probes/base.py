@@ -117,6 +117,9 @@ class Probe:
     default_tau: ClassVar[float | None] = None   # a probe's own agreement threshold, when not the embed one
     default_floor: ClassVar[float | None] = None
     default_p_max: ClassVar[float | None] = None  # the mean family's tolerated rate below the floor (e.g. 0.01)
+    # Media types the gateway client reads (a substring of the response's Content-Type; none sent is fine);
+    # another one is the `content_type` error. A probe reading NDJSON or SSE adds "ndjson" / "event-stream".
+    accepts: ClassVar[tuple[str, ...]] = ("json",)
 
     # --- corpus ------------------------------------------------------------------------------------
     def item_from_text(self, line: str) -> Any:
