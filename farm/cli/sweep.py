@@ -35,8 +35,11 @@ def flow_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Distributed: batches per Celery message (a worker sends them concurrently); more cuts "
                           "the per-message cost, fewer spreads a small sweep over more workers."),
         click.option("--resend-after", type=click.FloatRange(min=1.0), default=d.resend_after, show_default=True,
-                     help="Distributed: seconds a batch may stay unpaired before what it misses is sent again "
+                     help="Distributed: the longest a batch may stay unpaired before what it misses is sent again "
                           "(a lost message or a dead worker delays the sweep, never stalls it)."),
+        click.option("--resend-min", type=click.FloatRange(min=1.0), default=d.resend_min, show_default=True,
+                     help="Distributed: the shortest such wait; in between, a batch is sent again once it waited "
+                          "4x the slowest recent batch (a SIGKILLed worker costs about this much)."),
         click.option("--stall-timeout", type=click.FloatRange(min=1.0), default=d.stall_timeout, show_default=True,
                      help="Distributed: give up when no batch lands for this many seconds (no worker on a "
                           "queue?). While still dispatching the sweep is then marked failed (`farm sweep resume` "
@@ -139,14 +142,14 @@ def probe_command(name: str) -> click.Command:
 
     @click.pass_context
     def run(ctx: click.Context, /, reports_dir: str, no_report: bool, distributed: bool, as_json: bool, quiet: bool,
-            max_inflight: int, batches_per_task: int, resend_after: float, stall_timeout: float,
-            **options: Any) -> None:
+            max_inflight: int, batches_per_task: int, resend_after: float, resend_min: float,
+            stall_timeout: float, **options: Any) -> None:
         config = config_from(ctx)
         if options.get("legacy_secondary") and options.get("noise_sample") is None:
             options["noise_sample"] = 0.05
         mine = {key: options.pop(key) for key in own}
         spec = build_spec(config, SweepRequest(probe=name, probe_options=mine, **options))
-        flow = Flow(max_inflight, batches_per_task, resend_after, stall_timeout)
+        flow = Flow(max_inflight, batches_per_task, resend_after, stall_timeout, resend_min)
         payload = run_sweep(config, spec, None if no_report else Path(reports_dir), distributed=distributed,
                             show_progress=not quiet, flow=flow)
         print_outcome(payload, as_json)
@@ -155,7 +158,8 @@ def probe_command(name: str) -> click.Command:
     run.__doc__ = (f"{probe.title}: compare the `{name}` endpoint of two gateways over a corpus and decide "
                    f"PASS / FAIL / INCONCLUSIVE.\n\nDefault wire profiles: {legacy_default} (legacy), "
                    f"{candidate_default} (candidate); built-in: {', '.join(probe.presets)}.\n\n"
-                   "Exit code: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 2 usage or configuration error.")
+                   "Exit code: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 4 a side failed on every sample (stopped early), "
+                   "2 usage, configuration error or a service unreachable.")
     command = sweep_options(run)
     for opt in reversed(probe.sweep_options):
         command = click.option(opt.flag, type=opt.type, default=None,
