@@ -20,8 +20,8 @@ from farm.corpus import CorpusStats, batches, iter_items
 from farm.distributed.inflight import RESEND_AFTER, RESEND_MIN, Inflight
 from farm.distributed.jobs import BATCHES_PER_TASK, JobFactory, Part, SideJob, describe_pairing
 from farm.distributed.names import AGGREGATE_QUEUE, CALL_TASK, FINALIZE_TASK, PAIR_TASK, gateway_queue
-from farm.reconnect import retrying
 from farm.errors import ServiceUnavailable, UsageError, outage
+from farm.reconnect import retrying
 from farm.report.sweep import report_json, report_path
 from farm.store.batches import paired_batches, set_total
 from farm.store.batches import progress as _progress

@@ -16,9 +16,9 @@ import httpx
 import numpy as np
 
 from farm.corpus import Batch, CorpusStats, batches, iter_items
-from farm.reconnect import retrying
 from farm.gateway.client import make_client
 from farm.probes.base import Probe
+from farm.reconnect import retrying
 from farm.stats.params import VerdictParams
 from farm.stats.sequential import sequential_decision
 from farm.store.sweeps import write_samples
