@@ -88,7 +88,8 @@ class Sender:
             if what is None:
                 raise
             url = self.app.conf.broker_url or ""
-            raise ServiceUnavailable(f"broker unreachable at {url.split('@')[-1]}: {what}") from None
+            detail = what.split(": ", 1)[-1]
+            raise ServiceUnavailable(f"broker unreachable at {url.split('@')[-1]}: {detail}") from None
 
     def stalled(self, sweep_id: str, seconds: float, done: int, total: int | None) -> str:
         queues = ", ".join(sorted({*self.queues.values(), AGGREGATE_QUEUE}))
@@ -222,8 +223,9 @@ def wait(sender: Sender, url: str, sweep_id: str, inflight: Inflight, *, on_prog
 def run_distributed_sweep(config: FarmConfig, spec: SweepSpec, reports: Path | None, *,
                           show_progress: bool = True, flow: Flow = Flow()) -> dict[str, Any]:
     """A new distributed sweep: record it, dispatch it, wait for its verdict."""
+    sender = _sender(config, spec)  # the broker is checked before a sweep is recorded
     sweep_id = start(config, spec, reports)
-    return _drive(config, spec, sweep_id, flow, show_progress, skip=set())
+    return _drive(sender, spec, sweep_id, flow, show_progress, skip=set())
 
 
 RESUMABLE = ("running", "failed", "finalizing")  # finalizing: its aggregation worker may have died in it
@@ -244,17 +246,22 @@ def resume_distributed_sweep(config: FarmConfig, sweep_id: str, *, show_progress
         raise UsageError(f"sweep {sweep.id} is {sweep.status}: only a running, finalizing or failed sweep can be "
                          "resumed")
     spec = spec_from_row(sweep, url)
+    sender = _sender(config, spec)
     paired = retrying(paired_batches, url, sweep.id)
     retrying(set_status, url, sweep.id, "running")
-    return _drive(config, spec, sweep.id, flow, show_progress, skip=paired)
+    return _drive(sender, spec, sweep.id, flow, show_progress, skip=paired)
 
 
-def _drive(config: FarmConfig, spec: SweepSpec, sweep_id: str, flow: Flow, show_progress: bool,
-           skip: set[int]) -> dict[str, Any]:
+def _sender(config: FarmConfig, spec: SweepSpec) -> Sender:
     from farm.distributed.celery_app import make_app
 
     sender = Sender(make_app(config), config, spec)
     sender.check_broker()
+    return sender
+
+
+def _drive(sender: Sender, spec: SweepSpec, sweep_id: str, flow: Flow, show_progress: bool,
+           skip: set[int]) -> dict[str, Any]:
     inflight = Inflight(spec.database_url, sweep_id, flow.resend_after, resend_min=min(flow.resend_min,
                                                                                     flow.resend_after))
     label = f"{spec.probe} {spec.legacy.name} vs {spec.candidate.name} (distributed)"
