@@ -132,7 +132,8 @@ def upgrade(url: str) -> str:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
     except OperationalError as exc:
-        raise ConfigError("database", "url", f"cannot reach {engine.url.render_as_string()}: {_first_line(exc.orig)}") from None
+        raise ConfigError("database", "url",
+                          f"cannot reach {engine.url.render_as_string()}: {_first_line(exc.orig)}") from None
     _READY.add(url)
     return head_revision()
 
@@ -146,7 +147,8 @@ def ensure_schema(url: str) -> Engine:
     try:
         current = current_revision(engine)
     except OperationalError as exc:
-        raise ConfigError("database", "url", f"cannot reach {engine.url.render_as_string()}: {_first_line(exc.orig)}") from None
+        raise ConfigError("database", "url",
+                          f"cannot reach {engine.url.render_as_string()}: {_first_line(exc.orig)}") from None
     if current != SCHEMA_HEAD:
         if engine.dialect.name == "sqlite":
             upgrade(url)
