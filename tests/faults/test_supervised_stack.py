@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from farm.stack import LEGACY_PORT
+from tests.faults.conftest import record
 
 
 def _farm(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -61,6 +62,7 @@ def test_a_killed_stack_service_comes_back_by_itself(tmp_path: Path) -> None:
         status = _farm(tmp_path, "stack", "status").stdout
         assert "restarts 1  (last exit: terminated by SIGKILL; not expected)" in status, status
         assert back < 15, back
+        record({"fault": "stack service killed (kill -9 of gateway-legacy)", "seconds_back": round(back, 1)})
         log = (tmp_path / ".farm" / "stack" / "supervisord.log").read_text()
         assert "exited: gateway-legacy (terminated by SIGKILL; not expected)" in log
     finally:
