@@ -108,7 +108,13 @@ def sweep_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
                      help="Seconds per request."),
         click.option("--retries", type=click.IntRange(0, 20), default=3, show_default=True,
-                     help="Retries on 5xx, 429, timeouts and connection errors."),
+                     help="Retries on 5xx, 429 (Retry-After honoured, at most 30 s), timeouts, connection errors "
+                          "and bodies cut short."),
+        click.option("--deadline", type=click.FloatRange(min=0.1), default=None,
+                     help="Seconds a request may take in all, however steadily its body arrives (default: twice "
+                          "--timeout, which bounds each read)."),
+        click.option("--max-body-mb", type=click.FloatRange(min=0.001), default=None,
+                     help="Largest answer read, in MiB (default 64); a larger one is the body_too_large error."),
         click.option("--tau", type=_prob, default=None,
                      help="A sample agrees when its score >= tau (embed: cosine, default 0.9999)."),
         click.option("--p-max", type=_prob, default=None, help="Largest acceptable disagreement rate (default 0.001)."),

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from farm.distributed.jobs import SideJob
 from farm.store.batches import paired_batches, stored_sides
 
-RESEND_AFTER = 300.0  # seconds; above a job's worst case (16 batches on 8 connections: 2 x 4 attempts x 30 s, backoff)
+RESEND_AFTER = 300.0  # seconds; above a job's usual worst case (16 batches on 8 connections: 2 x 4 read timeouts)
 RESEND_MIN = 20.0  # seconds a batch waits at least before a re-send, however fast batches land
 RESEND_FACTOR = 4.0  # re-send once a batch waited this many times the slowest recent landing
 LANDINGS = 512  # recent landing times remembered

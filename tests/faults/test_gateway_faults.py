@@ -115,3 +115,14 @@ def test_the_fault_proxy_command_in_a_sweep(legacy: GatewayProcess, sqlite_url: 
     assert 0 < spoiled < 40 and errors["count"] == spoiled * 16, (stats, errors)
     assert out["statistics"]["errors"]["legacy"]["count"] == 0
     assert result.exit_code in (1, 3), out["reason"]  # candidate-only errors: never a PASS, never a crash
+
+
+def test_the_size_cap_is_set_from_the_command_line(legacy: GatewayProcess, sqlite_url: str) -> None:
+    """`--max-body-mb`: a candidate whose every answer is over the cap is unreadable, and the sweep says so."""
+    with fault_proxy(legacy.url, FaultPlan(["oversize"], oversize_mb=4)) as url:
+        result = CliRunner().invoke(main_group, [
+            "sweep", "embed", "--quiet", "--no-report", "--legacy", legacy.url, "--candidate", url,
+            "--candidate-profile", "lakehouse-legacy", "--samples", "64", "--max-body-mb", "0.5", "--retries", "0"],
+            env={"FARM_DATABASE_URL": sqlite_url, "FARM_CONFIG": ""}, catch_exceptions=False)
+    assert result.exit_code == 4, result.output
+    assert "candidate unreadable: 64 of 64 body over the size cap at " + url + "/ai/embed" in result.output
