@@ -15,7 +15,9 @@ import random
 import re
 import socket
 import struct
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -212,3 +214,41 @@ class FaultProxy:
             async with server:
                 await server.serve_forever()
 
+
+
+@contextlib.contextmanager
+def proxy_in_thread(upstream: str, plan: FaultPlan, port: int | None = None) -> Iterator[str]:
+    """A fault proxy on loopback in a thread of this process (tests, benchmarks); yields its base URL."""
+    from farm.gateway.process import free_port
+
+    port = port or free_port()
+    loop = asyncio.new_event_loop()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        task = loop.create_task(FaultProxy(upstream, plan).serve("127.0.0.1", port))
+        loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+        rest = asyncio.all_tasks(loop)  # connection handlers still open
+        for t in rest:
+            t.cancel()
+        loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
+        loop.close()
+
+    thread = threading.Thread(target=run, daemon=True, name=f"fault-proxy-{port}")
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(url + "/faults/stats", timeout=0.5)
+            break
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        def stop() -> None:
+            for t in asyncio.all_tasks(loop):
+                t.cancel()
+
+        loop.call_soon_threadsafe(stop)
+        thread.join(timeout=10)
