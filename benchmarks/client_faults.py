@@ -47,12 +47,12 @@ async def _farm(url: str, batches: int, concurrency: int) -> float:
 async def _baseline(url: str, batches: int, concurrency: int) -> float:
     probe = get_probe("embed")
     profile = probe.presets["lakehouse-legacy"]
-    body = orjson.dumps(probe.build_request(profile, ITEMS, None, {}))
     sem = asyncio.Semaphore(concurrency)
     async with make_client(concurrency, 30.0) as client:
 
         async def one() -> None:
             async with sem:
+                body = orjson.dumps(probe.build_request(profile, ITEMS, None, {}))  # per call, as the old client
                 resp = await client.request("POST", url + profile.path, content=body,
                                             headers={"content-type": "application/json"})
                 value, _errors = probe.parse_response(profile, orjson.loads(resp.content), len(ITEMS))

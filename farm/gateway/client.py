@@ -139,7 +139,10 @@ async def _fetch(client: httpx.AsyncClient, target: Target, payload: bytes, head
                 declared = resp.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > policy.max_body_bytes:
                     raise _Fault(TOO_LARGE, status)
-                chunks, size = [], 0
+                if declared.isdigit() and "content-encoding" not in resp.headers:
+                    # The usual answer: its size is known and within the cap, read it in one go.
+                    return _Answer(status, resp.headers, await resp.aread())
+                chunks, size = [], 0  # no length, or compressed: count what is decoded, stop at the cap
                 async for chunk in resp.aiter_bytes():
                     size += len(chunk)
                     if size > policy.max_body_bytes:
