@@ -39,7 +39,7 @@ def flow_options(command: Callable[..., Any]) -> Callable[..., Any]:
                           "(a lost message or a dead worker delays the sweep, never stalls it)."),
         click.option("--resend-min", type=click.FloatRange(min=1.0), default=d.resend_min, show_default=True,
                      help="Distributed: the shortest such wait; in between, a batch is sent again once it waited "
-                          "4x the slowest recent batch (a SIGKILLed worker costs about this much)."),
+                          "4x the median recent batch (a SIGKILLed worker costs about this much plus its restart)."),
         click.option("--stall-timeout", type=click.FloatRange(min=1.0), default=d.stall_timeout, show_default=True,
                      help="Distributed: give up when no batch lands for this many seconds (no worker on a "
                           "queue?). While still dispatching the sweep is then marked failed (`farm sweep resume` "

@@ -9,10 +9,11 @@ both are. Every step is idempotent, so a re-send that races a slow original chan
 A worker killed with SIGKILL holds its batches until the visibility timeout, and a broker restarted without
 persistence forgets its queues: waiting the fixed `resend_after` (300 s) for them cost a 35 s sweep 312 s. So
 the ledger also learns how long batches take to land (dispatch to pairing, queueing included) and re-sends a
-batch once it has waited `RESEND_FACTOR` times the slowest of the recent ones, never sooner than `resend_min`
-and never later than `resend_after`: a dead worker now costs about `resend_min` (measured in
-docs/distributed.md). A gateway that slows down raises the slowest landing time with it, so it is not flooded
-with re-sends.
+batch once it has waited `RESEND_FACTOR` times the median of the recent ones, never sooner than `resend_min`
+and never later than `resend_after`: a dead worker now costs about `resend_min` plus a restart (measured in
+docs/distributed.md). The median, not the slowest: the batches an outage held up land late and would
+otherwise postpone the re-send of the ones still held; a gateway that slows down for good raises the median
+with it, so it is not flooded with re-sends.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from farm.distributed.jobs import SideJob
 from farm.store.batches import paired_batches, stored_sides
 
 RESEND_AFTER = 300.0  # seconds; above a job's usual worst case (16 batches on 8 connections: 2 x 4 read timeouts)
-RESEND_MIN = 20.0  # seconds a batch waits at least before a re-send, however fast batches land
-RESEND_FACTOR = 4.0  # re-send once a batch waited this many times the slowest recent landing
+RESEND_MIN = 15.0  # seconds a batch waits at least before a re-send, however fast batches land
+RESEND_FACTOR = 4.0  # re-send once a batch waited this many times the median recent landing
+RESEND_FIRST = 60.0  # before any batch landed (a gateway warming up, a model loading): this long
 LANDINGS = 512  # recent landing times remembered
 Send = Callable[[SideJob], None]
 SendPair = Callable[[str, list[int]], None]
@@ -53,8 +55,12 @@ class Inflight:
         """Seconds an unpaired batch waits before what it misses is sent again."""
         if self.resend_min is None:
             return self.resend_after
-        slowest = max(self.landings, default=0.0)
-        return min(self.resend_after, max(self.resend_min, RESEND_FACTOR * slowest))
+        if not self.landings:
+            return max(self.resend_min, min(self.resend_after, RESEND_FIRST))
+        # The median, not the slowest: the batches an outage held up land late, and must not postpone the
+        # re-send of the ones it is still holding.
+        typical = sorted(self.landings)[len(self.landings) // 2]
+        return min(self.resend_after, max(self.resend_min, RESEND_FACTOR * typical))
 
     def add(self, jobs: list[SideJob], now: float | None = None) -> None:
         """Record the jobs just sent (one per side, carrying the same batches)."""

@@ -127,7 +127,7 @@ class Flow:
     batches_per_task: int = BATCHES_PER_TASK
     resend_after: float = RESEND_AFTER  # the longest a batch waits before a re-send
     stall_timeout: float = 600.0  # seconds without a batch landing before the producer gives up
-    resend_min: float = RESEND_MIN  # the shortest: re-sends come at 4x the slowest recent landing, within both
+    resend_min: float = RESEND_MIN  # the shortest: re-sends come at 4x the median recent landing, within both
 
 
 def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight, flow: Flow = Flow(), *,

@@ -134,7 +134,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, fault_db: str, private_red
         workers.stop()
 
 
-PLANNED = 2400
+PLANNED = 1600
 SWEEP = ("--samples", str(PLANNED), "--batches-per-task", "2", "--max-inflight", "16", "--p-max", "0.01")
 
 

@@ -51,7 +51,7 @@ def test_a_broker_restart_mid_sweep(cluster: tuple[Workers, dict[str, str]], pri
     baseline = _baseline_seconds(env, tmp_path)
     before = newest_sweep(env["FARM_DATABASE_URL"])[0]
     sweep = start_sweep(env, cwd=tmp_path)
-    wait_progress(env["FARM_DATABASE_URL"], 20, before)
+    wait_progress(env["FARM_DATABASE_URL"], 15, before)
     private_redis.restart(down_for=2.0)  # no persistence: every queued message is gone
     result = sweep.wait()
     assert all(workers.alive().values()), workers.alive()  # the workers rode it out
@@ -66,7 +66,7 @@ def test_a_database_restart_mid_sweep(cluster: tuple[Workers, dict[str, str]], p
     baseline = _baseline_seconds(env, tmp_path)
     before = newest_sweep(env["FARM_DATABASE_URL"])[0]
     sweep = start_sweep(env, cwd=tmp_path)
-    wait_progress(env["FARM_DATABASE_URL"], 20, before)
+    wait_progress(env["FARM_DATABASE_URL"], 15, before)
     private_pg.restart()
     result = sweep.wait()
     assert all(workers.alive().values()), workers.alive()
@@ -80,7 +80,7 @@ def test_a_sigkilled_worker_costs_at_most_about_30_seconds(cluster: tuple[Worker
     baseline = _baseline_seconds(env, tmp_path)
     before = newest_sweep(env["FARM_DATABASE_URL"])[0]
     sweep = start_sweep(env, cwd=tmp_path)
-    wait_progress(env["FARM_DATABASE_URL"], 20, before)
+    wait_progress(env["FARM_DATABASE_URL"], 15, before)
     workers.kill9("legacy")  # the worker's whole process group, holding its messages unacked
     time.sleep(1.0)
     workers.start("legacy")
