@@ -49,6 +49,8 @@ def outage(exc: BaseException) -> str | None:
 
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return f"disk full: cannot write {exc.filename or 'a file'}"
+    if isinstance(exc, BrokenPipeError):  # `farm ... | head`: the reader left, no service is down
+        return None
     mro = type(exc).__mro__
     names = {f"{c.__module__}.{c.__qualname__}" for c in mro}
     invalidated = bool(getattr(exc, "connection_invalidated", False))

@@ -124,3 +124,7 @@ def test_a_wrong_path_on_one_side_stops_the_sweep_early(tmp_path: Path, legacy_g
     assert "legacy " not in line  # the legacy side answered
     stopped_at = int(line.split("candidate failing: ")[1].split(" of ")[0].replace(",", ""))
     assert 3 * 32 <= stopped_at <= 32 * 32 and time.monotonic() - began < 30  # early: 20,000 were planned
+
+
+def test_a_closed_pipe_is_not_an_outage() -> None:
+    assert outage(BrokenPipeError(32, "Broken pipe")) is None
