@@ -6,6 +6,7 @@ EXIT_PASS = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_INCONCLUSIVE = 3
+EXIT_SIDE_FAILED = 4  # a side failed on every sample: no comparison was possible (farm.sweep.health)
 
 
 class FarmError(Exception):
@@ -25,3 +26,41 @@ class ConfigError(FarmError):
 
 class UsageError(FarmError):
     """Bad arguments or input data (missing corpus file, unknown gateway, ...)."""
+
+
+class ServiceUnavailable(FarmError):
+    """The database or the broker stayed unreachable past the reconnect budget (exit code 2)."""
+
+
+_DB_MODULES = ("sqlalchemy.", "psycopg", "sqlite3")
+_BROKER_MODULES = ("kombu.", "redis.", "amqp.")
+_OUTAGE_CLASSES = {
+    "sqlalchemy.exc.OperationalError", "sqlalchemy.exc.InterfaceError", "psycopg.OperationalError",
+    "psycopg.InterfaceError", "sqlite3.OperationalError", "kombu.exceptions.OperationalError",
+    "redis.exceptions.ConnectionError", "redis.exceptions.TimeoutError", "amqp.exceptions.ConnectionError",
+    "amqp.exceptions.RecoverableConnectionError", "builtins.ConnectionError", "builtins.TimeoutError",
+}
+
+
+def outage(exc: BaseException) -> str | None:
+    """One line for a lost or refused connection to the database or the broker, or a full disk; None for any
+    other error. Reads class names only, so the CLI pays no import for it; never prints bound parameters."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"disk full: cannot write {exc.filename or 'a file'}"
+    if isinstance(exc, BrokenPipeError):  # `farm ... | head`: the reader left, no service is down
+        return None
+    mro = type(exc).__mro__
+    names = {f"{c.__module__}.{c.__qualname__}" for c in mro}
+    invalidated = bool(getattr(exc, "connection_invalidated", False))
+    if not (names & _OUTAGE_CLASSES or invalidated):
+        return None
+    orig = getattr(exc, "orig", None) or exc
+    text = (str(orig).strip().splitlines() or [type(orig).__name__])[0][:240]
+    if "disk is full" in text or "No space left" in text or "DiskFull" in type(orig).__name__:
+        return f"disk full: {text}"
+    module = type(exc).__module__
+    service = ("database" if module.startswith(_DB_MODULES) else
+               "broker" if module.startswith(_BROKER_MODULES) else "a service")
+    return f"{service} unreachable: {text}"

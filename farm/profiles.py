@@ -39,20 +39,29 @@ def get_path(doc: Any, path: str) -> Any:
 
 
 def set_path(doc: dict[str, Any], path: str, value: Any) -> None:
-    """Write `value` at a dotted path, creating objects; under `name[]`, `value` is a list spread over items."""
+    """Write `value` at a dotted path, creating objects; under `name[]`, `value` is a list spread over items.
+    Whatever is in the way (a null, a number where an object or a list must go) is replaced, so any
+    document can be written into (the adapter map reshapes whatever a candidate sent)."""
     head, _, rest = path.partition(".")
     if head.endswith("[]"):
-        items = doc.setdefault(head[:-2], [])
-        values = list(value)
+        items = doc.get(head[:-2])
+        if not isinstance(items, list):
+            items = doc[head[:-2]] = []
+        values = list(value) if isinstance(value, list | tuple) else [value]
         while len(items) < len(values):
             items.append({})
-        for item, v in zip(items, values, strict=False):
-            set_path(item, rest, v)
+        for i, v in enumerate(values):
+            if not isinstance(items[i], dict):
+                items[i] = {}
+            set_path(items[i], rest, v)
         return
     if not rest:
         doc[head] = value
         return
-    set_path(doc.setdefault(head, {}), rest, value)
+    child = doc.get(head)
+    if not isinstance(child, dict):
+        child = doc[head] = {}
+    set_path(child, rest, value)
 
 
 def _probe(name: str) -> Probe:

@@ -53,7 +53,7 @@ _CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week"
 _SWEEP_STR = {"probe", "legacy", "candidate", "legacy_profile", "candidate_profile", "legacy_secondary", "corpus",
               "field", "corpus_format", "model", "reports_dir"}
 _SWEEP_INT = {"samples", "seed", "batch_size", "concurrency", "retries"}
-_SWEEP_FLOAT = {"timeout", "tau", "p_max", "alpha", "floor", "noise_sample"}
+_SWEEP_FLOAT = {"timeout", "deadline", "max_body_mb", "tau", "p_max", "alpha", "floor", "noise_sample"}
 _SWEEP_BOOL = {"no_report"}
 SWEEP_ARGS = _SWEEP_STR | _SWEEP_INT | _SWEEP_FLOAT | _SWEEP_BOOL
 AUDIT_ARGS = {"targets", "profile", "reports_dir", "phases"}

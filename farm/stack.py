@@ -1,5 +1,6 @@
-"""The farm's process stack, described once: `farm stack up|down` runs it as local processes, and
-`farm stack compose` renders the same description as docker-compose.yml (a test keeps the two equal).
+"""The farm's process stack, described once: `farm stack up|down` runs it as local processes supervised by
+supervisord (a service that dies is restarted), and `farm stack compose` renders the same description as
+docker-compose.yml (a test keeps the two equal).
 
 Infrastructure (Redis, Postgres) is the machine's own for the local stack and containers in compose.
 """
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -153,44 +156,169 @@ def state_dir(base: Path | None = None) -> Path:
     return (base or Path(".farm")) / "stack"
 
 
-def up(state: Path, only: list[str] | None = None) -> list[tuple[str, int]]:
-    """Start the stack (migrate first); returns (service, pid). Refuses to start what already runs."""
+# ---- supervised: supervisord runs the services, restarting one that dies -------------------------------------
+# A well-kept supervisor instead of more pidfile code: supervisord restarts a service that exits (docker-compose's
+# `restart: unless-stopped`), backs off a service that keeps dying at start (1 s, 2 s, 3 s, ... then FATAL after
+# START_RETRIES), logs each exit and spawn, and stops each service as `docker stop` does (SIGTERM to the leader,
+# SIGKILL to its group after STOP_WAIT seconds: a Celery worker shuts down warm).
+
+START_SECS, START_RETRIES, STOP_WAIT = 3, 10, 15
+
+
+def _conf_value(text: str) -> str:
+    """A value for supervisord's ini file: `%` is its interpolation character."""
+    return text.replace("%", "%%")
+
+
+def supervisord_conf(state: Path, selected: list[Service], cwd: Path) -> str:
+    state = state.resolve()
+    lines = ["[unix_http_server]", f"file={state / 'supervisor.sock'}", "chmod=0700", "",
+             "[supervisord]", f"logfile={state / 'supervisord.log'}", "logfile_maxbytes=10MB", "loglevel=info",
+             f"pidfile={state / 'supervisord.pid'}", "nodaemon=true", f"directory={cwd}", "",
+             "[rpcinterface:supervisor]",
+             "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
+             "[supervisorctl]", f"serverurl=unix://{state / 'supervisor.sock'}", ""]
+    for svc in selected:
+        command = " ".join(shlex.quote(a) for a in resolve_executable(_argv(svc, "127.0.0.1", str(state))))
+        lines += [f"[program:{svc.name}]", f"command={_conf_value(command)}", f"directory={cwd}",
+                  "autostart=true", "autorestart=true", f"startsecs={START_SECS}", f"startretries={START_RETRIES}",
+                  "stopsignal=TERM", f"stopwaitsecs={STOP_WAIT}", "stopasgroup=false", "killasgroup=true",
+                  "redirect_stderr=true", f"stdout_logfile={_conf_value(str(state / (svc.name + '.log')))}",
+                  "stdout_logfile_maxbytes=50MB", "stdout_logfile_backups=2"]
+        if svc.env:
+            env = ",".join(f'{k}="{_conf_value(v)}"' for k, v in svc.env.items())
+            lines.append(f"environment={env}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _rpc(state: Path) -> Any:
+    import xmlrpc.client
+
+    from supervisor.xmlrpc import SupervisorTransport  # type: ignore[import-untyped]
+
+    transport = SupervisorTransport(None, None, f"unix://{(state / 'supervisor.sock').resolve()}")
+    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+
+
+def _supervisor_pid(state: Path) -> int | None:
+    pidfile = state / "supervisord.pid"
+    if not pidfile.exists():
+        return None
+    try:
+        pid = int(pidfile.read_text().strip())
+    except ValueError:
+        return None
+    return pid if _alive(pid) else None
+
+
+def _process_info(state: Path) -> list[dict[str, Any]] | None:
+    """supervisord's view of every service, or None when it does not run."""
+    if _supervisor_pid(state) is None:
+        return None
+    try:
+        info: list[dict[str, Any]] = _rpc(state).getAllProcessInfo()
+    except OSError:
+        return None
+    return info
+
+
+def up(state: Path, only: list[str] | None = None, cwd: Path | None = None) -> list[tuple[str, int]]:
+    """Migrate, then start every service under supervisord; returns (service, pid). Refuses to start twice."""
     state.mkdir(parents=True, exist_ok=True)
-    started = []
-    for svc in services():
-        if only and svc.name not in only:
-            continue
-        pidfile = state / f"{svc.name}.pid"
-        if pidfile.exists() and _alive(int(pidfile.read_text())):
-            raise UsageError(f"stack service {svc.name} already runs (pid {pidfile.read_text().strip()}); "
-                             "`farm stack down` first")
-        proc = start_process(_argv(svc, "127.0.0.1", str(state)), state / f"{svc.name}.log", svc.env)
-        if svc.one_shot:
-            if proc.wait(timeout=300) != 0:
-                raise UsageError(f"stack service {svc.name} failed; see {state / (svc.name + '.log')}")
-            continue
-        pidfile.write_text(str(proc.pid))
-        started.append((svc.name, proc.pid))
-    return started
+    if (pid := _supervisor_pid(state)) is not None:
+        raise UsageError(f"the stack already runs (supervisord pid {pid}); `farm stack down` first")
+    selected = [svc for svc in services() if not only or svc.name in only]
+    unknown = sorted(set(only or ()) - {svc.name for svc in services()})
+    if unknown:
+        raise UsageError(f"no stack service {', '.join(unknown)}: choose from "
+                         f"{', '.join(s.name for s in services())}")
+    for svc in [s for s in selected if s.one_shot]:
+        proc = start_process(list(svc.argv), state / f"{svc.name}.log", svc.env)
+        if proc.wait(timeout=300) != 0:
+            raise UsageError(f"stack service {svc.name} failed; see {state / (svc.name + '.log')}")
+    conf = state / "supervisord.conf"
+    conf.write_text(supervisord_conf(state, [s for s in selected if not s.one_shot], (cwd or Path.cwd()).resolve()))
+    (state / "supervisord.pid").unlink(missing_ok=True)
+    daemon = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if daemon.poll() is not None:
+            raise UsageError(f"supervisord exited with code {daemon.returncode}; see {state / 'supervisord.log'}")
+        info = _process_info(state)
+        if info is not None and all(p["pid"] or p["statename"] != "STARTING" for p in info):
+            return [(p["name"], int(p["pid"])) for p in info]
+        time.sleep(0.2)
+    raise UsageError(f"supervisord did not start within 30s; see {state / 'supervisord.log'}")
 
 
 def down(state: Path) -> list[str]:
-    stopped = []
-    for pidfile in sorted(state.glob("*.pid")):
-        stop_pid(int(pidfile.read_text()))
+    """Stop every service (warm, as `docker stop`), then supervisord itself; returns the services stopped."""
+    stopped: list[str] = []
+    pid = _supervisor_pid(state)
+    if pid is not None:
+        info = _process_info(state) or []
+        with contextlib.suppress(OSError):
+            _rpc(state).stopAllProcesses()
+        stopped = [p["name"] for p in info]
+        stop_pid(pid, timeout=STOP_WAIT + 10)
+    for pidfile in sorted(state.glob("*.pid")):  # a stack started by an older farm (pidfiles), or leftovers
+        if pidfile.name != "supervisord.pid":
+            with contextlib.suppress(ValueError):
+                stop_pid(int(pidfile.read_text()))
+                stopped.append(pidfile.stem)
         pidfile.unlink()
-        stopped.append(pidfile.stem)
     return stopped
 
 
-def status(state: Path) -> dict[str, str]:
-    out = {}
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    state: str  # running, starting, backoff, stopped, exited, fatal
+    pid: int | None
+    restarts: int
+    last_exit: str | None  # supervisord's words for the latest exit, e.g. "terminated by SIGKILL; not expected"
+
+
+def restarts(state: Path) -> dict[str, tuple[int, str | None]]:
+    """Restarts of each service since `up`, from supervisord's log: (spawns - 1, the latest exit)."""
+    log = state / "supervisord.log"
+    if not log.exists():
+        return {}
+    spawns: dict[str, int] = {}
+    exits: dict[str, str] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        if m := _SPAWNED.search(line):
+            spawns[m.group(1)] = spawns.get(m.group(1), 0) + 1
+        elif m := _EXITED.search(line):
+            exits[m.group(1)] = m.group(2)
+    return {name: (max(0, n - 1), exits.get(name)) for name, n in spawns.items()}
+
+
+_SPAWNED = re.compile(r"spawned: '([^']+)' with pid")
+_EXITED = re.compile(r"exited: (\S+) \((.*)\)$")
+
+
+def service_status(state: Path) -> list[ServiceStatus]:
+    info = {p["name"]: p for p in _process_info(state) or []}
+    counts = restarts(state) if info else {}
+    out = []
     for svc in services():
         if svc.one_shot:
             continue
-        pidfile = state / f"{svc.name}.pid"
-        out[svc.name] = "running" if pidfile.exists() and _alive(int(pidfile.read_text())) else "stopped"
+        p = info.get(svc.name)
+        n, last = counts.get(svc.name, (0, None))
+        if p is None:
+            out.append(ServiceStatus(svc.name, "stopped", None, n, last))
+        else:
+            out.append(ServiceStatus(svc.name, str(p["statename"]).lower(), int(p["pid"]) or None, n, last))
     return out
+
+
+def status(state: Path) -> dict[str, str]:
+    return {s.name: s.state for s in service_status(state)}
 
 
 def _alive(pid: int) -> bool:

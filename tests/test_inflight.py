@@ -50,3 +50,19 @@ def test_refresh_forgets_paired_batches_and_resends_only_what_is_missing(tmp_pat
         s.add_all([PairedBatch(sweep_id=sweep_id, batch_no=no, drift_state=None) for no in (1, 2, 3)])
     ledger.refresh(sent.append, lambda sid, nos: pairs.append((sid, nos)), now=500.0)
     assert len(ledger) == 0 and sent == []
+
+
+def test_the_resend_wait_follows_the_median_landing_within_its_bounds() -> None:
+    from farm.distributed.inflight import RESEND_FIRST, Inflight
+
+    ledger = Inflight("sqlite://", "s", resend_after=300.0, resend_min=15.0)
+    assert ledger.overdue_after() == RESEND_FIRST  # nothing landed yet: a slow start is not a dead worker
+    ledger.landings.extend([2.0] * 100)
+    assert ledger.overdue_after() == 15.0  # 4 x 2 s is below the floor
+    ledger.landings.extend([60.0] * 40)  # an outage held 40 batches up: the median does not move
+    assert ledger.overdue_after() == 15.0
+    ledger.landings.extend([20.0] * 200)  # the gateway got slower for good: so does the re-send
+    assert ledger.overdue_after() == 80.0
+    ledger.landings.extend([500.0] * 512)
+    assert ledger.overdue_after() == 300.0  # never past --resend-after
+    assert Inflight("sqlite://", "s", resend_after=300.0).overdue_after() == 300.0  # no learning: fixed

@@ -1,6 +1,7 @@
 """`farm`: the command line. Commands parse and validate, then call library functions.
 
-Exit codes: 0 PASS (or success), 1 FAIL, 2 usage or configuration error, 3 INCONCLUSIVE.
+Exit codes: 0 PASS (or success), 1 FAIL, 2 usage or configuration error (or a service unreachable), 3
+INCONCLUSIVE, 4 a side failed on every sample.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import click
 
 from farm import __version__
 from farm.cli.common import OneLineGroup
-from farm.errors import EXIT_USAGE, FarmError
+from farm.errors import EXIT_USAGE, FarmError, outage
 
 # Subcommands are imported only when used: `farm sweep ...` never pays for Celery, scipy.optimize or
 # the audit code. The one-line help shown by `farm --help` is kept here; a test checks it matches.
@@ -56,6 +57,12 @@ class FarmGroup(OneLineGroup):
         except FarmError as exc:
             click.echo(f"farm: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except Exception as exc:  # a service lost mid-command, or a full disk: one line, never a traceback
+            what = outage(exc)
+            if what is None:
+                raise
+            click.echo(f"farm: error: {what}", err=True)
+            ctx.exit(EXIT_USAGE)
 
 
 @click.group(cls=FarmGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,7 +76,8 @@ def main_group(ctx: click.Context, config_path: str | None) -> None:
     """The probe farm: prove, with large samples and statistics, that a rewritten gateway answers
     like the one it replaces, and keep a drift-checked audit of the data behind it.
 
-    Start with `farm demo`. Exit codes: 0 PASS, 1 FAIL, 2 usage/config error, 3 INCONCLUSIVE.
+    Start with `farm demo`. Exit codes: 0 PASS, 1 FAIL, 2 usage/config error or a service down, 3 INCONCLUSIVE,
+    4 a side failed on every sample.
     """
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path

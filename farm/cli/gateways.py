@@ -1,4 +1,5 @@
-"""`farm gateways serve`: run a demo gateway (a real HTTP server speaking one probe's wire profile)."""
+"""`farm gateways serve`: run a demo gateway (a real HTTP server speaking one probe's wire profile);
+`farm gateways faults`: a fault-injecting proxy in front of any gateway."""
 
 from __future__ import annotations
 
@@ -88,6 +89,43 @@ def serve_cmd(ctx: click.Context, /, probe_name: str, profile_name: str, port: i
     import uvicorn
 
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@gateways.command("faults")
+@click.option("--upstream", required=True, help="Base URL of the gateway to put the proxy in front of.")
+@click.option("--fault", "faults", multiple=True, required=True,
+              help="A fault to inject (repeatable; each spoiled request gets one at random): "
+                   "reset, drip, truncate, oversize, content-type, utf8, nan, 429, 503, http10, blackhole.")
+@click.option("--fault-rate", type=_fraction, default=1.0, show_default=True,
+              help="Fraction of requests spoiled (the rest pass through untouched).")
+@click.option("--retry-after", type=click.FloatRange(min=0.0), default=1.0, show_default=True,
+              help="Retry-After seconds sent with injected 429 and 503 answers.")
+@click.option("--oversize-mb", type=click.FloatRange(min=1.0), default=100.0, show_default=True,
+              help="MiB of padding an `oversize` answer sends before the document.")
+@click.option("--drip-interval", type=click.FloatRange(min=0.0), default=0.1, show_default=True,
+              help="Seconds between the 64-byte pieces of a `drip` answer.")
+@click.option("--seed", type=int, default=None, help="Seed of the choice of spoiled requests.")
+@click.option("--port", type=click.IntRange(1, 65535), required=True, help="TCP port on --host.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+def faults_cmd(upstream: str, faults: tuple[str, ...], fault_rate: float, retry_after: float, oversize_mb: float,
+               drip_interval: float, seed: int | None, port: int, host: str) -> None:
+    """Forward requests to UPSTREAM and spoil a fraction of the answers (see docs/reliability.md)."""
+    import asyncio
+
+    from farm.gateway.faults import FaultPlan, FaultProxy
+
+    try:
+        plan = FaultPlan(list(faults), fault_rate, retry_after, oversize_mb, drip_interval=drip_interval, seed=seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    click.echo(f"fault proxy on http://{host}:{port} -> {upstream}: {', '.join(faults)} at rate {fault_rate:g}",
+               err=True)
+    try:
+        asyncio.run(FaultProxy(upstream, plan).serve(host, port))
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    except KeyboardInterrupt:
+        pass
 
 
 COMMANDS: list[click.Command] = [gateways]

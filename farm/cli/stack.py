@@ -9,7 +9,7 @@ import click
 
 from farm.cli.common import OneLineCommand, OneLineGroup
 from farm.errors import UsageError
-from farm.stack import compose_yaml, down, resolve_executable, state_dir, status, up
+from farm.stack import compose_yaml, down, resolve_executable, service_status, state_dir, up
 
 
 @click.group("stack", cls=OneLineGroup)
@@ -18,14 +18,15 @@ def stack() -> None:
     worker, beat and Flower, as local processes (the same set docker-compose.yml runs in containers).
 
     Needs Redis (FARM_BROKER_URL, default redis://127.0.0.1:6379/0) and the configured database.
-    Logs and pids go to .farm/stack/.
+    supervisord runs the services and restarts one that dies (backing off one that dies at start);
+    its configuration, its log and the services' logs go to .farm/stack/.
     """
 
 
 @stack.command("up")
 @click.option("--only", multiple=True, help="Start only these services (repeatable).")
 def up_cmd(only: tuple[str, ...]) -> None:
-    """Migrate the database, then start every service in the background."""
+    """Migrate the database, then start every service in the background, supervised."""
     if "flower" in (only or ("flower",)) and not os.environ.get("FARM_FLOWER_AUTH"):
         raise UsageError("set FARM_FLOWER_AUTH=user:password for Flower (or leave it out with --only)")
     for name, pid in up(state_dir(), list(only) or None):
@@ -42,9 +43,11 @@ def down_cmd() -> None:
 
 @stack.command("status")
 def status_cmd() -> None:
-    """Which stack services run."""
-    for name, state in status(state_dir()).items():
-        click.echo(f"{name:20s} {state}")
+    """Which stack services run, and how often each was restarted since `farm stack up`."""
+    for svc in service_status(state_dir()):
+        pid = f"pid {svc.pid}" if svc.pid else ""
+        last = f"  (last exit: {svc.last_exit})" if svc.restarts and svc.last_exit else ""
+        click.echo(f"{svc.name:20s} {svc.state:9s} {pid:10s} restarts {svc.restarts}{last}")
 
 
 @stack.command("compose")

@@ -35,8 +35,11 @@ def flow_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Distributed: batches per Celery message (a worker sends them concurrently); more cuts "
                           "the per-message cost, fewer spreads a small sweep over more workers."),
         click.option("--resend-after", type=click.FloatRange(min=1.0), default=d.resend_after, show_default=True,
-                     help="Distributed: seconds a batch may stay unpaired before what it misses is sent again "
+                     help="Distributed: the longest a batch may stay unpaired before what it misses is sent again "
                           "(a lost message or a dead worker delays the sweep, never stalls it)."),
+        click.option("--resend-min", type=click.FloatRange(min=1.0), default=d.resend_min, show_default=True,
+                     help="Distributed: the shortest such wait; in between, a batch is sent again once it waited "
+                          "4x the median recent batch (a SIGKILLed worker costs about this much plus its restart)."),
         click.option("--stall-timeout", type=click.FloatRange(min=1.0), default=d.stall_timeout, show_default=True,
                      help="Distributed: give up when no batch lands for this many seconds (no worker on a "
                           "queue?). While still dispatching the sweep is then marked failed (`farm sweep resume` "
@@ -105,7 +108,13 @@ def sweep_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
                      help="Seconds per request."),
         click.option("--retries", type=click.IntRange(0, 20), default=3, show_default=True,
-                     help="Retries on 5xx, 429, timeouts and connection errors."),
+                     help="Retries on 5xx, 429 (Retry-After honoured, at most 30 s), timeouts, connection errors "
+                          "and bodies cut short."),
+        click.option("--deadline", type=click.FloatRange(min=0.1), default=None,
+                     help="Seconds a request may take in all, however steadily its body arrives (default: twice "
+                          "--timeout, which bounds each read)."),
+        click.option("--max-body-mb", type=click.FloatRange(min=0.001), default=None,
+                     help="Largest answer read, in MiB (default 64); a larger one is the body_too_large error."),
         click.option("--tau", type=_prob, default=None,
                      help="A sample agrees when its score >= tau (embed: cosine, default 0.9999)."),
         click.option("--p-max", type=_prob, default=None, help="Largest acceptable disagreement rate (default 0.001)."),
@@ -140,14 +149,14 @@ def probe_command(name: str) -> click.Command:
 
     @click.pass_context
     def run(ctx: click.Context, /, reports_dir: str, no_report: bool, distributed: bool, as_json: bool, quiet: bool,
-            max_inflight: int, batches_per_task: int, resend_after: float, stall_timeout: float,
-            **options: Any) -> None:
+            max_inflight: int, batches_per_task: int, resend_after: float, resend_min: float,
+            stall_timeout: float, **options: Any) -> None:
         config = config_from(ctx)
         if options.get("legacy_secondary") and options.get("noise_sample") is None:
             options["noise_sample"] = 0.05
         mine = {key: options.pop(key) for key in own}
         spec = build_spec(config, SweepRequest(probe=name, probe_options=mine, **options))
-        flow = Flow(max_inflight, batches_per_task, resend_after, stall_timeout)
+        flow = Flow(max_inflight, batches_per_task, resend_after, stall_timeout, resend_min)
         payload = run_sweep(config, spec, None if no_report else Path(reports_dir), distributed=distributed,
                             show_progress=not quiet, flow=flow)
         print_outcome(payload, as_json)
@@ -156,7 +165,8 @@ def probe_command(name: str) -> click.Command:
     run.__doc__ = (f"{probe.title}: compare the `{name}` endpoint of two gateways over a corpus and decide "
                    f"PASS / FAIL / INCONCLUSIVE.\n\nDefault wire profiles: {legacy_default} (legacy), "
                    f"{candidate_default} (candidate); built-in: {', '.join(probe.presets)}.\n\n"
-                   "Exit code: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 2 usage or configuration error.")
+                   "Exit code: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 4 a side failed on every sample (stopped early), "
+                   "2 usage, configuration error or a service unreachable.")
     command = sweep_options(run)
     for opt in reversed(probe.sweep_options):
         if opt.type is bool:  # a boolean option is a flag (`--strict-types`), unset unless given

@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from celery import Celery, Task
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from farm.config import DEFAULT_BROKER_URL, FarmConfig, load_config
 from farm.distributed.names import AGGREGATE_QUEUE, FINALIZE_TASK, PAIR_TASK
@@ -58,10 +59,11 @@ def task_sent_events() -> bool:
 
 
 class FarmTask(Task):  # type: ignore[misc]  # Celery ships no type hints
-    """Every farm task: a database error (a restart, a lost connection) is retried with jittered exponential
-    backoff; every task is idempotent, so a retry is harmless."""
+    """Every farm task: a database error (a restart, a lost connection) or a broker lost while the task
+    publishes its follow-up is retried with jittered exponential backoff; every task is idempotent, so a retry
+    is harmless."""
 
-    autoretry_for = RETRYABLE
+    autoretry_for = (*RETRYABLE, KombuOperationalError)
     retry_backoff = True
     retry_backoff_max = 60
     retry_jitter = True
@@ -90,6 +92,14 @@ def make_app(config: FarmConfig | None = None) -> Celery:
         task_soft_time_limit=soft,
         broker_transport_options=transport,
         broker_connection_retry_on_startup=True,
+        # Ride out a broker restart: workers and beat reconnect for as long as it takes (the supervised stack
+        # restarts one that dies anyway), and a task publishing while the broker is away retries for ~30 s.
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,
+        broker_channel_error_retry=True,
+        task_publish_retry=True,
+        task_publish_retry_policy={"max_retries": 30, "interval_start": 0.2, "interval_step": 0.5,
+                                   "interval_max": 2.0},
         task_default_queue=AGGREGATE_QUEUE,
         task_routes={PAIR_TASK: {"queue": AGGREGATE_QUEUE}, FINALIZE_TASK: {"queue": AGGREGATE_QUEUE},
                      "farm.schedule.*": {"queue": AGGREGATE_QUEUE}},

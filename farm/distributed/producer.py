@@ -17,14 +17,16 @@ from typing import Any
 
 from farm.config import FarmConfig
 from farm.corpus import CorpusStats, batches, iter_items
-from farm.distributed.inflight import RESEND_AFTER, Inflight
+from farm.distributed.inflight import RESEND_AFTER, RESEND_MIN, Inflight
 from farm.distributed.jobs import BATCHES_PER_TASK, JobFactory, Part, SideJob, describe_pairing
 from farm.distributed.names import AGGREGATE_QUEUE, CALL_TASK, FINALIZE_TASK, PAIR_TASK, gateway_queue
-from farm.errors import UsageError
+from farm.errors import ServiceUnavailable, UsageError, outage
+from farm.reconnect import retrying
 from farm.report.sweep import report_json, report_path
 from farm.store.batches import paired_batches, set_total
 from farm.store.batches import progress as _progress
-from farm.store.sweeps import create_sweep, get_sweep, set_status
+from farm.store.sweeps import create_sweep, get_sweep, set_status, side_errors
+from farm.sweep.health import MIN_BATCHES, SideFailed, failing_side
 from farm.sweep.run import gateway_rows, planned_total, progress_bar
 from farm.sweep.spec import SweepSpec, new_sweep_id, spec_from_row
 from farm.sweep.step import in_noise_subsample
@@ -41,7 +43,7 @@ def start(config: FarmConfig, spec: SweepSpec, reports: Path | None) -> str:
     sweep_id = new_sweep_id()
     row = spec.sweep_row(sweep_id, "distributed")
     row["params"]["reports_dir"] = str(reports.resolve()) if reports is not None else None
-    create_sweep(spec.database_url, row, gateway_rows(spec))
+    retrying(create_sweep, spec.database_url, row, gateway_rows(spec))
     return sweep_id
 
 
@@ -66,19 +68,55 @@ class Sender:
                        "candidate": queue_of(config, spec.candidate.name)}
 
     def side(self, job: SideJob) -> None:
-        self.app.send_task(CALL_TASK, args=[job.to_dict()], queue=self.queues[job.side], argsrepr=job.describe())
+        retrying(self.app.send_task, CALL_TASK, args=[job.to_dict()], queue=self.queues[job.side],
+                 argsrepr=job.describe())
 
     def pair(self, sweep_id: str, batch_nos: list[int]) -> None:
-        self.app.send_task(PAIR_TASK, args=[sweep_id, batch_nos], queue=AGGREGATE_QUEUE,
-                           argsrepr=describe_pairing(sweep_id, batch_nos))
+        retrying(self.app.send_task, PAIR_TASK, args=[sweep_id, batch_nos], queue=AGGREGATE_QUEUE,
+                 argsrepr=describe_pairing(sweep_id, batch_nos))
 
     def finalize(self, sweep_id: str) -> None:
-        self.app.send_task(FINALIZE_TASK, args=[sweep_id], queue=AGGREGATE_QUEUE)
+        retrying(self.app.send_task, FINALIZE_TASK, args=[sweep_id], queue=AGGREGATE_QUEUE)
+
+    def check_broker(self) -> None:
+        """Fail fast, in one line, when the broker is not there at all (a restart mid-sweep is ridden out)."""
+        try:
+            with self.app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=2, interval_start=0.2, interval_step=0.5, timeout=5)
+        except Exception as exc:
+            what = outage(exc)
+            if what is None:
+                raise
+            url = self.app.conf.broker_url or ""
+            detail = what.split(": ", 1)[-1]
+            raise ServiceUnavailable(f"broker unreachable at {url.split('@')[-1]}: {detail}") from None
 
     def stalled(self, sweep_id: str, seconds: float, done: int, total: int | None) -> str:
         queues = ", ".join(sorted({*self.queues.values(), AGGREGATE_QUEUE}))
         return (f"sweep {sweep_id}: no batch landed for {seconds:.0f}s ({done} of {total or '?'} batches paired): "
                 f"are workers consuming {queues} running?")
+
+
+class SideWatch:
+    """Stops a sweep whose side failed on every sample of its first batches (see `farm.sweep.health`): one
+    query once `MIN_BATCHES` are paired (or the whole, shorter sweep), none after a check found both sides
+    answering."""
+
+    def __init__(self, url: str, sweep_id: str, spec: SweepSpec) -> None:
+        self.url, self.sweep_id = url, sweep_id
+        self.where = {"legacy": spec.legacy.endpoint, "candidate": spec.candidate.endpoint}
+        self.cleared = False
+
+    def check(self, done: int, total: int | None = None) -> None:
+        if self.cleared or done < min(MIN_BATCHES, total if total else MIN_BATCHES):
+            return
+        samples, errors = retrying(side_errors, self.url, self.sweep_id)
+        reason = failing_side(samples, errors, self.where)
+        if reason is None:
+            self.cleared = True
+            return
+        retrying(set_status, self.url, self.sweep_id, "failed")  # workers skip the rest of its batches
+        raise SideFailed(f"sweep {self.sweep_id}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -87,12 +125,14 @@ class Flow:
 
     max_inflight: int = 128  # batches dispatched and not yet paired, at most (one task always fits)
     batches_per_task: int = BATCHES_PER_TASK
-    resend_after: float = RESEND_AFTER
+    resend_after: float = RESEND_AFTER  # the longest a batch waits before a re-send
     stall_timeout: float = 600.0  # seconds without a batch landing before the producer gives up
+    resend_min: float = RESEND_MIN  # the shortest: re-sends come at 4x the median recent landing, within both
 
 
 def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight, flow: Flow = Flow(), *,
-             skip: Collection[int] = (), poll: float = 0.2, on_progress: Any = None) -> int:
+             skip: Collection[int] = (), poll: float = 0.2, on_progress: Any = None,
+             watch: SideWatch | None = None) -> int:
     """Send every batch not in `skip` (paired already) to both gateways' queues, `flow.batches_per_task` to a
     message, never more than `flow.max_inflight` unpaired; returns the sweep's number of batches.
 
@@ -116,16 +156,18 @@ def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight,
         # Read progress only at the in-flight bound or twice a second (cancel, progress bar): a query per
         # task cost the producer more than publishing the task.
         while group and (len(inflight) + len(group) > bound or time.monotonic() - checked > 0.5):
-            inflight.refresh(sender.side, sender.pair)
-            status, done, _ = _progress(url, sweep_id)
+            retrying(inflight.refresh, sender.side, sender.pair)
+            status, done, _ = retrying(_progress, url, sweep_id)
             checked = time.monotonic()
             if on_progress is not None:
                 on_progress(done)
             if status == "cancelled":
                 return total
+            if watch is not None:
+                watch.check(done)
             if len(inflight) + len(group) > bound:
                 if clock.idle(done) > flow.stall_timeout:
-                    set_status(url, sweep_id, "failed")
+                    retrying(set_status, url, sweep_id, "failed")
                     raise UsageError(sender.stalled(sweep_id, flow.stall_timeout, done, None)
                                      + f" {sent} batches were sent; the sweep is marked failed "
                                      f"(`farm sweep resume {sweep_id}` goes on with it)")
@@ -138,9 +180,9 @@ def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight,
             sent += len(group)
     notes = ({"corpus_bad_lines": {"count": corpus_stats.bad_lines, "first": corpus_stats.first_bad}}
              if corpus_stats.bad_lines else None)
-    set_total(url, sweep_id, total, samples, notes)
+    retrying(set_total, url, sweep_id, total, samples, notes)
     if total == 0:
-        set_status(url, sweep_id, "failed")
+        retrying(set_status, url, sweep_id, "failed")
         raise UsageError("the corpus is empty: nothing to sweep")
     # The last batch may have been paired before the total was known: then nobody enqueued finalize yet.
     sender.finalize(sweep_id)
@@ -148,7 +190,8 @@ def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight,
 
 
 def wait(sender: Sender, url: str, sweep_id: str, inflight: Inflight, *, on_progress: Any = None,
-         poll: float = 0.1, stall_timeout: float = 600.0, finalize_after: float = 60.0) -> str:
+         poll: float = 0.1, stall_timeout: float = 600.0, finalize_after: float = 60.0,
+         watch: SideWatch | None = None) -> str:
     """Block until the sweep is done, failed or cancelled; re-sends lost batches, and finalize if a complete
     sweep sits idle.
 
@@ -159,11 +202,13 @@ def wait(sender: Sender, url: str, sweep_id: str, inflight: Inflight, *, on_prog
     checked = 0.0
     while True:
         if time.monotonic() - checked > 1.0:
-            inflight.refresh(sender.side, sender.pair)
+            retrying(inflight.refresh, sender.side, sender.pair)
             checked = time.monotonic()
-        status, done, total = _progress(url, sweep_id)
+        status, done, total = retrying(_progress, url, sweep_id)
         if on_progress is not None:
             on_progress(done)
+        if watch is not None and status in ("running", "finalizing", "done"):
+            watch.check(done, total)
         if status in ("done", "failed", "cancelled"):
             return status
         if total is not None and done >= total and status == "running":
@@ -180,8 +225,9 @@ def wait(sender: Sender, url: str, sweep_id: str, inflight: Inflight, *, on_prog
 def run_distributed_sweep(config: FarmConfig, spec: SweepSpec, reports: Path | None, *,
                           show_progress: bool = True, flow: Flow = Flow()) -> dict[str, Any]:
     """A new distributed sweep: record it, dispatch it, wait for its verdict."""
+    sender = _sender(config, spec)  # the broker is checked before a sweep is recorded
     sweep_id = start(config, spec, reports)
-    return _drive(config, spec, sweep_id, flow, show_progress, skip=set())
+    return _drive(sender, spec, sweep_id, flow, show_progress, skip=set())
 
 
 RESUMABLE = ("running", "failed", "finalizing")  # finalizing: its aggregation worker may have died in it
@@ -195,24 +241,31 @@ def resume_distributed_sweep(config: FarmConfig, sweep_id: str, *, show_progress
     Safe while an old producer still runs: every write is idempotent, so at worst some work is done twice.
     """
     url = config.database_url
-    sweep = get_sweep(url, sweep_id)
+    sweep = retrying(get_sweep, url, sweep_id)
     if sweep.mode != "distributed":
         raise UsageError(f"sweep {sweep.id} ran in {sweep.mode} mode: only distributed sweeps can be resumed")
     if sweep.status not in RESUMABLE:
         raise UsageError(f"sweep {sweep.id} is {sweep.status}: only a running, finalizing or failed sweep can be "
                          "resumed")
     spec = spec_from_row(sweep, url)
-    paired = paired_batches(url, sweep.id)
-    set_status(url, sweep.id, "running")
-    return _drive(config, spec, sweep.id, flow, show_progress, skip=paired)
+    sender = _sender(config, spec)
+    paired = retrying(paired_batches, url, sweep.id)
+    retrying(set_status, url, sweep.id, "running")
+    return _drive(sender, spec, sweep.id, flow, show_progress, skip=paired)
 
 
-def _drive(config: FarmConfig, spec: SweepSpec, sweep_id: str, flow: Flow, show_progress: bool,
-           skip: set[int]) -> dict[str, Any]:
+def _sender(config: FarmConfig, spec: SweepSpec) -> Sender:
     from farm.distributed.celery_app import make_app
 
     sender = Sender(make_app(config), config, spec)
-    inflight = Inflight(spec.database_url, sweep_id, flow.resend_after)
+    sender.check_broker()
+    return sender
+
+
+def _drive(sender: Sender, spec: SweepSpec, sweep_id: str, flow: Flow, show_progress: bool,
+           skip: set[int]) -> dict[str, Any]:
+    inflight = Inflight(spec.database_url, sweep_id, flow.resend_after, resend_min=min(flow.resend_min,
+                                                                                    flow.resend_after))
     label = f"{spec.probe} {spec.legacy.name} vs {spec.candidate.name} (distributed)"
     with progress_bar(planned_total(spec) if show_progress else spec.corpus.limit, label, show_progress) as bar:
         task = bar.task_ids[0]
@@ -220,15 +273,16 @@ def _drive(config: FarmConfig, spec: SweepSpec, sweep_id: str, flow: Flow, show_
         def advance(done_batches: int) -> None:
             bar.update(task, completed=min(done_batches * spec.batch_size, spec.corpus.limit or 10**12))
 
-        dispatch(sender, spec, sweep_id, inflight, flow, skip=skip, on_progress=advance)
+        watch = SideWatch(spec.database_url, sweep_id, spec)
+        dispatch(sender, spec, sweep_id, inflight, flow, skip=skip, on_progress=advance, watch=watch)
         status = wait(sender, spec.database_url, sweep_id, inflight, on_progress=advance,
-                      stall_timeout=flow.stall_timeout)
-    payload = report_json(spec.database_url, sweep_id)
+                      stall_timeout=flow.stall_timeout, watch=watch)
+    payload = retrying(report_json, spec.database_url, sweep_id)
     payload["resent"] = inflight.resent
     if status != "done":
         payload.setdefault("verdict", None)
         payload["reason"] = f"sweep {status}"
-    sweep = get_sweep(spec.database_url, sweep_id)
+    sweep = retrying(get_sweep, spec.database_url, sweep_id)
     if sweep.params.get("reports_dir"):
         payload["report"] = str(report_path(Path(sweep.params["reports_dir"]), sweep))
     return payload

@@ -76,6 +76,26 @@ class GatewayProcess:
         self.stop()
 
 
+@dataclass
+class FaultProxyProcess(GatewayProcess):
+    """A running `farm gateways faults` child in front of `upstream` (its `profile` is the fault list)."""
+
+    upstream: str = ""
+
+    def command(self) -> list[str]:
+        faults = [a for f in self.profile.split(",") for a in ("--fault", f)]
+        return [sys.executable, "-m", "farm", "gateways", "faults", "--upstream", self.upstream, *faults,
+                "--port", str(self.port), *self.args]
+
+
+def spawn_faults(upstream: str, *faults: str, args: tuple[str, ...] = (), port: int | None = None,
+                 env: dict[str, str] | None = None) -> FaultProxyProcess:
+    """Start a fault proxy in front of `upstream` injecting `faults`, extra CLI options in `args`."""
+    proc = FaultProxyProcess(",".join(faults), port or free_port(), list(args), env, upstream=upstream)
+    proc.start()
+    return proc
+
+
 def spawn(profile: str, *args: str, port: int | None = None, env: dict[str, str] | None = None,
           probe: str = "embed") -> GatewayProcess:
     """Start a demo gateway of `probe` speaking `profile`, extra CLI knobs in `args` (e.g. "--drift-rate", "0.01")."""

@@ -134,6 +134,9 @@ class Probe:
     batched: ClassVar[bool] = True
     default_noise_sample: ClassVar[float | None] = None  # fraction of batches asked twice (A/A), when not 0
     request_per_input: ClassVar[bool] = False  # each input its own request (`requests`): latency per sample
+    # Media types the gateway client reads (a substring of the response's Content-Type; none sent is fine);
+    # another one is the `content_type` error. A probe reading NDJSON or SSE adds "ndjson" / "event-stream".
+    accepts: ClassVar[tuple[str, ...]] = ("json",)
 
     # --- corpus ------------------------------------------------------------------------------------
     def item_from_text(self, line: str) -> Any:

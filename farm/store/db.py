@@ -31,6 +31,11 @@ _LOCK = threading.Lock()
 _PG_MIGRATION_LOCK = 0x6661726D  # "farm": advisory lock id serialising migrations
 
 
+def _first_line(error: BaseException | None) -> str:
+    """A driver's message as one line (psycopg adds a second, indented, "Is the server running ...")."""
+    return " ".join(str(error).split()) if error is not None else "unknown error"
+
+
 def normalise_url(url: str) -> str:
     """`postgresql://` means psycopg 3 here; make the driver explicit so psycopg2 is never looked for."""
     if url.startswith("postgres://"):
@@ -127,7 +132,8 @@ def upgrade(url: str) -> str:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
     except OperationalError as exc:
-        raise ConfigError("database", "url", f"cannot reach {engine.url.render_as_string()}: {exc.orig}") from None
+        raise ConfigError("database", "url",
+                          f"cannot reach {engine.url.render_as_string()}: {_first_line(exc.orig)}") from None
     _READY.add(url)
     return head_revision()
 
@@ -141,7 +147,8 @@ def ensure_schema(url: str) -> Engine:
     try:
         current = current_revision(engine)
     except OperationalError as exc:
-        raise ConfigError("database", "url", f"cannot reach {engine.url.render_as_string()}: {exc.orig}") from None
+        raise ConfigError("database", "url",
+                          f"cannot reach {engine.url.render_as_string()}: {_first_line(exc.orig)}") from None
     if current != SCHEMA_HEAD:
         if engine.dialect.name == "sqlite":
             upgrade(url)

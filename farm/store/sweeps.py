@@ -119,6 +119,22 @@ def sample_count(url: str, sweep_id: str) -> int:
         return int(s.scalar(select(func.count()).select_from(Sample).where(Sample.sweep_id == sweep_id)) or 0)
 
 
+def side_errors(url: str, sweep_id: str) -> tuple[int, dict[str, dict[str, int]]]:
+    """The sweep's stored samples, and per side the count of each error class among them."""
+    counts: dict[str, dict[str, int]] = {"legacy": {}, "candidate": {}}
+    total = 0
+    with transaction(url) as s:
+        rows = s.execute(select(Sample.legacy_error, Sample.candidate_error, func.count())
+                         .where(Sample.sweep_id == sweep_id)
+                         .group_by(Sample.legacy_error, Sample.candidate_error)).all()
+    for legacy, candidate, n in rows:
+        total += n
+        for side, err in (("legacy", legacy), ("candidate", candidate)):
+            if err is not None:
+                counts[side][err] = counts[side].get(err, 0) + n
+    return total, counts
+
+
 _FLOAT_COLUMNS = ("score", "latency_legacy_ms", "latency_candidate_ms")
 _INT_COLUMNS = ("batch_no",)
 _TEXT_COLUMNS = ("legacy_error", "candidate_error")

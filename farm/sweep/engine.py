@@ -18,9 +18,11 @@ import numpy as np
 from farm.corpus import Batch, CorpusStats, batches, iter_items
 from farm.gateway.client import PER_BATCH_REQUESTS, make_client
 from farm.probes.base import Probe
+from farm.reconnect import retrying
 from farm.stats.params import VerdictParams
 from farm.stats.sequential import sequential_decision
 from farm.store.sweeps import write_samples
+from farm.sweep.health import MIN_BATCHES
 from farm.sweep.spec import SweepSpec
 from farm.sweep.step import BatchRows, call_side, compare_sides, in_noise_subsample
 from farm.wiredrift import DriftObserver
@@ -43,6 +45,12 @@ class Tally:
     errors: dict[str, int] = field(default_factory=dict)
     scores: list[float] = field(default_factory=list)  # the mean family's scores so far (its sequential stop)
     checked_at: int = 0
+    failed_side: str | None = None  # why the sweep stopped: a side failed on every sample (farm.sweep.health)
+
+    def side_failure(self, where: dict[str, str]) -> str | None:
+        from farm.sweep.health import failing_side, split_tally
+
+        return failing_side(self.samples, split_tally(self.errors), where)
 
     def decision(self, probe: Probe, params: VerdictParams) -> str | None:
         """PASS or FAIL once the always-valid bounds decide, else None (safe to ask after every batch)."""
@@ -115,6 +123,7 @@ async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="farm-writer")
 
     pending = BatchRows([], [], [])
+    where = {"legacy": spec.legacy.endpoint, "candidate": spec.candidate.endpoint}
 
     async def flush() -> None:
         rows = BatchRows(pending.samples[:], pending.extra[:], pending.noise[:])
@@ -122,8 +131,8 @@ async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None
         pending.extra.clear()
         pending.noise.clear()
         if rows.samples or rows.noise:
-            await loop.run_in_executor(writer, write_samples, spec.database_url, rows.samples, rows.noise, probe,
-                                       rows.extra)
+            await loop.run_in_executor(writer, retrying, write_samples, spec.database_url, rows.samples, rows.noise,
+                                       probe, rows.extra)
 
     def next_batch() -> Batch | None:
         nonlocal planned
@@ -145,6 +154,10 @@ async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None
             tally.add(probe, rows.samples, spec.params)
             if progress is not None:
                 progress(len(rows.samples))
+            if tally.batches == MIN_BATCHES and tally.failed_side is None:
+                tally.failed_side = tally.side_failure(where)
+                if tally.failed_side is not None:
+                    stop.set()
             if spec.until_decided and tally.decided is None:
                 decision = tally.decision(probe, spec.params)
                 if decision is not None:
@@ -160,4 +173,6 @@ async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None
         await flush()
     finally:
         writer.shutdown(wait=True)
+    if tally.failed_side is None and tally.batches < MIN_BATCHES:  # a short sweep: all of it counts
+        tally.failed_side = tally.side_failure(where)
     return EngineResult(observer, tally, planned, corpus_stats)

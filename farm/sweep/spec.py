@@ -12,7 +12,7 @@ from typing import Any
 from farm.config import FarmConfig, GatewayConfig
 from farm.corpus import CorpusSpec, CorpusStats, iter_items
 from farm.errors import UsageError
-from farm.gateway.client import RetryPolicy, Target
+from farm.gateway.client import MAX_BODY_BYTES, RetryPolicy, Target
 from farm.probes import Probe, get_probe
 from farm.profiles import Profile, profile_from_dict, profile_to_dict, resolve_profile
 from farm.stats.params import VerdictParams
@@ -38,6 +38,8 @@ class SweepRequest:
     concurrency: int = 8
     timeout: float = 30.0
     retries: int = 3
+    deadline: float | None = None  # seconds per request in all (default: twice the timeout)
+    max_body_mb: float | None = None  # the size cap of an answer (default 64 MiB)
     tau: float | None = None
     p_max: float | None = None
     alpha: float | None = None
@@ -158,6 +160,12 @@ def resolve_target(ref: str, profile: str | None, default_profile: str, config: 
     raise UsageError(f"--{role} {ref!r}: not a gateway name from the config ({known}) nor an http(s):// URL")
 
 
+def retry_of(req: SweepRequest) -> RetryPolicy:
+    """The request's gateway-call policy: attempts, read timeout, request deadline, size cap."""
+    cap = int(req.max_body_mb * 2**20) if req.max_body_mb is not None else MAX_BODY_BYTES
+    return RetryPolicy(attempts=req.retries + 1, timeout=req.timeout, deadline=req.deadline, max_body_bytes=cap)
+
+
 def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
     """The one way a sweep is specified: from the CLI, a schedule, or the demo."""
     probe = get_probe(req.probe)
@@ -213,7 +221,7 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
         noise_sample=req.noise_sample if req.noise_sample is not None else (
             probe.default_noise_sample if probe.default_noise_sample is not None and req.probe not in config.thresholds
             else th.noise_sample),
-        until_decided=req.until_decided, retry=RetryPolicy(attempts=req.retries + 1, timeout=req.timeout),
+        until_decided=req.until_decided, retry=retry_of(req),
         probe=req.probe, legacy_secondary=secondary, probe_options=options,
     )
 
