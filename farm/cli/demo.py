@@ -20,14 +20,15 @@ _SEVERITY = {"PASS": 0, "INCONCLUSIVE": 1, "FAIL": 2}
 
 @click.command("demo", cls=OneLineCommand)
 @click.option("--probe", "probes", multiple=True, help="Probe to demonstrate (repeatable; default: every one).")
-@click.option("--samples", type=click.IntRange(min=1), default=3000, show_default=True)
+@click.option("--samples", type=click.IntRange(min=1), default=None,
+              help="Inputs per probe (default: each probe's demo size, so the whole demo takes about a minute).")
 @click.option("--drift-rate", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
               help="Make the candidate drift on this fraction of inputs (try 0.01) to see a FAIL.")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per probe on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def demo(ctx: click.Context, probes: tuple[str, ...], samples: int, drift_rate: float, reports_dir: str,
+def demo(ctx: click.Context, probes: tuple[str, ...], samples: int | None, drift_rate: float, reports_dir: str,
          as_json: bool, quiet: bool) -> None:
     """Watch real parity sweeps between real HTTP gateways on loopback, one per probe.
 
@@ -50,7 +51,7 @@ def demo(ctx: click.Context, probes: tuple[str, ...], samples: int, drift_rate: 
     ctx.exit(EXIT_BY_OUTCOME[worst])
 
 
-def _demo_one(config: Any, name: str, samples: int, drift_rate: float, reports: Path, as_json: bool,
+def _demo_one(config: Any, name: str, samples: int | None, drift_rate: float, reports: Path, as_json: bool,
               quiet: bool) -> dict[str, Any]:
     probe = get_probe(name)
     legacy_profile, candidate_profile = probe.default_profiles
@@ -61,8 +62,11 @@ def _demo_one(config: Any, name: str, samples: int, drift_rate: float, reports: 
         candidate = stack.enter_context(spawn(candidate_profile, *candidate_args, probe=name))
         if not as_json:
             click.echo(f"{name}: legacy gateway on {legacy.url}, candidate on {candidate.url}", err=True)
-        spec = build_spec(config, SweepRequest(probe=name, legacy=legacy.url, candidate=candidate.url,
-                                               samples=samples))
+        # A probe's demo size is small enough to take seconds; its p_max, one such a size can decide.
+        n = samples or probe.demo_samples
+        p_max = probe.demo_p_max if samples is None else None
+        spec = build_spec(config, SweepRequest(probe=name, legacy=legacy.url, candidate=candidate.url, samples=n,
+                                               p_max=p_max))
         payload = run_sweep(config, spec, reports, distributed=False, show_progress=not quiet)
     if payload.get("report") and not as_json:
         summary = f"; parity log: {payload['summary']}" if payload.get("summary") else ""

@@ -263,6 +263,9 @@ class Probe:
     sweep_options: ClassVar[tuple[DemoOption, ...]] = ()
 
     # --- demo gateway ------------------------------------------------------------------------------
+    demo_samples: ClassVar[int] = 3000  # `farm demo`'s inputs for this probe (seconds of work, not minutes)
+    demo_p_max: ClassVar[float | None] = None  # and the p_max such a size can decide (None: the probe's own)
+
     demo_options: ClassVar[tuple[DemoOption, ...]] = ()
 
     def demo_backend(self, profile: Profile, knobs: dict[str, Any]) -> Backend:

@@ -53,6 +53,7 @@ def _settings(options: Mapping[str, Any]) -> dict[str, Any]:
 
 class ChatProbe(Probe):
     name = "chat"
+    demo_samples = 400
     title = "Chat parity"
     quantity = "exact match"
     family = "binomial"

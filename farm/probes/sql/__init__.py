@@ -48,6 +48,7 @@ def tolerance(options: Mapping[str, Any]) -> Tolerance:
 
 class SqlProbe(Probe):
     name = "sql"
+    demo_samples, demo_p_max = 400, 0.01  # the built-in statements repeat: 400 cover every template many times
     title = "SQL result parity"
     quantity = "result equality"
     family = "binomial"

@@ -57,6 +57,7 @@ def _item(value: Any) -> dict[str, Any]:
 
 class StorageProbe(Probe):
     name = "storage"
+    demo_samples, demo_p_max = 300, 0.01  # several requests per object: 300 is tens of seconds
     title = "Object storage parity"
     quantity = "object equality"
     family = "binomial"
