@@ -122,12 +122,19 @@ def _latency(d: dict[str, Any]) -> list[str]:
 def _statistics(verdict: Verdict, quantity: str) -> list[str]:
     d = verdict.detail
     stats = d.get("detail") or {}
-    lines = ["## Statistics", "",
-             f"- samples compared (n): {verdict.n:,}; disagreements (x): {verdict.disagreements:,}; "
-             f"samples with an error: {verdict.errors:,}",
-             f"- disagreement rate bounds: [{fmt(d.get('lower'), 6)}, {fmt(d.get('upper'), 6)}] "
-             f"({stats.get('bounds', '')})"
-             + (f"; about {d['needed']:,} more samples needed" if d.get("needed") else ""), ""]
+    needed = f"; about {d['needed']:,} more samples needed" if d.get("needed") else ""
+    if (d.get("methods") or {}).get("family") == "bounded mean":
+        lines = ["## Statistics", "",
+                 f"- samples scored (n): {verdict.n:,}; below the floor: {verdict.disagreements:,}; "
+                 f"samples with an error: {verdict.errors:,}",
+                 f"- mean {quantity}: {fmt(stats.get('mean'), 6)}, bounds [{fmt(d.get('lower'), 6)}, "
+                 f"{fmt(d.get('upper'), 6)}] ({stats.get('bounds', '')}){needed}", ""]
+    else:
+        lines = ["## Statistics", "",
+                 f"- samples compared (n): {verdict.n:,}; disagreements (x): {verdict.disagreements:,}; "
+                 f"samples with an error: {verdict.errors:,}",
+                 f"- disagreement rate bounds: [{fmt(d.get('lower'), 6)}, {fmt(d.get('upper'), 6)}] "
+                 f"({stats.get('bounds', '')}){needed}", ""]
     summary = stats.get(quantity)
     if isinstance(summary, dict) and summary.get("n"):
         lines += [f"### {quantity.capitalize()} of compared samples", "",

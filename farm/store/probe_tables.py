@@ -10,16 +10,19 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlalchemy import Column, Connection, Float, ForeignKey, Integer, String, Table
+from sqlalchemy import Column, Connection, Float, ForeignKey, Integer, MetaData, String, Table
 
 from farm.probes.base import Probe
-from farm.store.models import Base
+from farm.store.models import NAMING_CONVENTION, Sweep
 
 _KINDS: dict[str, Any] = {"float": Float, "int": Integer, "text": String(512)}
 _TABLES: dict[str, Table] = {}
 _CREATED: set[tuple[str, str]] = set()
 _LOCK = threading.Lock()
 MIGRATED = ("embed",)  # probes whose table an Alembic migration creates
+# Apart from the models' metadata, which is exactly what the migrations create; the foreign key names the
+# sweeps table's column itself, so it resolves across the two.
+PROBE_METADATA = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def probe_table(probe: Probe) -> Table | None:
@@ -30,11 +33,12 @@ def probe_table(probe: Probe) -> Table | None:
         table = _TABLES.get(probe.name)
         if table is None:
             name = f"{probe.name}_samples"
-            table = Base.metadata.tables.get(name)
+            table = PROBE_METADATA.tables.get(name)
             if table is None:
                 table = Table(
-                    name, Base.metadata,
-                    Column("sweep_id", String(40), ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True),
+                    name, PROBE_METADATA,
+                    Column("sweep_id", String(40), ForeignKey(Sweep.__table__.c.id, ondelete="CASCADE"),
+                           primary_key=True),
                     Column("idx", Integer, primary_key=True),
                     *(Column(c.name, _KINDS[c.kind]) for c in probe.columns),
                 )

@@ -100,6 +100,9 @@ def test_a_plugin_probe_of_the_bounded_mean_family(echo_pair: tuple[GatewayProce
 
     code, out = overlap("--legacy", legacy.url, "--candidate", candidate.url, "--samples", "2000")
     assert code == 0 and out["verdict"] == "PASS", out["reason"]
+    report = CliRunner().invoke(main_group, ["report", out["sweep_id"], "--reports-dir", str(tmp_path)], env=env)
+    text = next((tmp_path / "cutover").glob("overlap_parity_*.md")).read_text()
+    assert report.exit_code == 0 and "- mean word overlap: 1.000000, bounds [" in text, report.output
     assert out["reason"].startswith("PASS: mean word overlap 1.0000 >= 0.9 at 95%")
     assert out["statistics"]["errors"]["candidate"]["count"] == 0 and out["statistics"]["latency"]["legacy"]["n"]
     # A drifting candidate changes one word in 5% of answers: each of those scores below 1, the mean stays high.
