@@ -141,48 +141,74 @@ _TEXT_COLUMNS = ("legacy_error", "candidate_error")
 LOAD_CHUNK = 50_000  # rows converted to arrays at a time: memory stays ~O(columns), not O(rows x objects)
 
 
+def _stream_columns(s: Session, query: Any, kinds: dict[str, str]) -> dict[str, Any]:
+    """A query's columns (named and typed by `kinds`, in order) as arrays (text columns as lists), streamed a
+    chunk at a time (a server-side cursor on Postgres)."""
+    chunks: dict[str, list[Any]] = {name: [] for name in kinds}
+    result = s.execute(query.execution_options(yield_per=LOAD_CHUNK))
+    for part in result.partitions():
+        for name, column in zip(kinds, zip(*part, strict=True), strict=True):
+            kind = kinds[name]
+            if kind == "float":
+                chunks[name].append(np.array([np.nan if v is None else v for v in column], dtype=np.float64))
+            elif kind == "int":
+                chunks[name].append(np.array([-1 if v is None else v for v in column], dtype=np.int64))
+            else:
+                chunks[name].extend(column)
+    out: dict[str, Any] = {}
+    for name, kind in kinds.items():
+        if kind == "text":
+            out[name] = chunks[name]
+        else:
+            dtype = np.float64 if kind == "float" else np.int64
+            out[name] = np.concatenate(chunks[name]) if chunks[name] else np.empty(0, dtype=dtype)
+    return out
+
+
 def load_sample_arrays(url: str, sweep_id: str, probe: Probe) -> tuple[dict[str, Any], dict[str, list[Any]],
                                                                          dict[str, Any]]:
     """Column arrays of a sweep's samples ordered by index (the shared ones, then the probe's own), their error
-    columns as lists, and the A/A noise scores by side.
+    and text columns as lists, and the A/A noise scores by side.
 
-    Rows are streamed (a server-side cursor on Postgres) and converted a chunk at a time: holding a
-    200,000-sample sweep as row objects cost the aggregation worker ~450 MB.
+    Rows are streamed and converted a chunk at a time: holding a 200,000-sample sweep as row objects cost the
+    aggregation worker ~450 MB. The probe's table is read on its own, in index order, and aligned here: a
+    join of two freshly filled tables got a nested loop from the planner (no statistics yet), quadratic in
+    the sweep's size.
     """
+    kinds = {"idx": "int", **dict.fromkeys(_FLOAT_COLUMNS, "float"), **dict.fromkeys(_INT_COLUMNS, "int"),
+             **dict.fromkeys(_TEXT_COLUMNS, "text")}
     table = probe_table(probe)
-    kinds = {**dict.fromkeys(_FLOAT_COLUMNS, "float"), **dict.fromkeys(_INT_COLUMNS, "int"),
-             **dict.fromkeys(_TEXT_COLUMNS, "text"), **{c.name: c.kind for c in probe.columns}}
-    columns: list[Any] = [getattr(Sample, n) for n in (*_FLOAT_COLUMNS, *_INT_COLUMNS, *_TEXT_COLUMNS)]
-    query = select(*columns)
-    if table is not None:
-        columns = [table.c[c.name] for c in probe.columns]
-        query = query.add_columns(*columns).outerjoin(
-            table, (table.c.sweep_id == Sample.sweep_id) & (table.c.idx == Sample.idx))
-    names = list(kinds)
-    chunks: dict[str, list[Any]] = {name: [] for name in names}
     with transaction(url) as s:
-        if table is not None and probe.name not in MIGRATED:
-            ready_table(s.connection(), probe)
-        result = s.execute(query.where(Sample.sweep_id == sweep_id).order_by(Sample.idx)
-                           .execution_options(yield_per=LOAD_CHUNK))
-        for part in result.partitions():
-            for name, column in zip(names, zip(*part, strict=True), strict=True):
-                kind = kinds[name]
-                if kind == "float":
-                    chunks[name].append(np.array([np.nan if v is None else v for v in column], dtype=np.float64))
-                elif kind == "int":
-                    chunks[name].append(np.array([-1 if v is None else v for v in column], dtype=np.int64))
-                else:
-                    chunks[name].extend(column)
+        shared = _stream_columns(s, select(*(getattr(Sample, n) for n in kinds)).where(Sample.sweep_id == sweep_id)
+                                 .order_by(Sample.idx), kinds)
+        own: dict[str, Any] = {}
+        if table is not None:
+            if probe.name not in MIGRATED:
+                ready_table(s.connection(), probe)
+            own_kinds = {"idx": "int", **{c.name: c.kind for c in probe.columns}}
+            own = _stream_columns(s, select(*(table.c[n] for n in own_kinds)).where(table.c.sweep_id == sweep_id)
+                                  .order_by(table.c.idx), own_kinds)
         noise = s.execute(select(NoiseSample.side, NoiseSample.score).where(NoiseSample.sweep_id == sweep_id)).all()
-    arrays: dict[str, Any] = {}
-    texts: dict[str, list[Any]] = {}
-    for name, kind in kinds.items():
-        if kind == "text":
-            texts[name] = chunks[name]
-        else:
-            dtype = np.float64 if kind == "float" else np.int64
-            arrays[name] = np.concatenate(chunks[name]) if chunks[name] else np.empty(0, dtype=dtype)
+    idx = shared.pop("idx")
+    arrays: dict[str, Any] = {k: v for k, v in shared.items() if not isinstance(v, list)}
+    texts: dict[str, list[Any]] = {k: v for k, v in shared.items() if isinstance(v, list)}
+    if table is not None:
+        where = np.searchsorted(idx, own["idx"])
+        found = (where < idx.size) & (idx[np.minimum(where, max(idx.size - 1, 0))] == own["idx"]) if idx.size \
+            else np.zeros(0, dtype=bool)
+        for c in probe.columns:
+            values = own[c.name]
+            if c.kind == "text":
+                column: list[Any] = [None] * idx.size
+                for pos, value, ok in zip(where.tolist(), values, found.tolist(), strict=True):
+                    if ok:
+                        column[pos] = value
+                texts[c.name] = column
+            else:
+                fill = np.full(idx.size, np.nan if c.kind == "float" else -1,
+                               dtype=np.float64 if c.kind == "float" else np.int64)
+                fill[where[found]] = np.asarray(values)[found]
+                arrays[c.name] = fill
     by_side: dict[str, list[float]] = {"legacy": [], "candidate": []}
     for side, score in noise:
         if score is not None:
@@ -220,19 +246,24 @@ def recent_sweeps(url: str, limit: int = 20) -> list[Sweep]:
 def worst_samples(url: str, sweep_id: str, probe: Probe, k: int = 10) -> tuple[list[dict[str, Any]],
                                                                               list[dict[str, Any]]]:
     """The `k` lowest-score compared samples, and the first `k` samples with an error on either side, as
-    dicts of the shared columns and the probe's own."""
+    dicts of the shared columns and the probe's own (looked up by index for those rows only)."""
     table = probe_table(probe)
     query = select(_table(Sample))
-    if table is not None:
-        query = query.add_columns(*(table.c[c.name] for c in probe.columns)).outerjoin(
-            table, (table.c.sweep_id == Sample.sweep_id) & (table.c.idx == Sample.idx))
     with transaction(url) as s:
-        if table is not None and probe.name not in MIGRATED:
-            ready_table(s.connection(), probe)
-        lowest = s.execute(query.where(Sample.sweep_id == sweep_id, Sample.score.is_not(None))
-                           .order_by(Sample.score, Sample.idx).limit(k)).mappings().all()
-        failed = s.execute(query.where(
+        lowest = [dict(r) for r in s.execute(query.where(Sample.sweep_id == sweep_id, Sample.score.is_not(None))
+                                             .order_by(Sample.score, Sample.idx).limit(k)).mappings()]
+        failed = [dict(r) for r in s.execute(query.where(
             Sample.sweep_id == sweep_id,
             (Sample.legacy_error.is_not(None)) | (Sample.candidate_error.is_not(None)),
-        ).order_by(Sample.idx).limit(k)).mappings().all()
-        return [dict(r) for r in lowest], [dict(r) for r in failed]
+        ).order_by(Sample.idx).limit(k)).mappings()]
+        if table is not None:
+            if probe.name not in MIGRATED:
+                ready_table(s.connection(), probe)
+            wanted = sorted({r["idx"] for r in lowest + failed})
+            names = [c.name for c in probe.columns]
+            own = {r["idx"]: dict(r) for r in s.execute(select(table.c.idx, *(table.c[n] for n in names)).where(
+                table.c.sweep_id == sweep_id, table.c.idx.in_(wanted))).mappings()} if wanted else {}
+            for row in lowest + failed:
+                extra = own.get(row["idx"], {})
+                row.update({n: extra.get(n) for n in names})
+        return lowest, failed
