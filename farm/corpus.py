@@ -1,10 +1,12 @@
 """Corpora: where sample inputs come from. Always streamed, never held whole in memory.
 
-- a text file: one input per line (blank lines skipped);
+- a text file: one input per line (blank lines skipped), or as the probe reads lines (SQL statements);
 - JSON Lines: one object per line, the input in `field`;
 - captured traffic (`format="requests"`): one request body per line as the legacy gateway logged it, parsed
   with the legacy profile's request parser into the probe's inputs; a bad line is counted, never fatal;
-- synthetic: a seeded generator (`--samples N`), the same N inputs on every machine.
+- synthetic: a seeded generator (`--samples N`), the same N inputs on every machine;
+- listed: inputs the probe reads from the legacy gateway itself (storage's `--list-prefix`), see
+  `Probe.gateway_inputs` and `SweepSpec.inputs`.
 
 What an input is belongs to the probe (`Probe.item_from_text`, `item_from_json`, `synthetic`,
 `items_from_request`): a text for embed, a query, a statement, a conversation for the others.
@@ -44,12 +46,15 @@ class CorpusSpec:
     limit: int | None = None
     seed: int = 0
     format: str | None = None  # None: lines, or jsonl when `field` is set; "requests": captured bodies
+    listed: str | None = None  # the probe lists its inputs through the legacy gateway (Probe.gateway_inputs)
 
     @property
     def kind(self) -> str:
         return self.format or ("jsonl" if self.field else "lines")
 
     def describe(self) -> str:
+        if self.listed is not None:
+            return self.listed if self.limit is None else f"{self.listed}[:{self.limit}]"
         if self.path is None:
             return f"synthetic(seed={self.seed}, n={self.limit})"
         source = f"{self.path}#{self.field}" if self.field else self.path
@@ -58,6 +63,10 @@ class CorpusSpec:
         return source if self.limit is None else f"{source}[:{self.limit}]"
 
     def validate(self) -> None:
+        if self.listed is not None:
+            if self.path is not None:
+                raise UsageError(f"{self.listed} and --corpus {self.path} are two sources of inputs: give one")
+            return
         if self.path is None:
             if not self.limit or self.limit < 1:
                 raise UsageError("a synthetic corpus needs --samples N (N >= 1), or give --corpus FILE")
@@ -112,6 +121,16 @@ def iter_items(spec: CorpusSpec, probe: Probe | None = None, request_profile: Pr
             yield probe.synthetic(spec.seed, idx)
         return
     kind = spec.kind
+    if kind == "lines":
+        try:
+            for _, item in probe.items_from_lines(_lines(spec.path)):
+                if spec.limit is not None and count >= spec.limit:
+                    return
+                count += 1
+                yield item
+        except MalformedBody as exc:
+            raise UsageError(f"corpus {spec.path}: {exc}") from None
+        return
     if kind == "requests" and request_profile is None:
         raise UsageError("--corpus-format requests needs the legacy gateway's wire profile")
     for lineno, line in _lines(spec.path):
@@ -120,35 +139,32 @@ def iter_items(spec: CorpusSpec, probe: Probe | None = None, request_profile: Pr
         if not line.strip():
             continue
         where = f"{spec.path}:{lineno}"
-        if kind == "lines":
-            items = probe.items_from_text(line)
-        else:
-            try:
-                doc = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                if kind == "requests" and stats is not None:
-                    stats.bad(f"{where}: not JSON ({exc})")
-                    continue
-                raise UsageError(f"corpus {where}: not JSON ({exc})") from None
-            try:
-                if kind == "requests":
-                    if not isinstance(doc, dict):
-                        raise MalformedBody("a request body must be a JSON object")
-                    assert request_profile is not None
-                    items = probe.items_from_request(request_profile, doc)
-                else:
-                    value = doc.get(spec.field) if isinstance(doc, dict) else None
-                    if value is None:
-                        raise MalformedBody(f"no string field {spec.field!r}")
-                    try:
-                        items = [probe.item_from_json(value)]
-                    except MalformedBody as exc:
-                        raise MalformedBody(f"field {spec.field!r}: {exc}") from None
-            except MalformedBody as exc:
-                if kind == "requests" and stats is not None:
-                    stats.bad(f"{where}: {exc}")
-                    continue
-                raise UsageError(f"corpus {where}: {exc}") from None
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            if kind == "requests" and stats is not None:
+                stats.bad(f"{where}: not JSON ({exc})")
+                continue
+            raise UsageError(f"corpus {where}: not JSON ({exc})") from None
+        try:
+            if kind == "requests":
+                if not isinstance(doc, dict):
+                    raise MalformedBody("a request body must be a JSON object")
+                assert request_profile is not None
+                items = probe.items_from_request(request_profile, doc)
+            else:
+                value = doc.get(spec.field) if isinstance(doc, dict) else None
+                if value is None:
+                    raise MalformedBody(f"no string field {spec.field!r}")
+                try:
+                    items = [probe.item_from_json(value)]
+                except MalformedBody as exc:
+                    raise MalformedBody(f"field {spec.field!r}: {exc}") from None
+        except MalformedBody as exc:
+            if kind == "requests" and stats is not None:
+                stats.bad(f"{where}: {exc}")
+                continue
+            raise UsageError(f"corpus {where}: {exc}") from None
         for item in items:
             if spec.limit is not None and count >= spec.limit:
                 return
@@ -158,8 +174,11 @@ def iter_items(spec: CorpusSpec, probe: Probe | None = None, request_profile: Pr
 
 def count_items(spec: CorpusSpec, probe: Probe | None = None, request_profile: Profile | None = None) -> int | None:
     """How many inputs the corpus holds (the progress bar's total): a cheap first pass over a file."""
+    probe = probe or _TEXT_PROBE
     if spec.path is None:
         return spec.limit
+    if spec.kind == "lines" and type(probe).items_from_lines is not Probe.items_from_lines:
+        return sum(1 for _ in iter_items(spec, probe))  # inputs are not lines here (SQL statements)
     if spec.kind != "requests":
         n = 0
         with open(spec.path, "rb") as fh:

@@ -8,7 +8,7 @@ import pytest
 
 from farm.errors import UsageError
 from farm.probes.sql.compare import Tolerance, compare_results
-from farm.probes.sql.statements import analyse, refuse_writes, split_statements
+from farm.probes.sql.statements import analyse, refuse_writes, split_statements, statements_of_lines
 
 TOL = Tolerance()
 
@@ -38,6 +38,47 @@ def test_reads_pass(sql: str) -> None:
 
 def test_statements_split_on_semicolons_outside_strings() -> None:
     assert split_statements("SELECT ';' AS a; SELECT 2 ;") == ["SELECT ';' AS a", "SELECT 2"]
+
+
+def lines_of(text: str) -> list[tuple[int, str]]:
+    return list(enumerate(text.split("\n"), 1))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # one statement per line, with or without `;`, several on one line
+    ("SELECT 1\nSELECT 2;\nSELECT 3; SELECT ';' AS b;", [(1, "SELECT 1"), (2, "SELECT 2"), (3, "SELECT 3"),
+                                                        (3, "SELECT ';' AS b")]),
+    # formatted over several lines, `;`-terminated: the next statement starts after the `;`
+    ("SELECT a,\n       b\nFROM t\nWHERE a > 1\nORDER BY a;\nSELECT 2;",
+     [(1, "SELECT a,\n       b\nFROM t\nWHERE a > 1\nORDER BY a"), (6, "SELECT 2")]),
+    # several lines without any `;`: a line starting SELECT begins the next statement once the lines before parse
+    ("SELECT a\nFROM t\nSELECT b\n  FROM u", [(1, "SELECT a\nFROM t"), (3, "SELECT b\n  FROM u")]),
+    # ... but not while the lines before do not parse yet (a UNION, an open parenthesis)
+    ("SELECT a FROM t\nUNION ALL\nSELECT b FROM u", [(1, "SELECT a FROM t\nUNION ALL\nSELECT b FROM u")]),
+    ("SELECT * FROM t WHERE a IN (\n  SELECT b FROM u\n)", [(1, "SELECT * FROM t WHERE a IN (\n  SELECT b FROM u\n)")]),
+    # blank lines end a statement, except inside a string; comments do not split
+    ("SELECT 'x\n\ny' AS s\n\nSELECT 2 -- two; really\n",
+     [(1, "SELECT 'x\n\ny' AS s"), (5, "SELECT 2 -- two; really")]),
+    ("SELECT a\n\n\nFROM t", [(1, "SELECT a"), (4, "FROM t")]),
+    ("INSERT INTO t\nVALUES (1);\nUPDATE t\nSET a = 2", [(1, "INSERT INTO t\nVALUES (1)"), (3, "UPDATE t\nSET a = 2")]),
+])
+def test_statements_of_a_text_file_may_span_lines(text: str, expected: list[tuple[int, str]]) -> None:
+    assert list(statements_of_lines(lines_of(text))) == expected
+
+
+def test_a_multiline_write_is_refused_as_one_statement(tmp_path: Any) -> None:
+    from farm.corpus import CorpusSpec, count_items, iter_items
+    from farm.probes import get_probe
+
+    path = tmp_path / "q.sql"
+    path.write_text("SELECT a\nFROM t;\n\nDELETE\nFROM t\nWHERE a = 1;\n", encoding="utf-8")
+    probe = get_probe("sql")
+    spec = CorpusSpec(str(path))
+    items = list(iter_items(spec, probe))
+    assert items == ["SELECT a\nFROM t", "DELETE\nFROM t\nWHERE a = 1"]
+    assert count_items(spec, probe) == 2  # the progress bar counts statements, not lines
+    with pytest.raises(UsageError, match=r"corpus input 2: statement 'DELETE\\nFROM t.*not read-only \(Delete\)"):
+        probe.check_inputs(items, {})
 
 
 def test_order_by_keys_are_mapped_to_output_columns() -> None:

@@ -67,7 +67,3 @@ def test_inputs_from_text_and_json() -> None:
     assert probe.item_from_json({"op": "list", "prefix": "p/"}) == {"op": "list", "prefix": "p/", "page_size": 1000}
     with pytest.raises(MalformedBody):
         probe.item_from_json({"op": "object", "key": "k", "ranges": ["0-9"]})
-
-
-def test_sql_statements_on_one_line_are_separate_inputs() -> None:
-    assert get_probe("sql").items_from_text("SELECT 1 AS a; SELECT ';' AS b;") == ["SELECT 1 AS a", "SELECT ';' AS b"]

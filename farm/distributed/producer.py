@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from farm.config import FarmConfig
-from farm.corpus import CorpusStats, batches, iter_items
+from farm.corpus import CorpusStats, batches
 from farm.distributed.inflight import RESEND_AFTER, RESEND_MIN, Inflight
 from farm.distributed.jobs import BATCHES_PER_TASK, JobFactory, Part, SideJob, describe_pairing
 from farm.distributed.names import AGGREGATE_QUEUE, CALL_TASK, FINALIZE_TASK, PAIR_TASK, gateway_queue
@@ -146,7 +146,7 @@ def dispatch(sender: Sender, spec: SweepSpec, sweep_id: str, inflight: Inflight,
     factory = JobFactory(spec, sweep_id)
     bound = max(flow.max_inflight, flow.batches_per_task)
     corpus_stats = CorpusStats()
-    items = iter_items(spec.corpus, spec.plugin, spec.legacy.profile, corpus_stats)
+    items = spec.inputs(corpus_stats)
     parts = (Part(b.no, b.start, b.items, in_noise_subsample(b.no, spec.noise_sample))
              for b in batches(items, spec.batch_size))
     while chunk := list(islice(parts, flow.batches_per_task)):

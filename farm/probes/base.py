@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -34,6 +34,16 @@ if TYPE_CHECKING:
 # Starlette `Response` of its own such as a stream).
 # It raises MalformedBody on a bad request and LookupError for something unknown (a model): HTTP 400 / 404.
 Backend = Callable[[dict[str, Any]], tuple[int, Callable[[], Any]]]
+
+
+@dataclass(frozen=True)
+class GatewayInputs:
+    """Inputs a probe draws from the legacy gateway itself instead of a corpus (storage: the keys it lists under
+    a prefix). `describe` names the source in the sweep row and the report; `read` streams the inputs and raises
+    UsageError (one line) when the gateway cannot be read."""
+
+    describe: str
+    read: Callable[[Target, RetryPolicy], Iterator[Any]]
 
 
 class MalformedBody(ValueError):
@@ -143,9 +153,17 @@ class Probe:
         """An input from one line of a text corpus."""
         return line
 
-    def items_from_text(self, line: str) -> list[Any]:
-        """The inputs of one line of a text corpus (one, unless the probe's inputs can share a line)."""
-        return [self.item_from_text(line)]
+    def items_from_lines(self, lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
+        """The inputs of a text corpus as (line number, input): one per non-blank line, unless the probe's inputs
+        share a line or span several (SQL statements)."""
+        for lineno, line in lines:
+            if line.strip():
+                yield lineno, self.item_from_text(line)
+
+    def gateway_inputs(self, options: Mapping[str, Any]) -> GatewayInputs | None:
+        """Where the sweep's inputs come from when the probe lists them through the legacy gateway (a sweep
+        option says so); None, the default: the corpus file or the built-in set."""
+        return None
 
     def item_from_json(self, value: Any) -> Any:
         """An input from the `--field` value of a JSONL corpus line; MalformedBody when it is not one."""

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from farm.corpus import Batch, CorpusStats, batches, iter_items
+from farm.corpus import Batch, CorpusStats, batches
 from farm.gateway.client import PER_BATCH_REQUESTS, make_client
 from farm.probes.base import Probe
 from farm.reconnect import retrying
@@ -116,7 +116,7 @@ async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None
     observer = DriftObserver(spec.legacy.profile, spec.candidate.profile)
     tally = Tally()
     corpus_stats = CorpusStats()
-    source = batches(iter_items(spec.corpus, probe, spec.legacy.profile, corpus_stats), spec.batch_size)
+    source = batches(spec.inputs(corpus_stats), spec.batch_size)
     planned = 0
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

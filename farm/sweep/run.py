@@ -41,7 +41,10 @@ def progress_bar(total: int | None, label: str, enabled: bool = True) -> Iterato
 
 
 def planned_total(spec: SweepSpec) -> int | None:
-    """The progress bar's total: the corpus size (a cheap count of a file's lines first)."""
+    """The progress bar's total: the corpus size (a cheap count of a file's lines first); None (a running count)
+    for inputs listed through the gateway."""
+    if spec.corpus.listed is not None:
+        return None
     return count_items(spec.corpus, spec.plugin, spec.legacy.profile)
 
 

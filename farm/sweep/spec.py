@@ -5,8 +5,10 @@ to and from its database row here and only here (`sweep_row`, `spec_from_row`)."
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from farm.config import FarmConfig, GatewayConfig
@@ -74,6 +76,14 @@ class SweepSpec:
     @property
     def plugin(self) -> Probe:
         return get_probe(self.probe)
+
+    def inputs(self, stats: CorpusStats) -> Iterator[Any]:
+        """The sweep's inputs in order, lazily: the corpus's, or those the probe lists through the legacy gateway
+        (read again by a resumed sweep: the same while the listing has not changed)."""
+        source = self.plugin.gateway_inputs(self.probe_options)
+        if source is None:
+            return iter_items(self.corpus, self.plugin, self.legacy.profile, stats)
+        return islice(source.read(self.legacy, self.retry), self.corpus.limit)
 
     def parameters(self) -> dict[str, Any]:
         """Everything that shaped the verdict, for the sweep row, the report and `--json`."""
@@ -196,7 +206,9 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
     elif req.max_samples is not None:
         raise UsageError("--max-samples only applies with --until-decided (use --samples to cap a sweep)")
     fmt = "requests" if req.corpus_format == "requests" else None
-    corpus = CorpusSpec(corpus_ref, field_name, limit, req.seed, fmt)
+    options = probe_options(probe, req.probe_options)
+    listed = probe.gateway_inputs(options)
+    corpus = CorpusSpec(corpus_ref, field_name, limit, req.seed, fmt, listed.describe if listed else None)
     corpus.validate()
     th = config.thresholds_for(req.probe)
     tau_default = probe.default_tau if probe.default_tau is not None and req.probe not in config.thresholds else th.tau
@@ -213,9 +225,7 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
                                alpha=req.alpha if req.alpha is not None else th.alpha, floor=floor)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    options = probe_options(probe, req.probe_options)
-    probe.check_inputs(iter_items(corpus, probe, lt.profile, CorpusStats()), options)  # e.g. writes refused
-    return SweepSpec(
+    spec = SweepSpec(
         legacy=lt, candidate=ct, corpus=corpus, database_url=config.database_url, model=req.model,
         batch_size=req.batch_size, concurrency=req.concurrency, params=params,
         noise_sample=req.noise_sample if req.noise_sample is not None else (
@@ -224,6 +234,8 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
         until_decided=req.until_decided, retry=retry_of(req),
         probe=req.probe, legacy_secondary=secondary, probe_options=options,
     )
+    probe.check_inputs(spec.inputs(CorpusStats()), options)  # e.g. writes refused
+    return spec
 
 
 def probe_options(probe: Probe, given: dict[str, Any] | None) -> dict[str, Any]:

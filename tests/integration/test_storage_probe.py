@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -85,6 +86,30 @@ def test_one_byte_changed_in_one_percent_of_objects_fails(pair: dict[str, Gatewa
     code, out = sweep(tmp_path, "--legacy", pair["legacy"].url, "--candidate", pair["flipping"].url, "--corpus",
                       keys_file(tmp_path, keys), "--no-report", "--batch-size", "8")
     assert code == 1 and out["verdict"] == "FAIL" and out["disagreements"] == 3 and out["n"] == 200, out["reason"]
+
+
+def test_inputs_listed_under_a_prefix_through_the_legacy_gateway(pair: dict[str, GatewayProcess],
+                                                                 tmp_path: Path) -> None:
+    logs = sorted(k for k, *_ in seeded_objects() if k.startswith("logs/"))
+    # The legacy side here is the candidate-shaped gateway with 5-key pages: the listing follows its
+    # continuation tokens in its own field names until exhausted.
+    legacy, candidate = pair["drifty"], pair["legacy"]
+    args = ("--legacy", legacy.url, "--legacy-profile", "lakehouse-candidate", "--candidate", candidate.url,
+            "--candidate-profile", "lakehouse-legacy", "--list-prefix", "logs/", "--p-max", "0.1", "--no-report")
+    code, out = sweep(tmp_path, *args)
+    assert code == 0 and out["verdict"] == "PASS", out["reason"]
+    assert out["n"] == len(logs) + 2  # the listing itself, every key under the prefix, one missing key
+    assert out["parameters"]["corpus"] == "listing(farm-demo/logs/)"
+    code, out = sweep(tmp_path, *args, "--samples", "7")
+    assert out["n"] == 7 and out["disagreements"] == 0 and out["parameters"]["corpus"] == "listing(farm-demo/logs/)[:7]"
+    runner = CliRunner()
+    env = {"FARM_DATABASE_URL": f"sqlite:///{tmp_path}/farm.db", "FARM_CONFIG": ""}
+    for extra, message in [(("--corpus", keys_file(tmp_path, logs)), "two sources of inputs"),
+                           (("--bucket", "no-such-bucket"), "listing 'no-such-bucket' through legacy .*: HTTP 404")]:
+        result = runner.invoke(main_group, ["sweep", "storage", "--quiet", *args, *extra], env=env)
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and re.search(message, lines[0]), result.stderr
 
 
 _MAXRSS = ("import resource, runpy, sys, atexit; atexit.register(lambda: sys.stderr.write("

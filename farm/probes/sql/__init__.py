@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -21,7 +21,7 @@ from farm.probes import register
 from farm.probes.base import Backend, Column, Compared, DemoOption, MalformedBody, Probe, Profile, SideResult
 from farm.probes.sql.compare import Tolerance, compare_results
 from farm.probes.sql.profile import PRESETS, SqlProfile
-from farm.probes.sql.statements import refuse_writes, split_statements
+from farm.probes.sql.statements import refuse_writes, split_statements, statements_of_lines
 from farm.stats.params import VerdictParams
 
 if TYPE_CHECKING:
@@ -85,8 +85,8 @@ class SqlProbe(Probe):
     def item_from_text(self, line: str) -> Any:
         return line.strip().rstrip(";").strip()
 
-    def items_from_text(self, line: str) -> list[Any]:
-        return split_statements(line)  # `;`-separated statements on one line are several inputs
+    def items_from_lines(self, lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
+        return statements_of_lines(lines)  # several on one line, or one over several lines
 
     def synthetic(self, seed: int, idx: int) -> Any:
         from farm.probes.sql.corpus import statement

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,17 +43,87 @@ class Statement:
 def split_statements(text: str) -> list[str]:
     """The `;`-separated statements of one line or request, each as written: split on the tokenizer's `;`
     tokens, so a `;` inside a string or a comment never splits."""
+    done, tail = _terminated(text)
+    return done + ([tail.strip()] if tail.strip() else [])
+
+
+# A line whose first token is one of these starts a new statement when the text before it is already one. Not
+# VALUES, SET or REPLACE: they also continue statements (INSERT ... / VALUES, UPDATE ... / SET, a replace() column).
+_STARTS = frozenset({
+    sqlglot.TokenType.SELECT, sqlglot.TokenType.WITH, sqlglot.TokenType.INSERT, sqlglot.TokenType.UPDATE,
+    sqlglot.TokenType.DELETE, sqlglot.TokenType.CREATE, sqlglot.TokenType.DROP, sqlglot.TokenType.ALTER,
+    sqlglot.TokenType.PRAGMA, sqlglot.TokenType.ATTACH, sqlglot.TokenType.DETACH, sqlglot.TokenType.MERGE,
+    sqlglot.TokenType.COPY, sqlglot.TokenType.USE, sqlglot.TokenType.TRUNCATE, sqlglot.TokenType.SHOW,
+    sqlglot.TokenType.DESCRIBE, sqlglot.TokenType.BEGIN, sqlglot.TokenType.COMMIT, sqlglot.TokenType.ROLLBACK,
+    sqlglot.TokenType.ANALYZE, sqlglot.TokenType.COMMAND})
+
+
+def _starts_statement(line: str) -> bool:
+    try:
+        tokens = sqlglot.tokenize(line, read="sqlite")
+    except sqlglot.errors.TokenError:
+        return False
+    return bool(tokens) and tokens[0].token_type in _STARTS
+
+
+def _open(text: str) -> bool:
+    """Whether `text` ends inside a string or a block comment."""
+    try:
+        sqlglot.tokenize(text, read="sqlite")
+    except sqlglot.errors.TokenError:
+        return True
+    return False
+
+
+def _terminated(text: str) -> tuple[list[str], str]:
+    """The statements of `text` ended by a `;` token, and what follows the last one (an open string or comment:
+    nothing is ended yet)."""
     try:
         tokens = sqlglot.tokenize(text, read="sqlite")
     except sqlglot.errors.TokenError:
-        return [text.strip()] if text.strip() else []
+        return [], text
     pieces, start = [], 0
     for tok in tokens:
         if tok.token_type == sqlglot.TokenType.SEMICOLON:
             pieces.append(text[start:tok.start].strip())
             start = tok.end + 1
-    pieces.append(text[start:].strip())
-    return [p for p in pieces if p]
+    return [p for p in pieces if p], text[start:]
+
+
+def statements_of_lines(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    """The statements of a text file as (first line number, statement). A statement ends at a `;` (outside
+    strings and comments), at a blank line, at the end of the file, or before a line that starts a statement
+    (SELECT, WITH, INSERT, ...) when the lines so far already parse as one. So one statement per line,
+    `;`-separated statements, and statements formatted over several lines all read as written."""
+    buf: list[str] = []
+    start = 0
+
+    def flush() -> Iterator[tuple[int, str]]:
+        text = "\n".join(buf).strip()
+        buf.clear()
+        for piece in split_statements(text):
+            yield start, piece
+
+    for lineno, line in lines:
+        if not line.strip():
+            if buf and _open("\n".join(buf)):
+                buf.append(line)  # a blank line inside a string or comment belongs to it
+            else:
+                yield from flush()
+            continue
+        if buf and _starts_statement(line) and analyse("\n".join(buf).strip()).kind != "unparsed":
+            yield from flush()
+        if not buf:
+            start = lineno
+        buf.append(line)
+        if ";" in line:
+            done, tail = _terminated("\n".join(buf))
+            if done:
+                for piece in done:
+                    yield start, piece
+                buf[:] = [tail] if tail.strip() else []
+                start = lineno
+    yield from flush()
 
 
 @functools.lru_cache(maxsize=1 << 16)  # one parse per statement and process: the check, then the comparison

@@ -1,6 +1,7 @@
 """The storage probe: do two gateways serve the same objects from the same store, byte for byte?
 
-Inputs are object keys, listings (prefix, page size) and missing keys. Per input: body hash and size, HEAD,
+Inputs are object keys, listings (prefix, page size) and missing keys, from a corpus, the demo store's seeded
+keys, or what the legacy gateway lists under `--list-prefix` (`listing.py`). Per input: body hash and size, HEAD,
 ranged reads (206 / 416), listing keys and counts; header differences are drift. Verdict: binomial agreement
 per input. The folder: the wire profile (`profile.py`), the exchange with streamed hashing (`exchange.py`), the
 comparison (`compare.py`), the demo store and its seeded objects (`store.py`), the demo gateway's routes
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from farm.probes import register
-from farm.probes.base import Column, Compared, DemoOption, MalformedBody, Probe, Profile, SideResult
+from farm.probes.base import Column, Compared, DemoOption, GatewayInputs, MalformedBody, Probe, Profile, SideResult
 from farm.probes.storage.profile import PRESETS, StorageProfile
 from farm.stats.params import VerdictParams
 
@@ -69,6 +70,8 @@ class StorageProbe(Probe):
                Column("size", "int"), Column("pages_legacy", "int"), Column("pages_candidate", "int"))
     sweep_options: ClassVar[tuple[DemoOption, ...]] = (
         DemoOption("--bucket", "Bucket the inputs' keys and listings are in.", "farm-demo", str),
+        DemoOption("--list-prefix", "Inputs from a prefix instead of a corpus: the listing under it, every key the "
+                   "legacy gateway lists there (all pages; --samples caps them) and one missing key.", None, str),
         DemoOption("--strict-headers", "Count header and listing drift (ETag quoting, Content-Type, "
                    "Last-Modified, metadata, order, page size) as disagreements.", False, bool),
         DemoOption("--allow-writes", "Add a PUT / GET / DELETE round trip per object under --scratch-prefix.",
@@ -93,6 +96,19 @@ class StorageProbe(Probe):
 
     def item_from_json(self, value: Any) -> Any:
         return _item(value)
+
+    def gateway_inputs(self, options: Mapping[str, Any]) -> GatewayInputs | None:
+        prefix = options.get("list_prefix")
+        if prefix is None:
+            return None
+        bucket = str(options.get("bucket") or "farm-demo")
+
+        def read(target: Target, policy: RetryPolicy) -> Iterator[Any]:
+            from farm.probes.storage.listing import listed_inputs
+
+            return listed_inputs(target, policy, bucket, str(prefix))
+
+        return GatewayInputs(f"listing({bucket}/{prefix})", read)
 
     def synthetic(self, seed: int, idx: int) -> Any:
         """The demo store's seeded keys, with a listing every 16 inputs and a missing key every 16."""
