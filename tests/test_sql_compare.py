@@ -60,6 +60,8 @@ def lines_of(text: str) -> list[tuple[int, str]]:
     ("SELECT 'x\n\ny' AS s\n\nSELECT 2 -- two; really\n",
      [(1, "SELECT 'x\n\ny' AS s"), (5, "SELECT 2 -- two; really")]),
     ("SELECT a\n\n\nFROM t", [(1, "SELECT a"), (4, "FROM t")]),
+    ("-- first\nSELECT a,\n  b -- the b\nFROM t\n/* next */ SELECT 2;\n-- the end\n",
+     [(2, "SELECT a,\n  b -- the b\nFROM t"), (5, "/* next */ SELECT 2")]),
     ("INSERT INTO t\nVALUES (1);\nUPDATE t\nSET a = 2", [(1, "INSERT INTO t\nVALUES (1)"), (3, "UPDATE t\nSET a = 2")]),
 ])
 def test_statements_of_a_text_file_may_span_lines(text: str, expected: list[tuple[int, str]]) -> None:

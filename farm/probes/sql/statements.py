@@ -77,17 +77,20 @@ def _open(text: str) -> bool:
 
 def _terminated(text: str) -> tuple[list[str], str]:
     """The statements of `text` ended by a `;` token, and what follows the last one (an open string or comment:
-    nothing is ended yet)."""
+    nothing is ended yet). Comments alone are no statement: they are dropped."""
     try:
         tokens = sqlglot.tokenize(text, read="sqlite")
     except sqlglot.errors.TokenError:
         return [], text
-    pieces, start = [], 0
+    pieces, start, seen = [], 0, False
     for tok in tokens:
         if tok.token_type == sqlglot.TokenType.SEMICOLON:
-            pieces.append(text[start:tok.start].strip())
-            start = tok.end + 1
-    return [p for p in pieces if p], text[start:]
+            if seen:
+                pieces.append(text[start:tok.start].strip())
+            start, seen = tok.end + 1, False
+        else:
+            seen = True
+    return pieces, text[start:] if seen else ""
 
 
 def statements_of_lines(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str]]:
