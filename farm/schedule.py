@@ -21,10 +21,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from farm.config import FarmConfig, ScheduleConfig
 from farm.distributed.names import AGGREGATE_QUEUE, FIRE_TASK
@@ -38,6 +38,9 @@ from farm.store.schedules import (
     transition,
     update_run,
 )
+
+if TYPE_CHECKING:
+    from farm.sweep.spec import SweepRequest
 
 log = logging.getLogger(__name__)
 
@@ -167,22 +170,45 @@ def validate_schedule(config: FarmConfig, i: int, sched: ScheduleConfig) -> None
 
 
 def sweep_args(config: FarmConfig, sched: ScheduleConfig, key: str = "schedules[?]") -> dict[str, Any]:
-    """The sweep's arguments, type-checked; `legacy` and `candidate` are required."""
+    """The sweep's arguments, type-checked: the shared ones and the probe's own sweep options (`list_prefix`,
+    `max_rows`, `k`...); `legacy` and `candidate` are required."""
+    from farm.probes import get_probe
+
     args = dict(sched.args)
+    probe_name = args.get("probe", "embed")
+    try:
+        own = {o.name: o.type for o in get_probe(str(probe_name)).sweep_options}
+    except UsageError as exc:
+        raise _fail(config, f"{key}.args.probe", str(exc)) from None
+    allowed = SWEEP_ARGS | set(own)
     for name, value in args.items():
         k = f"{key}.args.{name}"
-        if name not in SWEEP_ARGS:
-            raise _fail(config, k, f"unknown sweep argument (allowed: {', '.join(sorted(SWEEP_ARGS))})")
-        ok = (isinstance(value, str) if name in _SWEEP_STR
-              else isinstance(value, bool) if name in _SWEEP_BOOL
-              else isinstance(value, int) and not isinstance(value, bool) if name in _SWEEP_INT
-              else isinstance(value, int | float) and not isinstance(value, bool))
+        if name not in allowed:
+            raise _fail(config, k, f"unknown argument of a {probe_name} sweep (allowed: {', '.join(sorted(allowed))})")
+        kind = own.get(name) if name not in SWEEP_ARGS else (
+            str if name in _SWEEP_STR else bool if name in _SWEEP_BOOL else int if name in _SWEEP_INT else float)
+        ok = (isinstance(value, bool) if kind is bool
+              else isinstance(value, int) and not isinstance(value, bool) if kind is int
+              else isinstance(value, int | float) and not isinstance(value, bool) if kind is float
+              else isinstance(value, str))
         if not ok:
             raise _fail(config, k, f"wrong type {type(value).__name__} {value!r}")
     for name in ("legacy", "candidate"):
         if name not in args:
             raise _fail(config, f"{key}.args.{name}", "required for a sweep schedule (a gateway name or URL)")
     return args
+
+
+def sweep_request(args: dict[str, Any]) -> SweepRequest:
+    """What a sweep schedule's (checked) `args` ask for: the shared sweep arguments, and the probe's own
+    options as its `probe_options`."""
+    from farm.probes import get_probe
+    from farm.sweep.spec import SweepRequest
+
+    own = {o.name for o in get_probe(str(args.get("probe", "embed"))).sweep_options}
+    request = SweepRequest(**{k: v for k, v in args.items() if k in SweepRequest.names()},
+                           probe_options={k: v for k, v in args.items() if k in own})
+    return replace(request, timeout=float(request.timeout), until_decided=False)
 
 
 def audit_plan(config: FarmConfig, sched: ScheduleConfig, key: str = "schedules[?]") -> AuditPlan:

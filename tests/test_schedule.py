@@ -26,6 +26,8 @@ from farm.schedule import (
     record_phase,
     run_id,
     start_fleet_audit,
+    sweep_args,
+    sweep_request,
     write_fleet,
 )
 from farm.store.schedules import get_run, transition
@@ -115,6 +117,10 @@ def test_four_field_cron_is_rejected_by_the_config() -> None:
     ({**SWEEP, "args": {**SWEEP["args"], "samples": "many"}}, "schedules[0].args.samples"),
     ({**SWEEP, "args": {**SWEEP["args"], "until_decided": True}}, "schedules[0].args.until_decided"),
     ({**SWEEP, "name": "has space"}, "schedules[0].name"),
+    ({**SWEEP, "args": {**SWEEP["args"], "probe": "nope"}}, "schedules[0].args.probe"),
+    ({**SWEEP, "args": {**SWEEP["args"], "max_rows": 5}}, "schedules[0].args.max_rows"),  # not an embed option
+    ({**SWEEP, "args": {**SWEEP["args"], "probe": "sql", "max_rows": "five"}}, "schedules[0].args.max_rows"),
+    ({**SWEEP, "args": {**SWEEP["args"], "probe": "sql", "strict_types": 1}}, "schedules[0].args.strict_types"),
     ({"name": "f", "cron": "* * * * *", "kind": "audit", "args": {}}, "schedules[0].args.targets"),
     ({"name": "f", "cron": "* * * * *", "kind": "audit", "args": {"targets": [{"host": "a b", "root": "/r"}]}},
      "schedules[0].args.targets[0].host"),
@@ -129,6 +135,23 @@ def test_bad_schedule_args_name_the_key(schedule: dict[str, Any], key: str) -> N
     with pytest.raises(ConfigError) as err:
         beat_schedule(config_with(schedule))
     assert err.value.key == key
+
+
+def test_a_sweep_schedule_takes_the_probes_own_options() -> None:
+    from farm.sweep.spec import build_spec
+
+    sql = {**SWEEP, "args": {"probe": "sql", "legacy": "http://127.0.0.1:9/", "candidate": "http://127.0.0.1:9/",
+                             "samples": 50, "max_rows": 5, "strict_types": True, "float_tol": 1e-6,
+                             "reports_dir": "reports"}}
+    config = config_with(sql)
+    spec = build_spec(config, sweep_request(sweep_args(config, config.schedules[0])))
+    assert spec.probe == "sql" and spec.corpus.limit == 50
+    assert spec.probe_options == {"max_rows": 5, "strict_types": True, "float_tol": 1e-6, "allow_writes": False}
+    storage = {**SWEEP, "args": {**sql["args"], "probe": "storage", "list_prefix": "logs/"}}
+    del storage["args"]["max_rows"], storage["args"]["strict_types"], storage["args"]["float_tol"]
+    config = config_with(storage)
+    spec = build_spec(config, sweep_request(sweep_args(config, config.schedules[0])))
+    assert spec.probe_options["list_prefix"] == "logs/" and spec.corpus.describe() == "listing(farm-demo/logs/)[:50]"
 
 
 def test_duplicate_schedule_names_are_rejected() -> None:

@@ -9,7 +9,6 @@ keeps its run id. The first thing `fire` does is insert that run id into `schedu
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from farm.schedule import (
     run_id,
     start_fleet_audit,
     sweep_args,
+    sweep_request,
 )
 from farm.store.schedules import update_run
 from workers.app import app, long_task_limits
@@ -58,7 +58,7 @@ def _fire_sweep(celery_app: Any, config: FarmConfig, i: int, sched: ScheduleConf
     from farm.distributed.inflight import RESEND_AFTER, Inflight
     from farm.distributed.producer import Sender, dispatch, start
     from farm.store.sweeps import set_status
-    from farm.sweep.spec import SweepRequest, build_spec
+    from farm.sweep.spec import build_spec
 
     args = sweep_args(config, sched, f"schedules[{i}]")
     url = config.database_url
@@ -67,8 +67,7 @@ def _fire_sweep(celery_app: Any, config: FarmConfig, i: int, sched: ScheduleConf
         return None
     sweep_id: str | None = None
     try:
-        request = SweepRequest(**{k: v for k, v in args.items() if k in SweepRequest.names()})
-        spec = build_spec(config, replace(request, timeout=float(request.timeout), until_decided=False))
+        spec = build_spec(config, sweep_request(args))
         reports = None if args.get("no_report") else Path(args.get("reports_dir", "reports"))
         sweep_id = start(config, spec, reports)
         update_run(url, rid, sweep_id=sweep_id)

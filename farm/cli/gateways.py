@@ -18,10 +18,6 @@ from farm.profiles import resolve_profile
 _fraction = click.FloatRange(0.0, 1.0)
 
 
-def _param(flag: str) -> str:
-    return flag.lstrip("-").replace("-", "_")
-
-
 def _probe_options() -> dict[str, tuple[DemoOption, list[str]]]:
     """Every probe's demo knobs, once per flag, with the probes that take it."""
     out: dict[str, tuple[DemoOption, list[str]]] = {}
@@ -34,10 +30,10 @@ def _probe_options() -> dict[str, tuple[DemoOption, list[str]]]:
 def _with_probe_options(command: Any) -> Any:
     for flag, (opt, probes) in sorted(_probe_options().items(), reverse=True):
         if opt.type is bool:  # a boolean knob is a flag (`--numbers-as-strings`)
-            command = click.option(flag, _param(flag), is_flag=True, default=None,
+            command = click.option(flag, opt.name, is_flag=True, default=None,
                                    help=f"{opt.help} [{', '.join(probes)}]")(command)
             continue
-        command = click.option(flag, _param(flag), type=opt.type, default=None,
+        command = click.option(flag, opt.name, type=opt.type, default=None,
                                help=f"{opt.help} [{', '.join(probes)}; default: {opt.default}]")(command)
     return command
 
@@ -73,7 +69,7 @@ def serve_cmd(ctx: click.Context, /, probe_name: str, profile_name: str, port: i
               **knobs: Any) -> None:
     """Serve a demo gateway on HOST:PORT until interrupted."""
     probe = get_probe(probe_name)
-    own = {_param(o.flag): o for o in probe.demo_options}
+    own = {o.name: o for o in probe.demo_options}
     for key in knobs:
         if ctx.get_parameter_source(key) == ParameterSource.COMMANDLINE and key not in own:
             raise UsageError(f"--{key.replace('_', '-')} is not a knob of the {probe_name} demo gateway")

@@ -145,7 +145,7 @@ def probe_command(name: str) -> click.Command:
     """`farm sweep <name>`, generated from the registered probe."""
     probe = get_probe(name)
     legacy_default, candidate_default = probe.default_profiles
-    own = [o.flag.lstrip("-").replace("-", "_") for o in probe.sweep_options]
+    own = [o.name for o in probe.sweep_options]
 
     @click.pass_context
     def run(ctx: click.Context, /, reports_dir: str, no_report: bool, distributed: bool, as_json: bool, quiet: bool,

@@ -111,12 +111,17 @@ class Column:
 
 @dataclass(frozen=True)
 class DemoOption:
-    """One knob of the probe's demo gateway, as `farm gateways serve --probe P` offers it."""
+    """One knob of the probe's demo gateway (`farm gateways serve --probe P`) or one option of its sweeps."""
 
     flag: str
     help: str
     default: Any = None
     type: Any = None
+
+    @property
+    def name(self) -> str:
+        """The option's key in `probe_options`, a schedule's `args` and Python: `--max-rows` is `max_rows`."""
+        return self.flag.lstrip("-").replace("-", "_")
 
 
 def digest(text: str) -> str:

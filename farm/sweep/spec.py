@@ -240,7 +240,7 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
 
 def probe_options(probe: Probe, given: dict[str, Any] | None) -> dict[str, Any]:
     """The probe's sweep options: its defaults, overridden by what was given; an unknown one is an error."""
-    known = {o.flag.lstrip("-").replace("-", "_"): o for o in probe.sweep_options}
+    known = {o.name: o for o in probe.sweep_options}
     values = {name: o.default for name, o in known.items()}
     for name, value in (given or {}).items():
         if name not in known:
