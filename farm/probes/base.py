@@ -143,15 +143,21 @@ class Probe:
     default_tau: ClassVar[float | None] = None   # a probe's own agreement threshold, when not the embed one
     default_floor: ClassVar[float | None] = None
     default_p_max: ClassVar[float | None] = None  # the mean family's tolerated rate below the floor (e.g. 0.01)
-    # False: the endpoint takes one input per request (a search query, a SQL statement); the client then sends
-    # a batch's items as concurrent requests and the side's value is the list of per-item values (None where
-    # an item failed), each parsed by `parse_response` with n = 1 (whose value is then a one-element list).
+    # False: the endpoint takes one input per request (a search query); the client then sends a batch's items
+    # one after another and the side's value is the list of per-item values (None where an item failed), each
+    # parsed by `parse_response` with n = 1 (whose value is then a one-element list).
     batched: ClassVar[bool] = True
     default_noise_sample: ClassVar[float | None] = None  # fraction of batches asked twice (A/A), when not 0
     request_per_input: ClassVar[bool] = False  # each input its own request (`requests`): latency per sample
     # Media types the gateway client reads (a substring of the response's Content-Type; none sent is fine);
     # another one is the `content_type` error. A probe reading NDJSON or SSE adds "ndjson" / "event-stream".
     accepts: ClassVar[tuple[str, ...]] = ("json",)
+
+    @property
+    def latency_per_sample(self) -> bool:
+        """Whether each sample's stored latency is its own request's (unbatched, or a request per input); else a
+        batch's samples share one request's, counted once per batch in the latency statistics."""
+        return not self.batched or self.request_per_input
 
     # --- corpus ------------------------------------------------------------------------------------
     def item_from_text(self, line: str) -> Any:

@@ -164,7 +164,7 @@ def render(url: str, sweep_id: str, reports_dir: Path, *, update_summary: bool =
     arrays, _errors_cols, _noise_cols = load_sample_arrays(url, sweep.id, probe)
     sections, plots = probe.report_sections(url, sweep, verdict, out_dir, stem)
     legacy_ms, candidate_ms = arrays["latency_legacy_ms"], arrays["latency_candidate_ms"]
-    if probe.batched:  # one value per request: an unbatched probe's samples are each a request already
+    if not probe.latency_per_sample:
         legacy_ms, candidate_ms = per_request(legacy_ms, arrays["batch_no"]), per_request(candidate_ms,
                                                                                           arrays["batch_no"])
     plots = [*plots, latency_plot(legacy_ms, candidate_ms, out_dir / f"{stem}_latency.png")]

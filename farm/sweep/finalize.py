@@ -34,7 +34,7 @@ def finalize(url: str, sweep_id: str, probe_name: str, params: VerdictParams, ob
     """Decide and store the verdict and the drift catalog, and move the sweep to `status`."""
     probe = get_probe(probe_name)
     arrays, errors, noise = load_sample_arrays(url, sweep_id, probe)
-    if probe.batched and not probe.request_per_input:  # else each sample was its own request already
+    if not probe.latency_per_sample:
         arrays["latency_legacy_ms"] = per_request(arrays["latency_legacy_ms"], arrays["batch_no"])
         arrays["latency_candidate_ms"] = per_request(arrays["latency_candidate_ms"], arrays["batch_no"])
     noise_samples = None
