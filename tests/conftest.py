@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+import redis
 
 from farm.gateway.process import GatewayProcess, spawn
 
@@ -53,3 +54,17 @@ def pg_url() -> Iterator[str]:
             _READY.discard(url)
         with _admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def broker_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The machine's Redis as a Celery broker, on the test module's own database (`REDIS_DB`, default 9), so
+    suites never read each other's queues; flushed before and after."""
+    db = int(getattr(request.module, "REDIS_DB", 9))
+    client = redis.Redis(host="127.0.0.1", port=6379, db=db, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        client.flushdb()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"Redis is required at 127.0.0.1:6379 (see .ci/run): {exc}")
+    yield f"redis://127.0.0.1:6379/{db}"
+    client.flushdb()

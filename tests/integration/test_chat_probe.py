@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from click.testing import CliRunner
 
 from farm.cli import main_group
@@ -135,23 +134,14 @@ def test_streams_cut_off_mid_answer_are_classified(chat_gateways: dict[str, Gate
     assert out["statistics"]["errors"]["legacy"]["count"] == 0
 
 
-@pytest.fixture
-def chat_redis() -> Iterator[str]:
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-    try:
-        client.flushdb()
-    except redis.ConnectionError as exc:
-        pytest.fail(f"Redis is required at 127.0.0.1:6379 (see .ci/run): {exc}")
-    yield f"redis://127.0.0.1:6379/{REDIS_DB}"
-    client.flushdb()
 
 
 @pytest.mark.services
 @pytest.mark.slow
 def test_the_chat_probe_runs_distributed(chat_gateways: dict[str, GatewayProcess], tmp_path: Path, pg_url: str,
-                                         chat_redis: str) -> None:
+                                         broker_url: str) -> None:
     upgrade(pg_url)
-    env = {"FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": chat_redis, "FARM_CONFIG": "",
+    env = {"FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": broker_url, "FARM_CONFIG": "",
            "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     cluster = Cluster(tmp_path, env)
     try:

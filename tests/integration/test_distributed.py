@@ -31,6 +31,7 @@ from farm.store.models import SideResult as SideRow
 from tests.integration.cluster import Cluster
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
+REDIS_DB = 9  # this suite's broker database (tests/conftest.py broker_url)
 SENTINEL = "sk-sentinel-" + secrets.token_hex(8)
 
 
@@ -69,20 +70,10 @@ def samples_of(url: str, sweep_id: str) -> tuple[int, int, int, int]:
     return tuple(int(v) for v in row)  # type: ignore[return-value]
 
 
-@pytest.fixture
-def redis_db() -> Iterator[str]:
-    db = 9
-    client = redis.Redis(host="127.0.0.1", port=6379, db=db)
-    try:
-        client.flushdb()
-    except redis.ConnectionError as exc:
-        pytest.fail(f"Redis is required at 127.0.0.1:6379 (see .ci/run): {exc}")
-    yield f"redis://127.0.0.1:6379/{db}"
-    client.flushdb()
 
 
 @pytest.fixture
-def cluster_env(tmp_path: Path, pg_url: str, redis_db: str) -> Iterator[tuple[dict[str, str], GatewayProcess,
+def cluster_env(tmp_path: Path, pg_url: str, broker_url: str) -> Iterator[tuple[dict[str, str], GatewayProcess,
                                                                              GatewayProcess]]:
     """Two demo gateways (token-protected, with request logs), a migrated Postgres, Redis, a farm.toml."""
     upgrade(pg_url)
@@ -91,7 +82,7 @@ def cluster_env(tmp_path: Path, pg_url: str, redis_db: str) -> Iterator[tuple[di
                str(tmp_path / "legacy-requests.jsonl"), env=gw_env) as legacy, \
             spawn("lakehouse-candidate", "--request-log", str(tmp_path / "candidate-requests.jsonl")) as candidate:
         config = farm_toml(tmp_path, legacy, candidate)
-        env = {"FARM_CONFIG": str(config), "FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": redis_db}
+        env = {"FARM_CONFIG": str(config), "FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": broker_url}
         yield env, legacy, candidate
 
 
@@ -175,7 +166,7 @@ def test_kill_9_a_worker_mid_sweep_loses_and_duplicates_nothing(
 
 def test_messages_lost_by_the_broker_are_sent_again(
         cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str,
-        redis_db: str) -> None:
+        broker_url: str) -> None:
     env, _legacy, _candidate = cluster_env
     cluster = Cluster(tmp_path, env)
     sweep: BackgroundSweep | None = None
@@ -186,7 +177,7 @@ def test_messages_lost_by_the_broker_are_sent_again(
                                                         "--resend-after", "5"))
         # No legacy worker yet: its 4 messages (50 batches, 16 a message) wait in Redis. Drop them (a broker
         # losing messages), then start it.
-        broker = redis.Redis.from_url(redis_db)
+        broker = redis.Redis.from_url(broker_url)
         deadline = time.monotonic() + 60
         while broker.llen("probe.legacy") < 4 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -225,13 +216,13 @@ def test_a_queue_without_a_worker_fails_the_sweep_with_an_error_naming_it(
     assert (status, total) == ("failed", None)  # 94 batches planned, only the first 32 were ever sent
 
 
-def test_the_stack_workers_enforce_the_task_time_limit(tmp_path: Path, pg_url: str, redis_db: str) -> None:
+def test_the_stack_workers_enforce_the_task_time_limit(tmp_path: Path, pg_url: str, broker_url: str) -> None:
     """A gateway slower than the time limit: the worker (the stack's prefork pool; the threads pool would
     ignore the limit, celery#9203) stops the job, stores nothing, and goes on serving."""
     upgrade(pg_url)
     with spawn("lakehouse-legacy", "--latency-ms", "30000") as slow, spawn("lakehouse-candidate") as candidate:
         env = {"FARM_CONFIG": str(farm_toml(tmp_path, slow, candidate)), "FARM_DATABASE_URL": pg_url,
-               "FARM_BROKER_URL": redis_db}
+               "FARM_BROKER_URL": broker_url}
         cluster = Cluster(tmp_path, env)
         try:
             cluster.sweep_workers(legacy_env={"FARM_TASK_TIME_LIMIT": "4"})  # soft limit 3 s
@@ -297,12 +288,12 @@ def _wait_for_progress(url: str, minimum: int, timeout: float = 120.0) -> str:
 
 def test_token_never_leaves_the_worker_and_flower_sees_the_workers(
         cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str,
-        redis_db: str) -> None:
+        broker_url: str) -> None:
     env, _legacy, _candidate = cluster_env
     cluster = Cluster(tmp_path, env)
     port = free_port()
     capture = (tmp_path / "broker-monitor.txt").open("wb")
-    monitor = subprocess.Popen(["redis-cli", "-u", redis_db, "monitor"], stdout=capture, stderr=subprocess.STDOUT)
+    monitor = subprocess.Popen(["redis-cli", "-u", broker_url, "monitor"], stdout=capture, stderr=subprocess.STDOUT)
     answers: list[str] = []
     try:
         cluster.sweep_workers(legacy_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})

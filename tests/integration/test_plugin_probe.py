@@ -15,7 +15,7 @@ from farm.cli import main_group
 from farm.gateway.process import GatewayProcess, spawn
 from farm.store.db import upgrade
 from tests.integration.cluster import Cluster
-from tests.integration.test_distributed import redis_db, samples_of  # noqa: F401 - fixture
+from tests.integration.test_distributed import samples_of
 
 ROOT = str(Path(__file__).resolve().parents[2])
 PLUGIN_ENV = {"FARM_PROBE_MODULES": "tests.probes.echo", "PYTHONPATH": ROOT}
@@ -65,10 +65,10 @@ def test_a_plugin_probe_runs_embedded(echo_pair: tuple[GatewayProcess, ...], tmp
 @pytest.mark.services
 @pytest.mark.slow
 def test_a_plugin_probe_runs_distributed(echo_pair: tuple[GatewayProcess, ...], tmp_path: Path, pg_url: str,
-                                         redis_db: str) -> None:  # noqa: F811 - the fixture
+                                         broker_url: str) -> None:
     legacy, candidate, _ = echo_pair
     upgrade(pg_url)
-    env = {"FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": redis_db, "FARM_CONFIG": "", **PLUGIN_ENV}
+    env = {"FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": broker_url, "FARM_CONFIG": "", **PLUGIN_ENV}
     cluster = Cluster(tmp_path, env)
     try:
         cluster.worker("legacy", "probe.legacy")

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from click.testing import CliRunner
 
 from farm.cli import main_group
@@ -111,23 +110,14 @@ def test_retrieve_with_a_changed_fusion_weight_fails(sqlite_url: str) -> None:
     assert {r["kind"] for r in out["drift_catalog"]} >= {"hits", "hit_score", "hit_text", "score"}
 
 
-@pytest.fixture
-def redis_11() -> Iterator[str]:
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-    try:
-        client.flushdb()
-    except redis.ConnectionError as exc:
-        pytest.fail(f"Redis is required at 127.0.0.1:6379 (see .ci/run): {exc}")
-    yield f"redis://127.0.0.1:6379/{REDIS_DB}"
-    client.flushdb()
 
 
 @pytest.mark.services
 @pytest.mark.slow
 def test_both_retrieval_probes_run_distributed(search_pair: tuple[GatewayProcess, GatewayProcess], tmp_path: Path,
-                                               pg_url: str, redis_11: str) -> None:
+                                               pg_url: str, broker_url: str) -> None:
     upgrade(pg_url)
-    env = {"FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": redis_11, "FARM_CONFIG": ""}
+    env = {"FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": broker_url, "FARM_CONFIG": ""}
     cluster = Cluster(tmp_path, env)
     outs = {}
     try:

@@ -14,6 +14,7 @@ from farm.cli import main_group
 from farm.gateway.process import GatewayProcess, spawn
 
 ROWS = "20000"  # a small `orders` table keeps the tests fast; the benchmark uses the full size
+REDIS_DB = 12  # this probe's own broker database (the other distributed tests use theirs)
 
 
 @pytest.fixture(scope="module")
@@ -123,19 +124,16 @@ def test_a_write_statement_is_refused_without_allow_writes(gateways: dict[str, G
 
 @pytest.mark.services
 @pytest.mark.slow
-def test_sql_runs_distributed(gateways: dict[str, GatewayProcess], tmp_path: Path, pg_url: str) -> None:
+def test_sql_runs_distributed(gateways: dict[str, GatewayProcess], tmp_path: Path, pg_url: str,
+                              broker_url: str) -> None:
     import os
-
-    import redis
 
     from farm.store.db import upgrade
     from tests.integration.cluster import Cluster
     from tests.integration.test_distributed import samples_of
 
-    broker = redis.Redis(host="127.0.0.1", port=6379, db=12)  # this probe's own broker database
-    broker.flushdb()
     upgrade(pg_url)
-    env = {"FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": "redis://127.0.0.1:6379/12", "FARM_CONFIG": "",
+    env = {"FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": broker_url, "FARM_CONFIG": "",
            "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     cluster = Cluster(tmp_path, {**os.environ, **env})
     try:
@@ -147,7 +145,6 @@ def test_sql_runs_distributed(gateways: dict[str, GatewayProcess], tmp_path: Pat
         out = json.loads(result.stdout)
     finally:
         cluster.stop()
-        broker.flushdb()
     assert result.exit_code == 1 and out["mode"] == "distributed" and out["verdict"] == "FAIL", out.get("reason")
     assert {"null_ordering", "value"} <= set(out["statistics"]["classes"])
     assert samples_of(pg_url, out["sweep_id"]) == (280, 280, 0, 279)

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from click.testing import CliRunner
 
 from farm.cli import main_group
@@ -146,13 +145,12 @@ def test_a_64_mib_object_is_compared_with_flat_memory(store: str, pair: dict[str
 
 @pytest.mark.services
 @pytest.mark.slow
-def test_writes_are_cleaned_up_after_a_killed_sweep_and_resume(store: str, tmp_path: Path, pg_url: str) -> None:
-    broker = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-    broker.flushdb()
+def test_writes_are_cleaned_up_after_a_killed_sweep_and_resume(store: str, tmp_path: Path, pg_url: str,
+                                                               broker_url: str) -> None:
     upgrade(pg_url)
     s3 = s3_client(store)
     scratch = SCRATCH + "killed/"
-    env = {"FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}", "FARM_CONFIG": "",
+    env = {"FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": broker_url, "FARM_CONFIG": "",
            "PYTHONPATH": ROOT}
     slow = ("--s3-endpoint", store, "--latency-ms", "60")
     cluster = Cluster(tmp_path, {**os.environ, **env})
@@ -194,4 +192,3 @@ def test_writes_are_cleaned_up_after_a_killed_sweep_and_resume(store: str, tmp_p
         if producer is not None and producer.poll() is None:
             os.killpg(producer.pid, signal.SIGKILL)
         cluster.stop()
-        broker.flushdb()
