@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/storage_throughput.py [--objects 16] [--mib 8] [--concurrency 4]
 
 A moto S3 server in a child process holds `--objects` objects of `--mib` MiB. The baseline reads every object
-twice straight from the store with boto3 (one read per side of a comparison), streaming and hashing; the farm
-sweeps the same keys through two demo gateways in front of that store (HEAD, GET hashed as it streams, and
-ranged reads for one object in four, per side). MiB/s counts each object's bytes once per side.
+twice straight from the store with boto3 (one read per side of a comparison), streaming and hashing; a bare
+httpx loop GETs every object through both demo gateways in front of that store, streaming and hashing (what the
+gateways' own hop costs); the farm sweeps the same keys through the same gateways (HEAD, GET hashed as it
+streams, and ranged reads for one object in four, per side). MiB/s counts each object's bytes once per side.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import orjson
 
 from farm.gateway.process import spawn
@@ -57,6 +59,23 @@ def main() -> None:
         s3_args = ("--s3-endpoint", endpoint)
         with spawn("lakehouse-legacy", *s3_args, probe="storage") as legacy, \
                 spawn("lakehouse-candidate", *s3_args, probe="storage") as candidate:
+            urls = [legacy.url + f"/storage/{BUCKET}/" + k for k in keys] + \
+                [candidate.url + f"/v1/storage/{BUCKET}/" + k for k in keys]
+            with httpx.Client(timeout=60.0, limits=httpx.Limits(max_connections=args.concurrency)) as client:
+
+                def through(url: str) -> int:
+                    h, n = hashlib.sha256(), 0
+                    with client.stream("GET", url) as resp:
+                        for chunk in resp.iter_raw(256 * 1024):
+                            h.update(chunk)
+                            n += len(chunk)
+                    return n
+
+                t0 = time.perf_counter()
+                with ThreadPoolExecutor(args.concurrency) as pool:
+                    through_total = sum(pool.map(through, urls))
+                bare_s = time.perf_counter() - t0
+            assert through_total == total, (through_total, total)
             env = {**os.environ, "FARM_DATABASE_URL": f"sqlite:///{tmp}/bench.db", "FARM_CONFIG": ""}
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, "-m", "farm", "sweep", "storage", "--legacy", legacy.url,
@@ -69,9 +88,10 @@ def main() -> None:
     print(f"objects={args.objects} x {args.mib} MiB, concurrency={args.concurrency}; {mib:,.0f} MiB read per run "
           "(each object once per side)")
     print(f"direct from the store (boto3, streamed + sha256): {direct_s:6.2f} s  {mib / direct_s:7.1f} MiB/s")
+    print(f"bare httpx GETs through both gateways:            {bare_s:6.2f} s  {mib / bare_s:7.1f} MiB/s")
     print(f"farm sweep storage (CLI, two gateways):           {farm_s:6.2f} s  {mib / farm_s:7.1f} MiB/s  "
           f"[{out['n']} compared, {out['disagreements']} disagreements, {out['errors']} errors]")
-    print(f"ratio farm/direct (time): {farm_s / direct_s:.2f}")
+    print(f"ratio farm/direct (time): {farm_s / direct_s:.2f}; farm/bare through the gateways: {farm_s / bare_s:.2f}")
 
 
 if __name__ == "__main__":
