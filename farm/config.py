@@ -50,13 +50,24 @@ class CorpusConfig:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Verdict parameters for one probe (defaults: the verdict engine's own); see docs/statistics.md."""
+    """Verdict parameters for one probe as `[thresholds.<probe>]` sets them; None: not set there (the sweep then
+    takes the probe's own default, else the verdict engine's; `farm.sweep.spec.build_spec`). See
+    docs/statistics.md."""
 
-    tau: float = _VERDICT_DEFAULTS.tau
-    p_max: float = _VERDICT_DEFAULTS.p_max
-    alpha: float = _VERDICT_DEFAULTS.alpha
-    floor: float = _VERDICT_DEFAULTS.floor
-    noise_sample: float = 0.0
+    tau: float | None = None
+    p_max: float | None = None
+    alpha: float | None = None
+    floor: float | None = None
+    noise_sample: float | None = None
+
+    def value(self, name: str, probe_default: float | None) -> float:
+        """This table's value of `name`, else the probe's default, else the engine's."""
+        configured: float | None = getattr(self, name)
+        if configured is not None:
+            return configured
+        if probe_default is not None:
+            return probe_default
+        return 0.0 if name == "noise_sample" else float(getattr(_VERDICT_DEFAULTS, name))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_INCONCLUSIVE = 3
 EXIT_SIDE_FAILED = 4  # a side failed on every sample: no comparison was possible (farm.sweep.health)
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, as shells report it): the work so far is kept
 
 
 class FarmError(Exception):
@@ -64,3 +65,26 @@ def outage(exc: BaseException) -> str | None:
     service = ("database" if module.startswith(_DB_MODULES) else
                "broker" if module.startswith(_BROKER_MODULES) else "a service")
     return f"{service} unreachable: {text}"
+
+
+class Interrupted(BaseException):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt: what catches BaseException (a sweep
+    marking itself failed, a lock released) runs, then the CLI prints one line."""
+
+
+_CONFIG_CLASSES = {"sqlalchemy.exc.ArgumentError", "sqlalchemy.exc.NoSuchModuleError"}
+
+
+def user_error(exc: BaseException) -> str | None:
+    """One line for an error the user's input or machine caused that no FarmError names: a path that cannot be
+    read or written, a database URL of an unknown kind, a file that is not a database; None for anything else
+    (a bug: its traceback is wanted)."""
+    names = {f"{c.__module__}.{c.__qualname__}" for c in type(exc).__mro__}
+    if names & _CONFIG_CLASSES:
+        return f"database URL: {(str(exc).splitlines() or [type(exc).__name__])[0][:240]}"
+    if "sqlalchemy.exc.DatabaseError" in names:
+        orig = getattr(exc, "orig", None) or exc
+        return f"database: {(str(orig).strip().splitlines() or [type(orig).__name__])[0][:240]}"
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return None

@@ -1,13 +1,15 @@
 """`farm`: the command line. Commands parse and validate, then call library functions.
 
 Exit codes: 0 PASS (or success), 1 FAIL, 2 usage or configuration error (or a service unreachable), 3
-INCONCLUSIVE, 4 a side failed on every sample.
+INCONCLUSIVE, 4 a side failed on every sample, 130 interrupted (Ctrl-C or SIGTERM).
 """
 
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +17,7 @@ import click
 
 from farm import __version__
 from farm.cli.common import OneLineGroup
-from farm.errors import EXIT_USAGE, FarmError, outage
+from farm.errors import EXIT_INTERRUPTED, EXIT_USAGE, FarmError, Interrupted, outage, user_error
 
 # Subcommands are imported only when used: `farm sweep ...` never pays for Celery, scipy.optimize or
 # the audit code. The one-line help shown by `farm --help` is kept here; a test checks it matches.
@@ -34,6 +36,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+SERVERS = {"gateways", "flower", "stack"}  # they serve until stopped: SIGTERM is their normal end, not an error
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Interrupted()
+
+
 class FarmGroup(OneLineGroup):
     """Loads subcommands lazily, and turns every `FarmError` into one line on stderr and its exit code."""
 
@@ -43,6 +52,8 @@ class FarmGroup(OneLineGroup):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
             return None
+        if cmd_name not in SERVERS and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _terminate)  # work cut short by SIGTERM ends as Ctrl-C does
         module = importlib.import_module(COMMANDS[cmd_name][0])
         commands: list[click.Command] = module.COMMANDS
         return next(c for c in commands if c.name == cmd_name)
@@ -57,8 +68,12 @@ class FarmGroup(OneLineGroup):
         except FarmError as exc:
             click.echo(f"farm: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-        except Exception as exc:  # a service lost mid-command, or a full disk: one line, never a traceback
-            what = outage(exc)
+        except (KeyboardInterrupt, Interrupted) as exc:
+            how = "SIGTERM" if isinstance(exc, Interrupted) else "Ctrl-C"
+            click.echo(f"farm: interrupted ({how})", err=True)  # a sweep cut so is marked failed, not left running
+            ctx.exit(EXIT_INTERRUPTED)
+        except Exception as exc:  # a service lost mid-command, a full disk, a path or URL that cannot work
+            what = outage(exc) or user_error(exc)
             if what is None:
                 raise
             click.echo(f"farm: error: {what}", err=True)
@@ -77,7 +92,7 @@ def main_group(ctx: click.Context, config_path: str | None) -> None:
     like the one it replaces, and keep a drift-checked audit of the data behind it.
 
     Start with `farm demo`. Exit codes: 0 PASS, 1 FAIL, 2 usage/config error or a service down, 3 INCONCLUSIVE,
-    4 a side failed on every sample.
+    4 a side failed on every sample, 130 interrupted.
     """
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path

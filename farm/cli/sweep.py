@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,10 @@ from typing import Any
 import click
 
 from farm.cli.common import OneLineCommand, OneLineGroup, config_from
-from farm.config import FarmConfig
+from farm.config import FarmConfig, Thresholds
 from farm.distributed.producer import Flow
 from farm.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, UsageError
-from farm.probes import get_probe, probe_names
+from farm.probes import Probe, get_probe, probe_names
 from farm.report.sweep import report_json
 from farm.store.sweeps import get_sweep, recent_sweeps, sample_count, set_status
 from farm.sweep.run import run_embedded_sweep
@@ -51,6 +52,9 @@ def flow_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def print_outcome(payload: dict[str, object], as_json: bool) -> None:
+    bad = payload.get("corpus_bad_lines")
+    if isinstance(bad, dict) and bad.get("count"):  # skipped, never fatal: but said where the user looks
+        click.echo(f"farm: warning: {bad['count']:,} corpus lines skipped (first: {bad.get('first')})", err=True)
     if as_json:
         click.echo(json.dumps(payload, sort_keys=True, default=str))
     else:
@@ -76,8 +80,13 @@ def sweep() -> None:
     """Run parity sweeps between a legacy gateway and a candidate, one probe (endpoint family) at a time."""
 
 
-def sweep_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every `farm sweep <probe>` shares (the probe's defaults are shown in its own help)."""
+def sweep_options(command: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
+    """The options every `farm sweep <probe>` shares, with this probe's defaults in their help."""
+    none = Thresholds()  # the defaults when farm.toml sets no [thresholds.<probe>]
+    tau, floor = none.value("tau", probe.default_tau), none.value("floor", probe.default_floor)
+    p_max, alpha = none.value("p_max", probe.default_p_max), none.value("alpha", None)
+    noise = none.value("noise_sample", probe.default_noise_sample)
+    per_sample = "a sample's" if probe.family == "binomial" else "the mean"
     options = [
         click.option("--legacy", default="legacy", show_default=True,
                      help="Legacy gateway: a name from farm.toml or a base URL (default: the stack's demo pair)."),
@@ -116,13 +125,19 @@ def sweep_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-body-mb", type=click.FloatRange(min=0.001), default=None,
                      help="Largest answer read, in MiB (default 64); a larger one is the body_too_large error."),
         click.option("--tau", type=_prob, default=None,
-                     help="A sample agrees when its score >= tau (embed: cosine, default 0.9999)."),
-        click.option("--p-max", type=_prob, default=None, help="Largest acceptable disagreement rate (default 0.001)."),
-        click.option("--alpha", type=_prob, default=None, help="1 - confidence of the bounds (default 0.05)."),
+                     help=(f"A sample agrees when its {probe.quantity} >= tau (default {tau:g})" if
+                           probe.family == "binomial" else
+                           f"PASS needs {per_sample} {probe.quantity}'s lower bound >= tau (default {tau:g})")
+                     + f"; [thresholds.{probe.name}] in farm.toml sets this and the others' defaults."),
+        click.option("--p-max", type=_prob, default=None,
+                     help=(f"Largest acceptable disagreement rate (default {p_max:g})." if probe.family == "binomial"
+                           else f"Largest acceptable rate of samples below --floor (default {p_max:g}).")),
+        click.option("--alpha", type=_prob, default=None, help=f"1 - confidence of the bounds (default {alpha:g})."),
         click.option("--floor", type=click.FloatRange(-1.0, 1.0), default=None,
-                     help="Any score below this fails at once (embed default 0.99)."),
+                     help=(f"Any score below this fails at once (default {floor:g})." if probe.family == "binomial"
+                           else f"A sample below this counts against --p-max (default {floor:g}).")),
         click.option("--noise-sample", type=click.FloatRange(0.0, 1.0), default=None,
-                     help="Fraction of batches asked twice of each gateway (A/A noise floor)."),
+                     help=f"Fraction of batches asked twice of each gateway (A/A noise floor; default {noise:g})."),
         click.option("--until-decided", is_flag=True,
                      help="Keep sampling until the verdict is decided (always-valid bounds), up to --max-samples."),
         click.option("--max-samples", type=click.IntRange(min=1), default=None,
@@ -156,6 +171,8 @@ def probe_command(name: str) -> click.Command:
             options["noise_sample"] = 0.05
         mine = {key: options.pop(key) for key in own}
         spec = build_spec(config, SweepRequest(probe=name, probe_options=mine, **options))
+        if not no_report:
+            writable_dir(reports_dir, "--reports-dir")  # before the sweep, not after it: the verdict is not lost
         flow = Flow(max_inflight, batches_per_task, resend_after, stall_timeout, resend_min)
         payload = run_sweep(config, spec, None if no_report else Path(reports_dir), distributed=distributed,
                             show_progress=not quiet, flow=flow)
@@ -167,7 +184,7 @@ def probe_command(name: str) -> click.Command:
                    f"{candidate_default} (candidate); built-in: {', '.join(probe.presets)}.\n\n"
                    "Exit code: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 4 a side failed on every sample (stopped early), "
                    "2 usage, configuration error or a service unreachable.")
-    command = sweep_options(run)
+    command = sweep_options(run, probe)
     for opt in reversed(probe.sweep_options):
         if opt.type is bool:  # a boolean option is a flag (`--strict-types`), unset unless given
             command = click.option(opt.flag, is_flag=True, default=None, help=opt.help)(command)
@@ -175,6 +192,16 @@ def probe_command(name: str) -> click.Command:
         command = click.option(opt.flag, type=opt.type, default=None,
                                help=f"{opt.help} [default: {opt.default}]")(command)
     return click.command(name, cls=OneLineCommand)(command)
+
+
+def writable_dir(path: str, option: str) -> None:
+    """UsageError unless `path` is (or can be made) a directory this process can write."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot create it ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: not writable")
 
 
 def run_sweep(config: FarmConfig, spec: SweepSpec, reports: Path | None, *, distributed: bool,

@@ -36,8 +36,16 @@ def sweep_date(sweep: Sweep) -> str:
 
 
 def report_path(reports_dir: Path, sweep: Sweep) -> Path:
-    """Where `render` writes a sweep's report: `<reports>/cutover/<probe>_parity_<DATE>.md`."""
-    return reports_dir / "cutover" / f"{sweep.probe}_parity_{sweep_date(sweep)}.md"
+    """Where `render` writes a sweep's report: `<reports>/cutover/<probe>_parity_<DATE>.md` for the day's first
+    sweep of the probe (the seed's per-date verdict), `<probe>_parity_<DATE>_<SWEEP ID>.md` for later ones, so
+    a later sweep never overwrites a report the parity log links to."""
+    day = reports_dir / "cutover" / f"{sweep.probe}_parity_{sweep_date(sweep)}.md"
+    try:
+        with day.open("rb") as fh:
+            head = fh.read(16384)
+    except FileNotFoundError:
+        return day
+    return day if sweep.id.encode() in head else day.with_name(f"{day.stem}_{sweep.id}.md")
 
 
 def fmt(value: Any, digits: int = 6) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +81,20 @@ def error_detail(samples: AgreementSamples, total: int, alpha: float) -> tuple[d
     findings = [f"candidate-only error {cls}: {samples_word(k)} (legacy answered)"
                 for cls, k in cand_only_classes.items()]
     return detail, findings
+
+
+def lost_to_legacy(samples: AgreementSamples, l_err: NDArray[np.bool_], holds: Callable[[int], bool]) -> str | None:
+    """Why a PASS is not one: legacy failed on samples that, had they all disagreed, would undo it (a gateway
+    that died mid-sweep leaves a PASS over what it answered before); None when the PASS holds even then.
+    `holds(k)`: whether the PASS survives k more samples, all disagreeing."""
+    lost = int(l_err.sum())
+    if not lost or holds(lost):
+        return None
+    classes = Counter(e for e in samples.legacy_error if e is not None)
+    top = ", ".join(f"{cls} {fmt_int(k)}" for cls, k in classes.most_common(3))
+    return (f"legacy failed on {fmt_int(lost)} of {fmt_int(len(samples))} samples ({top}), which could hide "
+            "disagreements: the PASS over the rest does not hold if they disagreed; fix the legacy side and sweep "
+            "again")
 
 
 def _score_summary(values: NDArray[np.float64]) -> dict[str, Any]:
@@ -161,6 +175,13 @@ def decide_binomial(
     if nf.adjusted:
         counts += f"; tau lowered from {fmt_cos(params.tau)} to the legacy noise floor"
     how = ", always-valid" if sequential else ""
+
+    def passes_with(k: int) -> bool:  # still a PASS with k more samples, all disagreeing
+        if sequential:
+            return bool(sequential_decision(x + k, n + k, params) == PASS)
+        return bool(cp_upper(x + k, n + k, params.alpha) <= params.p_max)
+
+    lost = lost_to_legacy(samples, l_err, passes_with) if decision == PASS else None
     needed: int | None = None
     if gate:
         outcome = FAIL
@@ -169,6 +190,9 @@ def decide_binomial(
         outcome = FAIL
         reason = (f"FAIL: {quantity} {fmt_cos(worst)} below the catastrophic floor {fmt_cos(params.floor)} "
                   f"in {samples_word(catastrophic)} ({counts})")
+    elif lost:
+        outcome = INCONCLUSIVE
+        reason = f"INCONCLUSIVE: {lost} ({counts})"
     elif decision == PASS:
         outcome = PASS
         reason = f"PASS: disagreement <= {fmt_pct(params.p_max)} at {conf}{how} ({counts})"

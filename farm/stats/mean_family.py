@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from farm.stats.binomial import AgreementSamples, error_detail
+from farm.stats.binomial import AgreementSamples, error_detail, lost_to_legacy
 from farm.stats.bounded import MeanParams, decide_mean
 from farm.stats.latency import METHOD_NAME as LATENCY_METHOD
 from farm.stats.latency import latency_summary
@@ -56,6 +56,16 @@ def decide_mean_family(samples: AgreementSamples, params: VerdictParams, *, quan
     mp = mean_params(params)
     mv = decide_mean(score, mp, quantity=quantity, sequential=sequential, planned=planned)
     outcome, reason = mv.outcome, mv.reason
+    if outcome == "PASS":
+        worst = score.copy()
+        worst[l_err] = 0.0  # the samples legacy failed on, as the worst they could have scored
+
+        def passes_with(k: int) -> bool:
+            return decide_mean(worst, mp, quantity=quantity, sequential=sequential).outcome == "PASS"
+
+        lost = lost_to_legacy(samples, l_err, passes_with)
+        if lost:
+            outcome, reason = "INCONCLUSIVE", f"INCONCLUSIVE: {lost} ({mv.reason.removeprefix('PASS: ')})"
     if problems:
         outcome, reason = "FAIL", f"FAIL: integrity gate: {', '.join(problems)}"
     total = len(samples)

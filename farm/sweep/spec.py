@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
+from urllib.parse import urlsplit
 
 from farm.config import FarmConfig, GatewayConfig
 from farm.corpus import CorpusSpec, CorpusStats, iter_items
@@ -160,14 +161,30 @@ def resolve_target(ref: str, profile: str | None, default_profile: str, config: 
     """A gateway from `--legacy NAME|URL`: a name from farm.toml, or a URL with a profile."""
     gw: GatewayConfig | None = config.gateways.get(ref)
     if gw is not None:
+        check_url(gw.url, f"gateways.{gw.name}.url")
         prof = resolve_profile(profile or gw.profile, config, key=f"--{role}-profile", probe=probe)
         return Target(gw.name, gw.url, prof, gw.token_env)
     if ref.startswith(("http://", "https://")):
+        check_url(ref, f"--{role}")
         prof = resolve_profile(profile or default_profile, config, key=f"--{role}-profile", probe=probe)
         name = role.replace("-", "_")
         return Target(name, ref.rstrip("/"), prof, GatewayConfig.default_token_env(name))
     known = ", ".join(sorted(config.gateways)) or "none configured"
     raise UsageError(f"--{role} {ref!r}: not a gateway name from the config ({known}) nor an http(s):// URL")
+
+
+def check_url(url: str, where: str) -> None:
+    """UsageError unless `url` is an http(s) URL with a host and a port in range (else httpx raises deep inside a
+    sweep, or the socket layer an OverflowError)."""
+    try:
+        parsed = urlsplit(url)
+        port = parsed.port  # ValueError on a port out of range or not a number
+    except ValueError as exc:
+        raise UsageError(f"{where} {url!r}: not a valid URL ({exc})") from None
+    if not parsed.hostname:
+        raise UsageError(f"{where} {url!r}: not a valid URL (no host)")
+    if port == 0:
+        raise UsageError(f"{where} {url!r}: not a valid URL (port 0)")
 
 
 def retry_of(req: SweepRequest) -> RetryPolicy:
@@ -195,8 +212,8 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
         raise UsageError(f"--corpus-format {req.corpus_format!r}: expected lines, jsonl or requests")
     if corpus_ref is None and req.corpus_format is not None:
         raise UsageError("--corpus-format needs --corpus FILE")
-    if (corpus_ref is not None and field_name is None and corpus_ref.endswith(".jsonl")
-            and req.corpus_format in (None, "jsonl")):
+    if (corpus_ref is not None and field_name is None
+            and (req.corpus_format == "jsonl" or (corpus_ref.endswith(".jsonl") and req.corpus_format is None))):
         field_name = "text"
     if req.corpus_format == "requests":
         field_name = None
@@ -210,31 +227,30 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
     listed = probe.gateway_inputs(options)
     corpus = CorpusSpec(corpus_ref, field_name, limit, req.seed, fmt, listed.describe if listed else None)
     corpus.validate()
+    # Each parameter: the command line, else [thresholds.<probe>], else the probe's default, else the engine's.
     th = config.thresholds_for(req.probe)
-    tau_default = probe.default_tau if probe.default_tau is not None and req.probe not in config.thresholds else th.tau
-    floor_default = (probe.default_floor if probe.default_floor is not None and req.probe not in config.thresholds
-                     else th.floor)
-    tau = req.tau if req.tau is not None else tau_default
-    floor = req.floor if req.floor is not None else floor_default
+    tau = req.tau if req.tau is not None else th.value("tau", probe.default_tau)
+    floor = req.floor if req.floor is not None else th.value("floor", probe.default_floor)
     if floor > tau:
-        raise UsageError(f"--floor {floor} must not exceed --tau {tau}")
-    p_max_default = (probe.default_p_max if probe.default_p_max is not None and req.probe not in config.thresholds
-                     else th.p_max)
+        source = "--floor" if req.floor is not None else f"the {req.probe} floor"
+        raise UsageError(f"{source} {floor} must not exceed the tau {tau}")
     try:
-        params = VerdictParams(tau=tau, p_max=req.p_max if req.p_max is not None else p_max_default,
-                               alpha=req.alpha if req.alpha is not None else th.alpha, floor=floor)
+        params = VerdictParams(tau=tau, p_max=req.p_max if req.p_max is not None else th.value("p_max",
+                                                                                              probe.default_p_max),
+                               alpha=req.alpha if req.alpha is not None else th.value("alpha", None), floor=floor)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     spec = SweepSpec(
         legacy=lt, candidate=ct, corpus=corpus, database_url=config.database_url, model=req.model,
         batch_size=req.batch_size, concurrency=req.concurrency, params=params,
-        noise_sample=req.noise_sample if req.noise_sample is not None else (
-            probe.default_noise_sample if probe.default_noise_sample is not None and req.probe not in config.thresholds
-            else th.noise_sample),
+        noise_sample=req.noise_sample if req.noise_sample is not None else th.value("noise_sample",
+                                                                                    probe.default_noise_sample),
         until_decided=req.until_decided, retry=retry_of(req),
         probe=req.probe, legacy_secondary=secondary, probe_options=options,
     )
     probe.check_inputs(spec.inputs(CorpusStats()), options)  # e.g. writes refused
+    if corpus.path is not None and next(spec.inputs(CorpusStats()), None) is None:
+        raise UsageError(f"corpus {corpus.describe()}: no inputs (empty, blank, or every line skipped)")
     return spec
 
 

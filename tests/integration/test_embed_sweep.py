@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from farm.cli import main_group
 from farm.gateway.process import GatewayProcess, spawn
 from farm.probes import get_probe
-from farm.store.sweeps import load_sample_arrays
+from farm.store.db import upgrade
+from farm.store.sweeps import load_sample_arrays, recent_sweeps, sample_count
 
 SEED_TABLE = [
     ("URL prefix", "`/ai/embed`", "`/v1/embed`"),
@@ -53,6 +58,22 @@ def test_clean_pair_passes_with_the_seed_drift_table(lakehouse_pair: tuple[Gatew
     summary = (tmp_path / "cutover" / "SUMMARY.md").read_text()
     assert summary.count("| `embed` (gateway default) |") == 1
     assert (tmp_path / "cutover" / Path(out["report"]).name.replace(".md", "_cosine.png")).stat().st_size > 1000
+    # A later sweep the same day gets a report of its own: the PASS row keeps pointing at the PASS.
+    _, later = sweep(sqlite_url, legacy.url, candidate.url, "--samples", "5", reports=tmp_path)
+    assert later["verdict"] == "INCONCLUSIVE" and Path(later["report"]).name == \
+        Path(out["report"]).name.replace(".md", f"_{later['sweep_id']}.md")
+    assert "**Verdict: ✅ PASS**" in Path(out["report"]).read_text() and Path(out["report"]).name in summary
+
+
+def test_a_legacy_side_failing_on_many_samples_is_no_pass(lakehouse_pair: tuple[GatewayProcess, GatewayProcess],
+                                                          sqlite_url: str) -> None:
+    _, candidate = lakehouse_pair
+    with spawn("lakehouse-legacy", "--error-rate", "0.3") as flaky:
+        code, out = sweep(sqlite_url, flaky.url, candidate.url, "--samples", "2000", "--retries", "0", "--p-max",
+                          "0.01")
+    # Every compared sample agrees; the ones legacy failed on could hide disagreements.
+    assert out["disagreements"] == 0 and 1000 < out["n"] < 2000  # 0 of over 1,000: alone, a PASS at 1%
+    assert code == 3 and out["reason"].startswith("INCONCLUSIVE: legacy failed on "), out["reason"]
 
 
 def test_drifting_candidate_fails(lakehouse_pair: tuple[GatewayProcess, GatewayProcess], sqlite_url: str) -> None:
@@ -135,3 +156,35 @@ def test_farm_demo_runs(tmp_path: Path) -> None:
     assert (tmp_path / ".farm" / "farm.db").exists()
     assert (tmp_path / "reports" / "cutover" / "SUMMARY.md").exists()
     assert Path(tmp_path / out["report"]).exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupted_sweep_says_so_and_is_marked_failed(lakehouse_pair: tuple[GatewayProcess, GatewayProcess],
+                                                           tmp_path: Path, sig: signal.Signals) -> None:
+    legacy, _ = lakehouse_pair
+    db = f"sqlite:///{tmp_path}/farm.db"
+    upgrade(db)  # here, not racing the sweep's own first migration
+    with spawn("lakehouse-candidate", "--latency-ms", "100") as slow:
+        proc = subprocess.Popen([sys.executable, "-m", "farm", "sweep", "embed", "--legacy", legacy.url,
+                                 "--candidate", slow.url, "--samples", "100000", "--quiet", "--no-report"],
+                                env={**os.environ, "FARM_DATABASE_URL": db, "FARM_CONFIG": ""},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # until samples are being written
+                sweeps = recent_sweeps(db, 1)
+                if sweeps and sample_count(db, sweeps[0].id) > 0:
+                    break
+                time.sleep(0.2)
+            sent = time.monotonic()
+            proc.send_signal(sig)
+            _, err = proc.communicate(timeout=60)
+            stopped_in = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    name = "SIGTERM" if sig == signal.SIGTERM else "Ctrl-C"
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == f"farm: interrupted ({name})", err
+    assert "Traceback" not in err and "Aborted" not in err and stopped_in < 15
+    assert recent_sweeps(db, 1)[0].status == "failed"
+

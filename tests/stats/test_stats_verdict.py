@@ -9,6 +9,8 @@ import pytest
 
 from farm.probes.embed.verdict import EmbedSamples, decide_embed
 from farm.stats import VerdictParams
+from farm.stats.binomial import AgreementSamples
+from farm.stats.mean_family import decide_mean_family
 from tests.stats._factory import clean, make_samples
 
 P = VerdictParams()
@@ -121,12 +123,34 @@ def test_legacy_only_and_both_side_errors_are_excluded() -> None:
     ce[80:100] = ["http_status"] * 20
     v = decide_embed(make_samples(clean(3100), legacy_error=le, candidate_error=ce), P)
     assert v.n == 3000 and v.disagreements == 0 and v.errors == 100
-    assert v.outcome == "PASS"
+    # 0 of 3,000 compared disagree, but 100 samples legacy failed on could hide disagreements: no PASS.
+    assert v.outcome == "INCONCLUSIVE"
+    assert v.reason.startswith("INCONCLUSIVE: legacy failed on 100 of 3,100 samples (timeout 80, http_status 20)")
     err = v.detail["errors"]
     assert err["legacy_only"] == 80 and err["both"] == 20 and err["candidate_only"] == 0
     lo, hi = err["legacy"]["wilson"]
     assert lo < 100 / 3100 < hi
     assert err["candidate"]["count"] == 20
+
+
+def test_a_pass_survives_legacy_errors_only_when_they_could_not_undo_it() -> None:
+    le: list[str | None] = [None] * 8002
+    le[:2] = ["connection"] * 2
+    v = decide_embed(make_samples(clean(8002), legacy_error=le), P)
+    assert v.outcome == "PASS" and v.n == 8000  # counted as disagreements, 2 of 8,002 still bound <= 0.1%
+    le = [None] * 3000 + ["connection"] * 2328  # a legacy gateway that died after 3,000 samples
+    v = decide_embed(make_samples(clean(5328), legacy_error=le), P)
+    assert v.outcome == "INCONCLUSIVE" and "legacy failed on 2,328 of 5,328 samples (connection 2,328)" in v.reason
+    params = VerdictParams(tau=0.99, p_max=0.01, floor=0.5)
+
+    def recall(errors: list[str | None]) -> AgreementSamples:
+        e = make_samples(clean(len(errors)), legacy_error=errors)
+        score = np.where([x is None for x in errors], 1.0, np.nan)
+        return AgreementSamples(score, e.legacy_error, e.candidate_error, e.latency_legacy_ms, e.latency_candidate_ms)
+
+    mean = decide_mean_family(recall(le), params, quantity="recall@10")
+    assert mean.outcome == "INCONCLUSIVE" and "legacy failed on 2,328" in mean.reason
+    assert decide_mean_family(recall([None] * 5328), params, quantity="recall@10").outcome == "PASS"
 
 
 def test_sequential_mode_names_its_method_and_needs_more_than_fixed_n() -> None:
