@@ -1,10 +1,11 @@
 """The adapter map: a JSON recipe that turns a candidate response into the legacy shape, and its interpreter.
 
-Ops run in order: `move` (renames, read all before writing, so swaps work), `affine` (x -> scale x + offset,
-e.g. a distance into a similarity), `cast`, `normalise`, `drop`,
-`sort`, `derive`, `constant`. Besides `ops`, the map says which legacy fields are `derived` (dimension from
-the vectors, index from positions), `constant` (the same value in every observed legacy response: trusted only
-as far as the sweep saw), `reordered`, and `unknown` (cannot be rebuilt from the candidate; with the reason).
+Ops run in order: `move` (renames, read all before writing, so swaps work), a probe's own ops (`affine`: x ->
+scale x + offset, e.g. a distance into a similarity; `rows`: row objects into row arrays or back), `cast`,
+`normalise`, `drop`, `sort`, `derive`, `constant`. Besides `ops`, the map says which legacy fields are
+`derived` (dimension from the vectors, index from positions), `constant` (the same value in every observed legacy
+response: trusted only as far as the sweep saw), `reordered`, and `unknown` (cannot be rebuilt from the
+candidate; with the reason).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def build_adapter_map(state: dict[str, Any], legacy: Profile, candidate: Profile
             casts.append({"op": "cast", "path": m["to"], "to": lt})
     moved_from = {m["from"] for m in moves}
     moved_to = {m["to"] for m in moves}
+    rebuilt, consumed = roles.adapter_claims(state, legacy, candidate)
 
     ops: list[dict[str, Any]] = []
     if moves:
@@ -72,7 +74,7 @@ def build_adapter_map(state: dict[str, Any], legacy: Profile, candidate: Profile
                             "unit length: they cannot be rebuilt from the candidate's"})
 
     for p in cpaths:
-        if p not in lpaths and p not in moved_from:
+        if p not in lpaths and p not in moved_from and not _under(p, consumed):
             ops.append({"op": "drop", "path": p})
 
     derived: list[str] = []
@@ -96,7 +98,7 @@ def build_adapter_map(state: dict[str, Any], legacy: Profile, candidate: Profile
                                 "vary in legacy responses"})
 
     for p, st in lpaths.items():
-        if p in cpaths or p in moved_to:
+        if p in cpaths or p in moved_to or _under(p, rebuilt):
             continue
         if p == lf.dim and lf.vectors:
             ops.append({"op": "derive", "path": p, "value": "dimension", "of": lf.vectors})
@@ -135,6 +137,10 @@ def build_adapter_map(state: dict[str, Any], legacy: Profile, candidate: Profile
 _NO_STAT: dict[str, Any] = {"types": {}}
 
 
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith((p + ".", p + "[]")) for p in prefixes)
+
+
 def _request_fields(state: dict[str, Any], ltexts: str | None, ctexts: str | None) -> dict[str, str]:
     """legacy request field -> candidate request field, for the texts and every renamed field."""
     out = {lp: cp for lp, cp, _ in renames(state["request"])}
@@ -165,12 +171,28 @@ def apply_adapter(adapter_map: dict[str, Any], candidate_response: Any) -> Any:
             _walk_set(doc, op["path"], lambda old, _i: sorted(old) if isinstance(old, list) else old, create=False)
         elif kind == "derive":
             _derive(doc, op)
+        elif kind == "rows":
+            _rows(doc, op)
         elif kind == "constant":
             if op.get("overwrite") or get_path(doc, op["path"]) is None:
                 _walk_set(doc, op["path"], _const(op["value"]), create=True)
         else:
             raise ValueError(f"unknown adapter op {kind!r}")
     return doc
+
+
+def _rows(doc: dict[str, Any], op: dict[str, Any]) -> None:
+    """Rows between shapes: objects keyed by column name into arrays in the order of `keys` (a path to the
+    column names, read after the moves), or arrays into objects (`"to_objects": true`)."""
+    rows, keys = get_path(doc, op["from"]), get_path(doc, op["keys"])
+    if not isinstance(rows, list) or not isinstance(keys, list):
+        return
+    if op.get("to_objects"):
+        out: list[Any] = [dict(zip(keys, r, strict=False)) if isinstance(r, list) else r for r in rows]
+    else:
+        out = [[r.get(k) for k in keys] if isinstance(r, dict) else r for r in rows]
+    delete_path(doc, op["from"])
+    set_path(doc, op["to"], out)
 
 
 def _caster(to: str) -> Callable[[Any, int], Any]:

@@ -90,6 +90,13 @@ class DriftRoles:
         "scale": -1.0, "offset": 1.0}` turns a distance into a similarity)."""
         return []
 
+    def adapter_claims(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> tuple[
+            tuple[str, ...], tuple[str, ...]]:
+        """(legacy paths, candidate paths) that `adapter_ops` rebuilds and consumes, as path prefixes: the shared
+        map then neither drops the candidate's nor calls the legacy's unknown (e.g. sql rows keyed by column
+        names, which are data, not wire fields)."""
+        return (), ()
+
     def adapter_notes(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> dict[str, Any]:
         """What an adapter must do beyond reshaping one document (e.g. reframe a stream), under `probe`."""
         return {}

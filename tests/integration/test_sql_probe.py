@@ -45,6 +45,18 @@ def test_sqlite_against_sqlite_passes(gateways: dict[str, GatewayProcess], tmp_p
     assert kinds["rows"]["legacy"].startswith("`rows`: row arrays") and "row objects" in kinds["rows"]["candidate"]
     assert kinds["request"]["legacy"] == "`{sql}`" and kinds["request"]["candidate"] == "`{query}`"
     assert any(r["kind"] == "rename" and r["legacy"] == "`columns`" for r in out["drift_catalog"])
+    # The adapter map turns the candidate's answer into the legacy one: schema into columns and types, row
+    # objects into row arrays in column order; no per-column drops, nothing unknown.
+    amap = out["adapter_map"]
+    assert amap["unknown"] == [] and not any(op["op"] == "drop" and op["path"].startswith("data[]")
+                                             for op in amap["ops"]), amap
+    from farm.wiredrift.adapter import apply_adapter
+
+    for sql in ("SELECT id, name, email FROM customers ORDER BY id LIMIT 3", "SELECT 7 / 2 AS half, 'é' AS u",
+                "SELECT id FROM customers WHERE 1 = 0"):
+        legacy_doc = httpx.post(gateways["legacy"].url + "/query", json={"sql": sql}).json()
+        candidate_doc = httpx.post(gateways["sqlite"].url + "/v1/sql", json={"query": sql}).json()
+        assert apply_adapter(amap, candidate_doc) == legacy_doc, sql
 
 
 def test_sqlite_against_duckdb_fails_with_the_engines_real_differences(gateways: dict[str, GatewayProcess],
@@ -102,6 +114,7 @@ def test_numbers_as_strings_are_drift_not_disagreement(gateways: dict[str, Gatew
     numbers = next(r for r in out["drift_catalog"] if r["kind"] == "numbers")
     assert numbers["legacy"] == "JSON numbers" and numbers["candidate"].startswith("JSON strings (")
     assert out["statistics"]["numbers_as_strings"] > 50
+    assert "cast them back" in out["adapter_map"]["probe"]["numbers_as_strings"]
     code, out = sweep(tmp_path, *args, "--strict-types")
     assert code == 1 and out["statistics"]["classes"].get("type", 0) > 50, out["statistics"]["classes"]
 

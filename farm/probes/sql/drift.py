@@ -103,3 +103,31 @@ class SqlRoles(DriftRoles):
                      {"legacy_as_strings": ls, "candidate_as_strings": cs,
                       "numbers_as_strings": bool(ls or cs)}),
         ]
+
+    def adapter_moves(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> list[dict[str, Any]]:
+        lp, cp = _sql(legacy), _sql(candidate)
+        if lp.row_format == cp.row_format and lp.rows_path != cp.rows_path:
+            return [{"from": cp.rows_path, "to": lp.rows_path}]
+        return []
+
+    def adapter_ops(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> list[dict[str, Any]]:
+        lp, cp = _sql(legacy), _sql(candidate)
+        if lp.row_format == cp.row_format:
+            return []
+        # Read after the moves: the column names where the legacy shape keeps them.
+        keys = lp.columns_path if lp.schema_path is None else f"{lp.schema_path}[].{lp.schema_name_field}"
+        return [{"op": "rows", "from": cp.rows_path, "to": lp.rows_path, "keys": keys,
+                 **({"to_objects": True} if lp.row_format == "objects" else {})}]
+
+    def adapter_claims(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> tuple[
+            tuple[str, ...], tuple[str, ...]]:
+        # Row objects' keys are column names: data, never fields to drop or rebuild one by one.
+        return (_sql(legacy).rows_path,), (_sql(candidate).rows_path,)
+
+    def adapter_notes(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> dict[str, Any]:
+        lf, cf = state["facts"]["legacy"], state["facts"]["candidate"]
+        if cf["numbers"].get("string", 0) and not lf["numbers"].get("string", 0):
+            return {"numbers_as_strings": "the candidate sends numeric values as JSON strings: cast them back to "
+                                          "numbers by the declared column types"}
+        return {}
+
