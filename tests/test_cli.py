@@ -44,6 +44,12 @@ def test_unknown_command_is_a_usage_error() -> None:
     ["gateways", "serve", "--probe", "nope", "--profile", "x", "--port", "9"],
     ["gateways", "serve", "--profile", "nope", "--port", "9"],
     ["demo", "--probe", "nope"],
+    ["sweep"],  # a group without its command: names them, not its whole help
+    ["baselines"],
+    ["sweep", "embed", "--legacy", "http://127.0.0.1:99999"],
+    ["sweep", "embed", "--candidate", "http://[::1"],
+    ["sweep", "embed", "--samples", "3", "--reports-dir", "/proc/farm-cannot-make-this"],
+    ["sweep", "status", "--config-probe-nonexistent"],
 ])
 def test_bad_usage_is_one_line_and_exit_2(argv: list[str], tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "farm", *argv], capture_output=True, text=True, cwd=tmp_path,

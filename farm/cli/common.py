@@ -19,7 +19,11 @@ def config_from(ctx: click.Context) -> FarmConfig:
 
 
 def _one_line(exc: click.UsageError) -> UsageError:
-    """click's own usage errors (bad option, bad value) as our one-line error, exit 2, no usage block."""
+    """click's own usage errors (bad option, bad value) as our one-line error, exit 2, no usage block; a group
+    run without its command names them instead of printing its whole help."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError) and isinstance(exc.ctx.command, click.Group):
+        names = ", ".join(exc.ctx.command.list_commands(exc.ctx))
+        return UsageError(f"`{exc.ctx.command_path}` needs a command: {names} (see `{exc.ctx.command_path} --help`)")
     return UsageError(exc.format_message())
 
 
