@@ -11,6 +11,7 @@ comparison (`compare.py`), the demo store and its seeded objects (`store.py`), t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,9 +23,12 @@ from farm.stats.params import VerdictParams
 
 if TYPE_CHECKING:
     import httpx
+    from numpy.typing import NDArray
     from starlette.routing import BaseRoute
 
     from farm.gateway.client import RetryPolicy, Target
+    from farm.stats.noise import NoiseSamples
+    from farm.stats.verdict import Verdict
     from farm.wiredrift.roles import DriftRoles
 
 _LIST_PREFIXES = ["", "logs/", "logs/2024/", "données/", "日本/", "a/b/", "with space/", "emoji 🎉/", "UPPER/",
@@ -146,17 +150,18 @@ class StorageProbe(Probe):
     # --- comparison --------------------------------------------------------------------------------
     def compare(self, legacy: SideResult, candidate: SideResult, n: int, params: VerdictParams,
                 options: Mapping[str, Any]) -> Compared:
-        from farm.probes.storage.compare import compare_item
+        from farm.probes.storage.compare import compare_item, mark_unserved
 
         strict = bool(options.get("strict_headers"))
         cols: dict[str, list[Any]] = {c.name: [None] * n for c in self.columns}
         score: list[float | None] = [None] * n
         agreed: list[bool | None] = [None] * n
         lv, cv = legacy.value or [{}] * n, candidate.value or [{}] * n
+        cols["op"] = [lv[i].get("op") or cv[i].get("op") for i in range(n)]
+        legacy_errors = mark_unserved(cols["op"], list(legacy.errors))
         for i in range(n):
             a, b = lv[i], cv[i]
-            cols["op"][i] = a.get("op") or b.get("op")
-            if legacy.errors[i] is not None or candidate.errors[i] is not None:
+            if legacy_errors[i] is not None or candidate.errors[i] is not None:
                 continue
             out = compare_item(a, b, strict)
             score[i], agreed[i] = float(out.agreed), out.agreed
@@ -166,7 +171,23 @@ class StorageProbe(Probe):
                 cols["size"][i] = a["get"]["size"] if a["get"]["status"] < 300 else None
             if a.get("op") == "list":
                 cols["pages_legacy"][i], cols["pages_candidate"][i] = len(a["pages"]), len(b["pages"])
-        return Compared(score, agreed, list(legacy.errors), list(candidate.errors), cols)
+        return Compared(score, agreed, legacy_errors, list(candidate.errors), cols)
+
+    def decide(self, arrays: dict[str, NDArray[Any]], errors: dict[str, list[str | None]], params: VerdictParams,
+               *, planned: int | None, noise: NoiseSamples | None, sequential: bool,
+               options: Mapping[str, Any] | None = None) -> Verdict:
+        from farm.probes.storage.compare import objects_unserved
+
+        verdict = super().decide(arrays, errors, params, planned=planned, noise=noise, sequential=sequential,
+                                 options=options)
+        ops, legacy_errors = errors.get("op") or [], errors["legacy_error"]
+        objects, top = objects_unserved(ops, legacy_errors) if len(ops) == len(legacy_errors) else (0, None)
+        if verdict.outcome != "PASS" or not objects:
+            return verdict
+        # Batches without an object input escape mark_unserved (small batches): still no PASS on listings alone.
+        reason = (f"legacy served none of the {objects:,} object inputs ({top}): the listings and missing keys "
+                  f"that agreed say nothing about the store; check --bucket and that the store is seeded")
+        return dataclasses.replace(verdict, outcome="INCONCLUSIVE", reason=reason)
 
     # --- demo --------------------------------------------------------------------------------------
     def demo_routes(self, profile: Profile, knobs: dict[str, Any]) -> list[BaseRoute] | None:

@@ -1,0 +1,85 @@
+"""The storage probe when there is nothing to compare: an empty store, a wrong bucket, a wrong profile, a gateway
+that is no storage gateway (exit 4, one line), `--seed-store`, and corpus lines it refuses (exit 2, one line).
+Real HTTP: demo gateways in front of a moto S3 server of this module's own, unseeded at first."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from farm.cli import main_group
+from farm.gateway.process import GatewayProcess, spawn
+from farm.probes.storage.store import BUCKET, moto_server, s3_client
+
+NOT_FOUND_LINE = "failing: {n} of {n} not found (404 with the gateway's error code"
+
+
+@pytest.fixture(scope="module")
+def empty_store() -> Iterator[str]:
+    with moto_server() as endpoint:  # not seeded: the store a user gets from `python -m moto.server`
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def gateways(empty_store: str) -> Iterator[dict[str, GatewayProcess]]:
+    s3 = ("--s3-endpoint", empty_store)
+    with spawn("lakehouse-legacy", *s3, probe="storage") as legacy, \
+            spawn("lakehouse-candidate", *s3, probe="storage") as candidate, \
+            spawn("lakehouse-candidate", probe="embed") as embed:
+        yield {"legacy": legacy, "candidate": candidate, "embed": embed}
+
+
+def run(tmp_path: Path, *args: str) -> Result:
+    env = {"FARM_DATABASE_URL": f"sqlite:///{tmp_path}/farm.db", "FARM_CONFIG": ""}
+    return CliRunner().invoke(main_group, ["sweep", "storage", "--quiet", "--no-report", *args], env=env)
+
+
+def one_line(result: Result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    return lines[0]
+
+
+def test_an_empty_store_and_a_wrong_bucket_stop_with_exit_4_never_pass(gateways: dict[str, GatewayProcess],
+                                                                       empty_store: str, tmp_path: Path) -> None:
+    pair = ("--legacy", gateways["legacy"].url, "--candidate", gateways["candidate"].url)
+    # No bucket at all: every input, missing keys too, is a 404 NoSuchBucket on both sides.
+    result = run(tmp_path, *pair, "--samples", "100", "--p-max", "0.05")
+    assert result.exit_code == 4, result.output
+    line = one_line(result)
+    assert f"legacy {NOT_FOUND_LINE.format(n=68)}" in line and f"candidate {NOT_FOUND_LINE.format(n=68)}" in line
+    # The bucket exists but is empty: listings answer (empty) and missing keys 404 NoSuchKey, yet legacy served
+    # no object of any batch, so those prove nothing either.
+    s3_client(empty_store).create_bucket(Bucket=BUCKET)
+    result = run(tmp_path, *pair, "--samples", "100", "--p-max", "0.05")
+    assert result.exit_code == 4 and f"legacy {NOT_FOUND_LINE.format(n=68)}" in one_line(result), result.output
+    # One input a batch, in order: the first three batches are objects, all not found (exit 4 on those)...
+    result = run(tmp_path, *pair, "--samples", "400", "--batch-size", "1", "--concurrency", "1")
+    assert result.exit_code == 4 and f"legacy {NOT_FOUND_LINE.format(n=3)}" in one_line(result), result.output
+    # ... and where lone listings and missing keys (which agree) come first, the verdict refuses to PASS on them.
+    corpus = tmp_path / "few-objects.jsonl"
+    corpus.write_text("".join(json.dumps({"req": r}) + "\n" for r in [
+        {"op": "list", "prefix": "", "page_size": 7}] * 3 + [{"op": "missing", "key": "gone"}] * 40 +
+        [{"op": "object", "key": "a/b.txt"}]), encoding="utf-8")
+    result = run(tmp_path, *pair, "--corpus", str(corpus), "--field", "req", "--p-max", "0.1", "--batch-size", "1",
+                 "--json")
+    out = json.loads(result.stdout)
+    assert result.exit_code == 3 and out["verdict"] == "INCONCLUSIVE", result.output
+    assert out["reason"].startswith("legacy served none of the 1 object inputs (not_found)"), out["reason"]
+
+
+def test_a_wrong_profile_or_a_gateway_of_another_probe_is_exit_4(gateways: dict[str, GatewayProcess],
+                                                                tmp_path: Path) -> None:
+    legacy, candidate, embed = gateways["legacy"].url, gateways["candidate"].url, gateways["embed"].url
+    # Starlette's plain 404 "Not Found": no storage endpoint at the legacy profile's path on this gateway.
+    result = run(tmp_path, "--legacy", legacy, "--candidate", candidate, "--candidate-profile", "lakehouse-legacy",
+                 "--samples", "64")
+    assert result.exit_code == 4, result.output
+    assert f"candidate failing: 64 of 64 HTTP error status at {candidate}/storage" in one_line(result)
+    result = run(tmp_path, "--legacy", legacy, "--candidate", embed, "--samples", "64")
+    assert result.exit_code == 4, result.output
+    assert f"candidate failing: 64 of 64 HTTP error status at {embed}/v1/storage" in one_line(result)
