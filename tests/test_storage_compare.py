@@ -72,6 +72,25 @@ def test_inputs_from_text_and_json() -> None:
         probe.item_from_json({"op": "object", "key": "k", "ranges": ["0-9"]})
 
 
+@pytest.mark.parametrize("good", ["bytes=0-0", "bytes=10-99", "bytes=7-", "bytes=-512"])
+def test_ranges_the_probe_sends(good: str) -> None:
+    assert get_probe("storage").item_from_json({"op": "object", "key": "k", "ranges": [good]})["ranges"] == [good]
+
+
+@pytest.mark.parametrize("bad", ["bytes=zz", "bytes=9-3", "bytes=-", "bytes=1-2,4-5", "bytes= 1-2", "bytes=a-",
+                                 "bytes=-1.5", 7])
+def test_ranges_that_are_not_one_integer_range_are_refused(bad: Any) -> None:
+    with pytest.raises(MalformedBody, match="is not `bytes=a-b`"):
+        get_probe("storage").item_from_json({"op": "object", "key": "k", "ranges": [bad]})
+
+
+def test_a_bare_op_name_under_field_is_refused_in_jsonl_but_a_key_in_text() -> None:
+    probe = get_probe("storage")
+    with pytest.raises(MalformedBody, match="'list' is an op, not a key"):
+        probe.item_from_json("list")
+    assert probe.item_from_text("list") == {"op": "object", "key": "list"}
+
+
 def fetched(status: int, doc: Any = None) -> Fetched:
     return Fetched(status, {}, doc=doc)
 

@@ -5,6 +5,7 @@ Real HTTP: demo gateways in front of a moto S3 server of this module's own, unse
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,3 +84,21 @@ def test_a_wrong_profile_or_a_gateway_of_another_probe_is_exit_4(gateways: dict[
     result = run(tmp_path, "--legacy", legacy, "--candidate", embed, "--samples", "64")
     assert result.exit_code == 4, result.output
     assert f"candidate failing: 64 of 64 HTTP error status at {embed}/v1/storage" in one_line(result)
+
+
+@pytest.mark.parametrize(("lines", "field", "message"), [
+    (['{"req": "a/b.txt"}', '{"req": {"op": "object", "key": "k", "ranges": ["bytes=zz"]}}'], "req",
+     r"range 'bytes=zz' is not `bytes=a-b`"),
+    (['{"req": {"op": "object", "key": "k", "ranges": ["bytes=0-9", "bytes=9-3"]}}'], "req", r"'bytes=9-3'"),
+    (['{"op": "object", "key": "a/b.txt"}'], "op", r"'object' is an op, not a key: put the whole input under one "
+                                                   r"field"),
+])
+def test_corpus_lines_the_probe_refuses_name_file_and_line(gateways: dict[str, GatewayProcess], tmp_path: Path,
+                                                           lines: list[str], field: str, message: str) -> None:
+    corpus = tmp_path / "inputs.jsonl"
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run(tmp_path, "--legacy", gateways["legacy"].url, "--candidate", gateways["candidate"].url,
+                 "--corpus", str(corpus), "--field", field)
+    assert result.exit_code == 2, result.output
+    line = one_line(result)
+    assert f"{corpus}:{len(lines)}: field {field!r}: " in line and re.search(message, line), line

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from farm.probes import register
 from farm.probes.base import Column, Compared, DemoOption, GatewayInputs, MalformedBody, Probe, Profile, SideResult
+from farm.probes.storage.inputs import item as _item
 from farm.probes.storage.profile import PRESETS, StorageProfile
 from farm.stats.params import VerdictParams
 
@@ -40,24 +41,6 @@ def _storage(profile: Profile) -> StorageProfile:
     if not isinstance(profile, StorageProfile):
         raise TypeError(f"profile {profile.name} is a {profile.probe} profile, not a storage one")
     return profile
-
-
-def _item(value: Any) -> dict[str, Any]:
-    if isinstance(value, str) and value:
-        return {"op": "object", "key": value}
-    if isinstance(value, dict) and value.get("op") in ("object", "missing") and isinstance(value.get("key"), str):
-        ranges = value.get("ranges")
-        if ranges is not None and (not isinstance(ranges, list) or not all(
-                isinstance(r, str) and r.startswith("bytes=") for r in ranges)):
-            raise MalformedBody("ranges must be a list of `bytes=a-b` / `bytes=-n` / `bytes=a-` strings")
-        return {"op": value["op"], "key": value["key"], **({"ranges": ranges} if ranges else {})}
-    if isinstance(value, dict) and value.get("op") == "list":
-        size = value.get("page_size", 1000)
-        if not isinstance(size, int) or size < 1:
-            raise MalformedBody("a listing's page_size must be a positive integer")
-        return {"op": "list", "prefix": str(value.get("prefix") or ""), "page_size": size}
-    raise MalformedBody("expected an object key, or {op: object|missing, key, ranges?} or "
-                        "{op: list, prefix, page_size}")
 
 
 class StorageProbe(Probe):
@@ -99,7 +82,7 @@ class StorageProbe(Probe):
         return _item(line.strip())
 
     def item_from_json(self, value: Any) -> Any:
-        return _item(value)
+        return _item(value, from_json=True)
 
     def gateway_inputs(self, options: Mapping[str, Any]) -> GatewayInputs | None:
         prefix = options.get("list_prefix")
