@@ -5,7 +5,10 @@ Real HTTP: demo gateways in front of a moto S3 server of this module's own, unse
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,9 +16,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from farm.cli import main_group
-from farm.gateway.process import GatewayProcess, spawn
-from farm.probes.storage.store import BUCKET, moto_server, s3_client
+from farm.gateway.process import GatewayProcess, free_port, spawn
+from farm.probes.storage.store import BUCKET, SEEDED, moto_server, s3_client
 
+ROOT = str(Path(__file__).resolve().parents[2])
 NOT_FOUND_LINE = "failing: {n} of {n} not found (404 with the gateway's error code"
 
 
@@ -84,6 +88,33 @@ def test_a_wrong_profile_or_a_gateway_of_another_probe_is_exit_4(gateways: dict[
     result = run(tmp_path, "--legacy", legacy, "--candidate", embed, "--samples", "64")
     assert result.exit_code == 4, result.output
     assert f"candidate failing: 64 of 64 HTTP error status at {embed}/v1/storage" in one_line(result)
+
+
+def test_seed_store_seeds_the_demo_objects_once_however_often_it_starts(tmp_path: Path) -> None:
+    with moto_server() as store:  # its own store: the module's stays empty whatever order tests run in
+        s3 = ("--s3-endpoint", store, "--seed-store")
+        with spawn("lakehouse-legacy", *s3, probe="storage") as legacy, \
+                spawn("lakehouse-candidate", *s3, probe="storage") as candidate:  # seeds again: the same objects
+            keys = s3_client(store).list_objects_v2(Bucket=BUCKET, MaxKeys=1000)
+            assert keys["KeyCount"] == SEEDED and not keys["IsTruncated"]
+            pair = ("--legacy", legacy.url, "--candidate", candidate.url)
+            result = run(tmp_path, *pair, "--samples", "64", "--p-max", "0.1", "--json")
+            out = json.loads(result.stdout)
+            assert result.exit_code == 0 and out["verdict"] == "PASS" and out["errors"] == 0, result.output
+            # The right store under a wrong bucket is the same failure as an empty store.
+            result = run(tmp_path, *pair, "--samples", "64", "--bucket", "nosuch-bucket")
+            assert result.exit_code == 4 and f"legacy {NOT_FOUND_LINE.format(n=64)}" in one_line(result), \
+                result.output
+
+
+def test_seed_store_against_no_store_is_one_line_exit_2() -> None:
+    env = {**os.environ, "PYTHONPATH": ROOT, "FARM_CONFIG": ""}
+    proc = subprocess.run([sys.executable, "-m", "farm", "gateways", "serve", "--probe", "storage", "--profile",
+                           "lakehouse-legacy", "--port", str(free_port()), "--s3-endpoint", "http://127.0.0.1:9",
+                           "--seed-store"], env=env, capture_output=True, text=True, timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "--seed-store: cannot seed 200 objects into bucket 'farm-demo' at http://127.0.0.1:9" in lines[0]
 
 
 @pytest.mark.parametrize(("lines", "field", "message"), [

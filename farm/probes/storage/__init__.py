@@ -75,6 +75,8 @@ class StorageProbe(Probe):
         DemoOption("--page-size", "Largest listing page the gateway returns.", 1000, int),
         DemoOption("--list-order", "Listing order within a page: lexicographic (S3's) or reverse.", "lexicographic",
                    str),
+        DemoOption("--seed-store", "Seed the demo objects (bucket farm-demo, 200 objects) into --s3-endpoint at "
+                   "start; seeding again is harmless.", False, bool),
     )
 
     # --- corpus ------------------------------------------------------------------------------------
