@@ -3,9 +3,9 @@
 Inputs are object keys, listings (prefix, page size) and missing keys, from a corpus, the demo store's seeded
 keys, or what the legacy gateway lists under `--list-prefix` (`listing.py`). Per input: body hash and size, HEAD,
 ranged reads (206 / 416), listing keys and counts; header differences are drift. Verdict: binomial agreement
-per input. The folder: the wire profile (`profile.py`), the exchange with streamed hashing (`exchange.py`), the
-comparison (`compare.py`), the demo store and its seeded objects (`store.py`), the demo gateway's routes
-(`gateway.py`), drift roles (`drift.py`) and report sections (`report.py`).
+per input. The folder: the wire profile (`profile.py`), corpus inputs (`inputs.py`), the exchange with streamed
+hashing (`exchange.py`), the comparison (`compare.py`), the demo store and its seeded objects (`store.py`), the
+demo gateway's routes (`gateway.py`), drift roles (`drift.py`) and report sections (`report.py`).
 """
 
 from __future__ import annotations
