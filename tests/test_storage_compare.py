@@ -6,9 +6,12 @@ from typing import Any
 
 import pytest
 
+from farm.gateway.errors import HTTP_STATUS, NOT_FOUND
 from farm.probes import get_probe
 from farm.probes.base import MalformedBody
-from farm.probes.storage.compare import compare_item, etag
+from farm.probes.storage.compare import compare_item, etag, mark_unserved, objects_unserved
+from farm.probes.storage.exchange import Fetched, SampleFailed, check_found
+from farm.probes.storage.profile import PRESETS, StorageProfile
 
 
 def obj(body: str = "aa", tag: str = '"e1"', ctype: str = "text/plain", status: int = 200,
@@ -67,3 +70,58 @@ def test_inputs_from_text_and_json() -> None:
     assert probe.item_from_json({"op": "list", "prefix": "p/"}) == {"op": "list", "prefix": "p/", "page_size": 1000}
     with pytest.raises(MalformedBody):
         probe.item_from_json({"op": "object", "key": "k", "ranges": ["0-9"]})
+
+
+@pytest.mark.parametrize("good", ["bytes=0-0", "bytes=10-99", "bytes=7-", "bytes=-512"])
+def test_ranges_the_probe_sends(good: str) -> None:
+    assert get_probe("storage").item_from_json({"op": "object", "key": "k", "ranges": [good]})["ranges"] == [good]
+
+
+@pytest.mark.parametrize("bad", ["bytes=zz", "bytes=9-3", "bytes=-", "bytes=1-2,4-5", "bytes= 1-2", "bytes=a-",
+                                 "bytes=-1.5", 7])
+def test_ranges_that_are_not_one_integer_range_are_refused(bad: Any) -> None:
+    with pytest.raises(MalformedBody, match="is not `bytes=a-b`"):
+        get_probe("storage").item_from_json({"op": "object", "key": "k", "ranges": [bad]})
+
+
+def test_a_bare_op_name_under_field_is_refused_in_jsonl_but_a_key_in_text() -> None:
+    probe = get_probe("storage")
+    with pytest.raises(MalformedBody, match="'list' is an op, not a key"):
+        probe.item_from_json("list")
+    assert probe.item_from_text("list") == {"op": "object", "key": "list"}
+
+
+def fetched(status: int, doc: Any = None) -> Fetched:
+    return Fetched(status, {}, doc=doc)
+
+
+def test_a_404_is_not_found_in_the_profile_shape_and_http_status_in_any_other() -> None:
+    legacy, candidate = PRESETS["lakehouse-legacy"], PRESETS["lakehouse-candidate"]
+    assert isinstance(legacy, StorageProfile) and isinstance(candidate, StorageProfile)
+
+    def cls(p: StorageProfile, f: Fetched, missing: bool = False) -> str | None:
+        try:
+            check_found(p, f, expect_missing=missing)
+        except SampleFailed as exc:
+            return exc.error
+        return None
+
+    key, bucket = {"error": "NoSuchKey"}, {"error": {"code": "NoSuchBucket", "message": "m"}}
+    assert cls(legacy, fetched(404, key)) == NOT_FOUND and cls(candidate, fetched(404, bucket)) == NOT_FOUND
+    assert cls(legacy, fetched(404, key), missing=True) is None  # a missing key's expected answer
+    assert cls(candidate, fetched(404, bucket), missing=True) == NOT_FOUND  # but not in a bucket that is not there
+    for other in (fetched(404), fetched(404, "Not Found"), fetched(405, key), fetched(404, {"detail": "x"})):
+        assert cls(legacy, other) == cls(legacy, other, missing=True) == HTTP_STATUS
+    assert cls(candidate, fetched(404, key)) == HTTP_STATUS  # the other profile's shape: a wrong profile
+    assert cls(legacy, fetched(200)) is None and cls(legacy, fetched(416, key)) is None
+
+
+def test_a_batch_legacy_served_no_object_of_fails_its_listings_and_missing_keys_too() -> None:
+    ops = ["object", "list", "missing", "object"]
+    assert mark_unserved(ops, [NOT_FOUND, None, None, NOT_FOUND]) == [NOT_FOUND] * 4
+    assert mark_unserved(ops, [NOT_FOUND, None, None, None]) == [NOT_FOUND, None, None, None]
+    assert mark_unserved(ops, ["connection", None, None, NOT_FOUND]) == ["connection", None, None, NOT_FOUND]
+    assert mark_unserved(["list", "missing"], [None, None]) == [None, None]
+    assert objects_unserved(ops, [NOT_FOUND, None, None, NOT_FOUND]) == (2, NOT_FOUND)
+    assert objects_unserved(ops, [NOT_FOUND, None, None, None]) == (0, None)
+    assert objects_unserved(["list"], [None]) == (0, None)

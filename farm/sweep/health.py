@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from farm.errors import EXIT_SIDE_FAILED, FarmError
-from farm.gateway.errors import CONNECTION, DEADLINE, HTTP_STATUS, TIMEOUT, describe
+from farm.gateway.errors import CONNECTION, DEADLINE, HTTP_STATUS, NOT_FOUND, TIMEOUT, describe
 
 MIN_BATCHES = 3  # batches that must all fail on a side before the sweep is stopped
 SIDES = ("legacy", "candidate")
@@ -39,7 +39,7 @@ def failing_side(samples: int, errors: Mapping[str, Mapping[str, int]], where: M
         if sum(counts.values()) < samples:
             continue
         top, count = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
-        state = "unreachable" if top in _UNREACHABLE else "failing" if top == HTTP_STATUS else "unreadable"
+        state = "unreachable" if top in _UNREACHABLE else "failing" if top in (HTTP_STATUS, NOT_FOUND) else "unreadable"
         detail = f"{count:,} of {samples:,} {describe(top)}"
         rest = samples - count
         if rest:

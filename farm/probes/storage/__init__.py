@@ -3,28 +3,33 @@
 Inputs are object keys, listings (prefix, page size) and missing keys, from a corpus, the demo store's seeded
 keys, or what the legacy gateway lists under `--list-prefix` (`listing.py`). Per input: body hash and size, HEAD,
 ranged reads (206 / 416), listing keys and counts; header differences are drift. Verdict: binomial agreement
-per input. The folder: the wire profile (`profile.py`), the exchange with streamed hashing (`exchange.py`), the
-comparison (`compare.py`), the demo store and its seeded objects (`store.py`), the demo gateway's routes
-(`gateway.py`), drift roles (`drift.py`) and report sections (`report.py`).
+per input. The folder: the wire profile (`profile.py`), corpus inputs (`inputs.py`), the exchange with streamed
+hashing (`exchange.py`), the comparison (`compare.py`), the demo store and its seeded objects (`store.py`), the
+demo gateway's routes (`gateway.py`), drift roles (`drift.py`) and report sections (`report.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from farm.probes import register
 from farm.probes.base import Column, Compared, DemoOption, GatewayInputs, MalformedBody, Probe, Profile, SideResult
+from farm.probes.storage.inputs import item as _item
 from farm.probes.storage.profile import PRESETS, StorageProfile
 from farm.stats.params import VerdictParams
 
 if TYPE_CHECKING:
     import httpx
+    from numpy.typing import NDArray
     from starlette.routing import BaseRoute
 
     from farm.gateway.client import RetryPolicy, Target
+    from farm.stats.noise import NoiseSamples
+    from farm.stats.verdict import Verdict
     from farm.wiredrift.roles import DriftRoles
 
 _LIST_PREFIXES = ["", "logs/", "logs/2024/", "données/", "日本/", "a/b/", "with space/", "emoji 🎉/", "UPPER/",
@@ -36,24 +41,6 @@ def _storage(profile: Profile) -> StorageProfile:
     if not isinstance(profile, StorageProfile):
         raise TypeError(f"profile {profile.name} is a {profile.probe} profile, not a storage one")
     return profile
-
-
-def _item(value: Any) -> dict[str, Any]:
-    if isinstance(value, str) and value:
-        return {"op": "object", "key": value}
-    if isinstance(value, dict) and value.get("op") in ("object", "missing") and isinstance(value.get("key"), str):
-        ranges = value.get("ranges")
-        if ranges is not None and (not isinstance(ranges, list) or not all(
-                isinstance(r, str) and r.startswith("bytes=") for r in ranges)):
-            raise MalformedBody("ranges must be a list of `bytes=a-b` / `bytes=-n` / `bytes=a-` strings")
-        return {"op": value["op"], "key": value["key"], **({"ranges": ranges} if ranges else {})}
-    if isinstance(value, dict) and value.get("op") == "list":
-        size = value.get("page_size", 1000)
-        if not isinstance(size, int) or size < 1:
-            raise MalformedBody("a listing's page_size must be a positive integer")
-        return {"op": "list", "prefix": str(value.get("prefix") or ""), "page_size": size}
-    raise MalformedBody("expected an object key, or {op: object|missing, key, ranges?} or "
-                        "{op: list, prefix, page_size}")
 
 
 class StorageProbe(Probe):
@@ -88,6 +75,8 @@ class StorageProbe(Probe):
         DemoOption("--page-size", "Largest listing page the gateway returns.", 1000, int),
         DemoOption("--list-order", "Listing order within a page: lexicographic (S3's) or reverse.", "lexicographic",
                    str),
+        DemoOption("--seed-store", "Seed the demo objects (bucket farm-demo, 200 objects) into --s3-endpoint at "
+                   "start; seeding again is harmless.", False, bool),
     )
 
     # --- corpus ------------------------------------------------------------------------------------
@@ -95,7 +84,7 @@ class StorageProbe(Probe):
         return _item(line.strip())
 
     def item_from_json(self, value: Any) -> Any:
-        return _item(value)
+        return _item(value, from_json=True)
 
     def gateway_inputs(self, options: Mapping[str, Any]) -> GatewayInputs | None:
         prefix = options.get("list_prefix")
@@ -146,17 +135,18 @@ class StorageProbe(Probe):
     # --- comparison --------------------------------------------------------------------------------
     def compare(self, legacy: SideResult, candidate: SideResult, n: int, params: VerdictParams,
                 options: Mapping[str, Any]) -> Compared:
-        from farm.probes.storage.compare import compare_item
+        from farm.probes.storage.compare import compare_item, mark_unserved
 
         strict = bool(options.get("strict_headers"))
         cols: dict[str, list[Any]] = {c.name: [None] * n for c in self.columns}
         score: list[float | None] = [None] * n
         agreed: list[bool | None] = [None] * n
         lv, cv = legacy.value or [{}] * n, candidate.value or [{}] * n
+        cols["op"] = [lv[i].get("op") or cv[i].get("op") for i in range(n)]
+        legacy_errors = mark_unserved(cols["op"], list(legacy.errors))
         for i in range(n):
             a, b = lv[i], cv[i]
-            cols["op"][i] = a.get("op") or b.get("op")
-            if legacy.errors[i] is not None or candidate.errors[i] is not None:
+            if legacy_errors[i] is not None or candidate.errors[i] is not None:
                 continue
             out = compare_item(a, b, strict)
             score[i], agreed[i] = float(out.agreed), out.agreed
@@ -166,7 +156,23 @@ class StorageProbe(Probe):
                 cols["size"][i] = a["get"]["size"] if a["get"]["status"] < 300 else None
             if a.get("op") == "list":
                 cols["pages_legacy"][i], cols["pages_candidate"][i] = len(a["pages"]), len(b["pages"])
-        return Compared(score, agreed, list(legacy.errors), list(candidate.errors), cols)
+        return Compared(score, agreed, legacy_errors, list(candidate.errors), cols)
+
+    def decide(self, arrays: dict[str, NDArray[Any]], errors: dict[str, list[str | None]], params: VerdictParams,
+               *, planned: int | None, noise: NoiseSamples | None, sequential: bool,
+               options: Mapping[str, Any] | None = None) -> Verdict:
+        from farm.probes.storage.compare import objects_unserved
+
+        verdict = super().decide(arrays, errors, params, planned=planned, noise=noise, sequential=sequential,
+                                 options=options)
+        ops, legacy_errors = errors.get("op") or [], errors["legacy_error"]
+        objects, top = objects_unserved(ops, legacy_errors) if len(ops) == len(legacy_errors) else (0, None)
+        if verdict.outcome != "PASS" or not objects:
+            return verdict
+        # Batches without an object input escape mark_unserved (small batches): still no PASS on listings alone.
+        reason = (f"legacy served none of the {objects:,} object inputs ({top}): the listings and missing keys "
+                  f"that agreed say nothing about the store; check --bucket and that the store is seeded")
+        return dataclasses.replace(verdict, outcome="INCONCLUSIVE", reason=reason)
 
     # --- demo --------------------------------------------------------------------------------------
     def demo_routes(self, profile: Profile, knobs: dict[str, Any]) -> list[BaseRoute] | None:

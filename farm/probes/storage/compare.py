@@ -5,9 +5,13 @@ Last-Modified, user metadata), listing order and page size are drift: recorded, 
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
+
+from farm.gateway.errors import NOT_FOUND
 
 
 @dataclass
@@ -119,3 +123,22 @@ def compare_item(a: dict[str, Any], b: dict[str, Any], strict_headers: bool) -> 
     if out.agreed and strict_headers and out.drift:
         return Outcome(False, "headers", out.drift)
     return out
+
+
+def mark_unserved(ops: Sequence[str | None], legacy_errors: list[str | None]) -> list[str | None]:
+    """Legacy's errors for a batch, with its listings and missing keys `not_found` too when legacy answered every
+    object input of the batch with `not_found`: an empty store or a wrong bucket, where empty listings and 404s
+    agree without saying anything about the store (the health check then stops the sweep, exit 4)."""
+    objects = [i for i, op in enumerate(ops) if op == "object"]
+    if not objects or any(legacy_errors[i] != NOT_FOUND for i in objects):
+        return legacy_errors
+    return [e if e is not None else NOT_FOUND for e in legacy_errors]
+
+
+def objects_unserved(ops: Sequence[str | None], legacy_errors: Sequence[str | None]) -> tuple[int, str | None]:
+    """(object inputs, legacy's most common error class) when legacy served none of a sweep's object inputs,
+    else (0, None): such a sweep must not PASS on its listings and missing keys."""
+    failed = [e for op, e in zip(ops, legacy_errors, strict=True) if op == "object"]
+    if not failed or any(e is None for e in failed):
+        return 0, None
+    return len(failed), Counter(failed).most_common(1)[0][0]

@@ -6,6 +6,11 @@
   the gateway and the object, so a batch sent again after a crash overwrites and deletes what it left);
 - a listing: pages until exhausted (bounded), keys in order, sizes, ETags;
 - a missing key: the status and the error body.
+
+A 404 / 405 whose body is not the profile's error (no code at `error_code_path`: Starlette's plain "Not Found")
+means no storage endpoint at that path, a wrong path or profile: `http_status` for the sample, whatever its op.
+A 404 in the profile's shape for an object or a listing (a key or bucket the input says exists) is `not_found`,
+not an answer to compare; for a missing key it is the expected answer, unless it says the bucket is missing.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import httpx
 import orjson
 
 from farm.gateway.client import RetryPolicy, Target, request_headers
-from farm.gateway.errors import CONNECTION, HTTP_STATUS, MALFORMED, TIMEOUT
+from farm.gateway.errors import CONNECTION, HTTP_STATUS, MALFORMED, NOT_FOUND, TIMEOUT
 from farm.probes.base import MalformedBody, SideResult, digest
 from farm.probes.storage.profile import StorageProfile
 
@@ -31,10 +36,16 @@ KEPT_HEADERS = ("etag", "content-type", "last-modified", "content-length", "cont
 ERROR_BODY_MAX = 64 * 1024
 
 
-class TransportFailure(Exception):
+class SampleFailed(Exception):
+    """No answer to compare for this input on this side: `error` is the sample's error class."""
+
     def __init__(self, error: str) -> None:
         super().__init__(error)
         self.error = error
+
+
+class TransportFailure(SampleFailed):
+    pass
 
 
 @dataclass
@@ -110,6 +121,17 @@ async def fetch(client: httpx.AsyncClient, method: str, url: str, headers: dict[
     raise TransportFailure(error)
 
 
+def check_found(p: StorageProfile, f: Fetched, *, expect_missing: bool = False) -> None:
+    """Raise the sample's error class for a 404 / 405 that is no answer (see the module's docstring)."""
+    if f.status not in (404, 405):
+        return
+    code = p.error_code(f.doc) if f.status == 404 else None
+    if code is None:
+        raise SampleFailed(HTTP_STATUS)
+    if not expect_missing or code == p.bucket_missing_code:
+        raise SampleFailed(NOT_FOUND)
+
+
 def _summary(f: Fetched) -> dict[str, Any]:
     return {"status": f.status, "sha256": f.sha256, "size": f.size, "headers": f.headers}
 
@@ -121,6 +143,7 @@ async def _object(client: httpx.AsyncClient, target: Target, p: StorageProfile, 
     url = p.object_url(target.url, bucket, key)
     head = await fetch(client, "HEAD", url, headers, policy)
     got = await fetch(client, "GET", url, headers, policy)
+    check_found(p, got)
     out: dict[str, Any] = {"op": "object", "key": key, "head": _summary(head), "get": _summary(got)}
     lat = [head.latency_ms, got.latency_ms]
     out["ranges"] = []
@@ -160,6 +183,7 @@ async def _listing(client: httpx.AsyncClient, target: Target, p: StorageProfile,
         page = await fetch(client, "GET", url, headers, policy, params=params)
         lat.append(page.latency_ms)
         status = page.status
+        check_found(p, page)
         if page.status >= 400:
             break
         first_doc = first_doc if first_doc is not None else page.doc
@@ -197,6 +221,7 @@ async def exchange(client: httpx.AsyncClient, target: Target, items: Sequence[An
                     request["list_query"] = {"prefix": value["prefix"], p.limit_param: value["page_size"]}
             elif item["op"] == "missing":
                 got = await fetch(client, "GET", p.object_url(target.url, bucket, item["key"]), headers, policy)
+                check_found(p, got, expect_missing=True)
                 value, lat = {"op": "missing", "key": item["key"], "status": got.status, "error": got.doc}, \
                     [got.latency_ms]
                 if "error" not in doc and isinstance(got.doc, dict):
@@ -208,7 +233,7 @@ async def exchange(client: httpx.AsyncClient, target: Target, items: Sequence[An
             values.append(value)
             errors.append(None)
             latencies.extend(lat)
-        except TransportFailure as exc:
+        except SampleFailed as exc:
             values.append({"op": item.get("op"), "failed": exc.error})
             errors.append(exc.error)
         except MalformedBody:

@@ -20,7 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from farm.probes.storage.profile import StorageProfile
-from farm.probes.storage.store import s3_client
+from farm.probes.storage.store import BUCKET, SEEDED, s3_client, seed
 
 CHUNK = 256 * 1024
 MAX_PAGE = 1000
@@ -34,11 +34,24 @@ def _json(doc: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(doc), status, media_type="application/json")
 
 
+def seed_or_say(endpoint: str) -> None:
+    """`--seed-store`: the demo objects into the store before serving (idempotent), or one line why not."""
+    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+
+    try:
+        seed(endpoint)
+    except (BotoCoreError, ClientError) as exc:
+        raise ValueError(f"--seed-store: cannot seed {SEEDED} objects into bucket {BUCKET!r} at {endpoint}: "
+                         f"{exc}") from None
+
+
 def routes(profile: StorageProfile, knobs: dict[str, Any]) -> list[BaseRoute]:
     endpoint = knobs.get("s3_endpoint")
     if not endpoint:
         raise ValueError("the storage demo gateway needs --s3-endpoint URL (an S3 API server; `farm demo` starts "
                          "one)")
+    if knobs.get("seed_store"):
+        seed_or_say(str(endpoint))
     s3 = s3_client(str(endpoint))
     quoted = str(knobs.get("etag_style") or "quoted") == "quoted"
     default_type = knobs.get("default_content_type")

@@ -24,6 +24,7 @@ class StorageProfile(Profile):
     modified_field: str = "last_modified"
     next_path: str = "next"                 # the continuation (null or absent on the last page)
     error_code_path: str = "error"          # where an error body names its code
+    bucket_missing_code: str = "NoSuchBucket"  # the code of a 404 for a bucket that does not exist
 
     def object_url(self, base: str, bucket: str, key: str) -> str:
         return f"{base.rstrip('/')}{self.path}/{quote(bucket, safe='')}/{quote(key, safe='/')}"
@@ -52,6 +53,11 @@ class StorageProfile(Profile):
                                         for e in entries])
         set_path(doc, self.next_path, token)
         return doc
+
+    def error_code(self, doc: Any) -> str | None:
+        """The code an error body names at `error_code_path`; None when the body is not this profile's error."""
+        code = get_path(doc, self.error_code_path) if isinstance(doc, dict) else None
+        return code if isinstance(code, str) and code else None
 
     def error_body(self, code: str, message: str) -> dict[str, Any]:
         doc: dict[str, Any] = {}
