@@ -167,11 +167,12 @@ class StorageProbe(Probe):
                                  options=options)
         ops, legacy_errors = errors.get("op") or [], errors["legacy_error"]
         objects, top = objects_unserved(ops, legacy_errors) if len(ops) == len(legacy_errors) else (0, None)
-        if verdict.outcome != "PASS" or not objects:
+        if verdict.outcome == "FAIL" or not objects:
             return verdict
-        # Batches without an object input escape mark_unserved (small batches): still no PASS on listings alone.
-        reason = (f"legacy served none of the {objects:,} object inputs ({top}): the listings and missing keys "
-                  f"that agreed say nothing about the store; check --bucket and that the store is seeded")
+        # Batches without an object input escape mark_unserved (small batches): still no PASS on listings alone
+        # (and this says why better than the shared rule on legacy errors would).
+        reason = (f"INCONCLUSIVE: legacy served none of the {objects:,} object inputs ({top}): the listings and "
+                  "missing keys that agreed say nothing about the store; check --bucket and that the store is seeded")
         return dataclasses.replace(verdict, outcome="INCONCLUSIVE", reason=reason)
 
     # --- demo --------------------------------------------------------------------------------------
