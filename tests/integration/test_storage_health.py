@@ -74,7 +74,8 @@ def test_an_empty_store_and_a_wrong_bucket_stop_with_exit_4_never_pass(gateways:
                  "--json")
     out = json.loads(result.stdout)
     assert result.exit_code == 3 and out["verdict"] == "INCONCLUSIVE", result.output
-    assert out["reason"].startswith("INCONCLUSIVE: legacy served none of the 1 object inputs (not_found)"), out["reason"]
+    assert out["reason"].startswith("INCONCLUSIVE: legacy served none of the 1 object inputs (not_found)"), \
+        out["reason"]
 
 
 def test_a_wrong_profile_or_a_gateway_of_another_probe_is_exit_4(gateways: dict[str, GatewayProcess],
