@@ -59,13 +59,19 @@ def audit_group(
         raise UsageError("missing --root (or a subcommand: compare, fixture)")
     from farm.audit.audit import baseline_log_path, run_audit
     from farm.audit.baselines import append_baseline as append
+    from farm.audit.phases import ALL_PHASES
     from farm.audit.profile import AuditProfile
     from farm.audit.report import format_report
 
     profile = _profile(ctx, profile_name)
     assert isinstance(profile, AuditProfile)
+    selected = _parse_phases(phases)
+    if append_baseline and tuple(selected) != ALL_PHASES:
+        # a partial entry would become the next full run's baseline, every metric it lacks then NEW_METRIC
+        raise UsageError(f"--append-baseline needs all phases 0-7 (got --phases {phases}): a baseline entry "
+                         "is a whole audit")
     log = Path(baseline_log) if baseline_log else baseline_log_path(root, profile)
-    report = run_audit(root, profile, phases=_parse_phases(phases), log_path=log)
+    report = run_audit(root, profile, phases=selected, log_path=log)
     markdown = format_report(report)
     if out:
         _write_text(out, markdown)
@@ -83,13 +89,21 @@ def audit_group(
 
 
 def _parse_phases(spec: str) -> list[int]:
+    from farm.audit.phases import ALL_PHASES
+
     out: set[int] = set()
-    try:
-        for part in spec.split(","):
-            lo, _, hi = part.strip().partition("-")
-            out.update(range(int(lo), int(hi or lo) + 1))
-    except ValueError:
-        raise UsageError(f"--phases: expected numbers like 0,3,4 or 0-7, got {spec!r}") from None
+    expected = f"--phases: expected phases 0 to 7 like 0,3,4 or 0-7, got {spec!r}"
+    for part in spec.split(","):
+        lo, dash, hi = part.strip().partition("-")
+        try:
+            first, last = int(lo), int(hi if dash else lo)
+        except ValueError:
+            raise UsageError(expected) from None
+        if last < first:  # `7-0` selects nothing: say so rather than audit nothing
+            raise UsageError(f"--phases: range {part.strip()!r} is reversed (did you mean {last}-{first}?)")
+        if first not in ALL_PHASES or last not in ALL_PHASES:
+            raise UsageError(expected)
+        out.update(range(first, last + 1))
     return sorted(out)
 
 
