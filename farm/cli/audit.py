@@ -23,6 +23,11 @@ def _write_text(path: str, text: str) -> None:
         raise UsageError(f"cannot write {path!r}: {exc.strerror or exc}") from None
 
 
+def _warn(message: str | None) -> None:
+    if message:
+        click.echo(f"farm: warning: {message}", err=True)
+
+
 def _profile(ctx: click.Context, name: str | None) -> object:
     from farm.audit.profile import profile_from_config
 
@@ -59,7 +64,8 @@ def audit_group(
         raise UsageError("missing --root (or a subcommand: compare, fixture)")
     from farm.audit.audit import baseline_log_path, run_audit
     from farm.audit.baselines import append_baseline as append
-    from farm.audit.phases import ALL_PHASES
+    from farm.audit.baselines import load_log, not_a_log
+    from farm.audit.phases import ALL_PHASES, check_root
     from farm.audit.profile import AuditProfile
     from farm.audit.report import format_report
 
@@ -71,7 +77,12 @@ def audit_group(
         raise UsageError(f"--append-baseline needs all phases 0-7 (got --phases {phases}): a baseline entry "
                          "is a whole audit")
     log = Path(baseline_log) if baseline_log else baseline_log_path(root, profile)
-    report = run_audit(root, profile, phases=selected, log_path=log)
+    check_root(root)  # before the log under it: a root that is a file is named as the root
+    history = load_log(log)
+    if append_baseline and history.foreign:  # refused now, not after the audit (append_baseline checks again)
+        raise not_a_log(log)
+    _warn(history.garbage())
+    report = run_audit(root, profile, phases=selected, log=history)
     markdown = format_report(report)
     if out:
         _write_text(out, markdown)
@@ -83,7 +94,7 @@ def audit_group(
         click.echo(markdown, nl=False)
     if append_baseline:
         url = None if no_mirror else config_from(ctx).database_url
-        entry = append(log, report.envelope(), database_url=url)
+        entry = append(log, report.envelope(), database_url=url, warn=_warn)
         click.echo(f"baseline appended to {log} (line {entry.seq + 1})", err=True)
     ctx.exit(_EXIT[report.verdict])
 
@@ -125,7 +136,10 @@ def compare_cmd(ctx: click.Context, a: str, b: str, strict: bool, profile_name: 
 
     profile = _profile(ctx, profile_name)
     assert isinstance(profile, AuditProfile)
-    cmp = compare_metrics(resolve_side(a, profile), resolve_side(b, profile))
+    side_a, side_b = resolve_side(a, profile), resolve_side(b, profile)
+    for side in (side_a, side_b):
+        _warn(side.warning)
+    cmp = compare_metrics(side_a, side_b)
     text = format_comparison(cmp, strict)
     if out:
         _write_text(out, text)
@@ -166,7 +180,7 @@ def import_cmd(ctx: click.Context, file: str, log_path: str | None) -> None:
     """Mirror every line of a baseline log FILE into the database (replacing an earlier import of it)."""
     from farm.audit.mirror import import_log
 
-    n = import_log(config_from(ctx).database_url, file, log_path)
+    n = import_log(config_from(ctx).database_url, file, log_path, warn=_warn)
     click.echo(f"imported {n} baseline lines from {file}")
 
 
@@ -206,7 +220,9 @@ def drift_cmd(ctx: click.Context, log: str, profile_name: str | None) -> None:
 
     profile = _profile(ctx, profile_name)
     assert isinstance(profile, AuditProfile)
-    valid = load_log(log).valid
+    loaded = load_log(log)
+    _warn(loaded.garbage())
+    valid = loaded.valid
     if not valid:
         raise UsageError(f"{log!r} holds no baseline entries")
     history = [e.metrics for e in valid[:-1]]

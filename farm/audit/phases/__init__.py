@@ -77,4 +77,4 @@ def run_phase(root: str, phase: int, profile: AuditProfile) -> PhaseResult:
     return run_phases(root, profile, (phase,))[0]
 
 
-__all__ = ["ALL_PHASES", "PHASES", "run_phase", "run_phases"]
+__all__ = ["ALL_PHASES", "PHASES", "check_root", "run_phase", "run_phases"]
