@@ -23,6 +23,7 @@ from farm.audit.layout import BASELINES
 from farm.audit.phases import ALL_PHASES, run_phases
 from farm.audit.profile import AuditProfile
 from farm.audit.result import AuditReport, PhaseResult
+from farm.audit.scan import Progress
 
 IMPLEMENTATION = "farm-python"
 
@@ -64,12 +65,13 @@ def assemble(
 def run_audit(
     root: str, profile: AuditProfile | None = None, *, phases: Iterable[int] = ALL_PHASES,
     log_path: str | Path | None = None, host: str | None = None, log: BaselineLog | None = None,
+    progress: Progress | None = None,
 ) -> AuditReport:
     """Run the phases over `root` and compare with the baseline log: `log` when the caller loaded it already,
     else the one at `log_path` (default: the profile's log path)."""
     profile = profile or AuditProfile()
     started = now_iso()
-    results = run_phases(root, profile, phases)
+    results = run_phases(root, profile, phases, progress)
     if log is None:
         log = load_log(log_path if log_path is not None else baseline_log_path(root, profile))
     last = log.last()

@@ -7,6 +7,7 @@ dataset, so a full audit reads each file once and memory stays flat however larg
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -26,6 +27,16 @@ MAX_OFFENDERS = 10
 
 READ_BYTES = 1 << 20  # the file is read from disk in ~1 MiB blocks ...
 BATCH_BYTES = 1 << 15  # ... and handed to the phases ~32 KiB of lines at a time, so a batch stays in cache
+
+
+class Progress(Protocol):
+    """Where a long audit says how far it is (the CLI's bar on a terminal); the audit never needs one."""
+
+    def stage(self, description: str, total_bytes: int | None = None) -> None:
+        """A new stage (a phase, the shared scan), with the bytes it will read when known."""
+
+    def advance(self, nbytes: int) -> None:
+        """`nbytes` more of the stage's bytes read."""
 
 
 class Fold(Protocol):
@@ -143,12 +154,15 @@ class FileStats:
 
 
 def iter_batches(root: str | Path, rel: str, stats: FileStats | None = None,
-                 readable: Callable[[Batch], Batch] | None = None) -> Iterator[Batch]:
+                 readable: Callable[[Batch], Batch] | None = None,
+                 advance: Callable[[int], None] | None = None) -> Iterator[Batch]:
     """The file's lines in parsed batches, streamed (about `BATCH_BYTES` of text at a time); `readable` (a
-    `Schema.readable`) moves the records that fail their schema to the bad lines."""
+    `Schema.readable`) moves the records that fail their schema to the bad lines; `advance` hears the bytes."""
     first = 1
     with open(Path(root) / rel, "rb", buffering=READ_BYTES) as fh:
         for block, terminated in _blocks(fh):
+            if advance is not None:
+                advance(len(block) + terminated)
             batch, n = _parse(rel, first, block, terminated)
             if readable is not None:
                 batch = readable(batch)
@@ -162,7 +176,8 @@ def iter_batches(root: str | Path, rel: str, stats: FileStats | None = None,
         stats.blank = stats.lines - stats.records - stats.bad
 
 
-def scan(root: str | Path, profile: AuditProfile, folds: Sequence[Fold]) -> list[PhaseResult]:
+def scan(root: str | Path, profile: AuditProfile, folds: Sequence[Fold],
+         progress: Progress | None = None) -> list[PhaseResult]:
     """Feed every batch of the datasets the folds read to those folds, each file read and parsed once, and
     only its readable records (`farm.audit.schema`): every fold skips the lines phase 1 reports. Each result
     lists the files of its datasets with their line counts (`PhaseResult.files`)."""
@@ -171,6 +186,11 @@ def scan(root: str | Path, profile: AuditProfile, folds: Sequence[Fold]) -> list
     files = {d: resolve(root, profile.paths[d]) for d in SCAN_ORDER if d in wanted}
     for fold in folds:
         fold.start({d: files[d] for d in fold.datasets})
+    advance = None
+    if progress is not None:
+        total = sum(os.path.getsize(Path(root) / rel) for paths in files.values() for rel in paths)
+        progress.stage(f"scanning {sum(map(len, files.values()))} files", total)
+        advance = progress.advance
     stats: list[FileStats] = []
     for dataset, paths in files.items():
         feeders = [f.feed for f in folds if dataset in f.datasets]
@@ -180,7 +200,7 @@ def scan(root: str | Path, profile: AuditProfile, folds: Sequence[Fold]) -> list
         for rel in paths:
             st = FileStats(dataset, rel)
             stats.append(st)
-            for batch in iter_batches(root, rel, st, readable):
+            for batch in iter_batches(root, rel, st, readable, advance):
                 for feed in feeders:
                     feed(dataset, batch)
     results = []

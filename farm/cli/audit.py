@@ -68,6 +68,7 @@ def audit_group(
     from farm.audit.phases import ALL_PHASES, check_root
     from farm.audit.profile import AuditProfile
     from farm.audit.report import format_report
+    from farm.cli.audit_progress import audit_progress
 
     profile = _profile(ctx, profile_name)
     assert isinstance(profile, AuditProfile)
@@ -82,7 +83,8 @@ def audit_group(
     if append_baseline and history.foreign:  # refused now, not after the audit (append_baseline checks again)
         raise not_a_log(log)
     _warn(history.garbage())
-    report = run_audit(root, profile, phases=selected, log=history)
+    with audit_progress() as progress:
+        report = run_audit(root, profile, phases=selected, log=history, progress=progress)
     markdown = format_report(report)
     if out:
         _write_text(out, markdown)
