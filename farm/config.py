@@ -169,6 +169,20 @@ def _parse_schedules(source: str, items: Any) -> tuple[ScheduleConfig, ...]:
     return tuple(out)
 
 
+def _parse_audit(source: str, table: Any) -> dict[str, dict[str, Any]]:
+    """`[audit]`: only `profiles`, a table of tables; each profile is validated now (by the module that owns
+    profiles), so a bad one is an error naming its key on any command, not a crash on the day it is used."""
+    audit = _expect(source, "audit", table, dict, "a table")
+    _check_keys(source, "audit.", audit, {"profiles"})
+    profiles = _expect(source, "audit.profiles", audit.get("profiles", {}), dict, "a table of audit profiles")
+    for name, body in profiles.items():
+        _expect(source, f"audit.profiles.{name}", body, dict, "a table")
+        from farm.audit.profile import parse_profile  # late, and only when used: keeps config light, no cycle
+
+        parse_profile(name, body, source)
+    return {name: dict(body) for name, body in profiles.items()}
+
+
 def parse_config(data: dict[str, Any], source: str) -> FarmConfig:
     """Validate a parsed TOML document; raise `ConfigError` on the first problem."""
     _check_keys(
@@ -192,7 +206,6 @@ def parse_config(data: dict[str, Any], source: str) -> FarmConfig:
         if fld is not None:
             _expect(source, f"corpora.{name}.field", fld, str, "a field name")
         corpora[name] = CorpusConfig(name, path, fld)
-    audit = _expect(source, "audit", data.get("audit", {}), dict, "a table")
     config = FarmConfig(
         source=source,
         database_url=_expect(source, "database.url", database.get("url", DEFAULT_DATABASE_URL), str, "a URL"),
@@ -203,7 +216,7 @@ def parse_config(data: dict[str, Any], source: str) -> FarmConfig:
         corpora=corpora,
         thresholds=_parse_thresholds(source, data.get("thresholds", {})),
         schedules=_parse_schedules(source, data.get("schedules", [])),
-        audit_profiles={k: dict(v) for k, v in audit.get("profiles", {}).items()},
+        audit_profiles=_parse_audit(source, data.get("audit", {})),
         raw=data,
     )
     if "gateways" not in data:

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from farm import __version__
-from farm.audit.baselines import load_log
+from farm.audit.baselines import BaselineLog, load_log
 from farm.audit.drift import DriftRules, drift_table
 from farm.audit.layout import BASELINES
 from farm.audit.phases import ALL_PHASES, run_phases
 from farm.audit.profile import AuditProfile
 from farm.audit.result import AuditReport, PhaseResult
+from farm.audit.scan import Progress
 
 IMPLEMENTATION = "farm-python"
 
@@ -63,13 +64,16 @@ def assemble(
 
 def run_audit(
     root: str, profile: AuditProfile | None = None, *, phases: Iterable[int] = ALL_PHASES,
-    log_path: str | Path | None = None, host: str | None = None,
+    log_path: str | Path | None = None, host: str | None = None, log: BaselineLog | None = None,
+    progress: Progress | None = None,
 ) -> AuditReport:
-    """Run the phases over `root` and compare with the baseline log (default: the profile's log path)."""
+    """Run the phases over `root` and compare with the baseline log: `log` when the caller loaded it already,
+    else the one at `log_path` (default: the profile's log path)."""
     profile = profile or AuditProfile()
     started = now_iso()
-    results = run_phases(root, profile, phases)
-    log = load_log(log_path if log_path is not None else baseline_log_path(root, profile))
+    results = run_phases(root, profile, phases, progress)
+    if log is None:
+        log = load_log(log_path if log_path is not None else baseline_log_path(root, profile))
     last = log.last()
     return assemble(
         results, root=root, host=host, history=log.history(), rules=DriftRules.from_mapping(profile.drift),

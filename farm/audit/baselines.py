@@ -6,8 +6,9 @@
 - Append is atomic: the whole line goes out in one `os.write` on an `O_APPEND` descriptor, under an exclusive
   `fcntl.flock` on the log, so concurrent appenders are serialised and a killed writer leaves either the
   whole line or nothing. A torn final line (no trailing newline, not valid JSON: a writer that crashed some
-  other way) is ignored by `load_log` and cut off by the next append; an unterminated final line that *is*
-  a valid envelope is kept and terminated before the new line.
+  other way) is ignored by `load_log` and cut off by the next append (with a warning); an unterminated final
+  line that *is* a valid envelope is kept and terminated before the new line. A non-empty file with no
+  baseline entry is not a log: append refuses it rather than cut its last line.
 - Appends may be mirrored into the `audit_baselines` table: each append reconciles the mirror with the whole
   file (the source of truth) under the same lock (`farm.audit.mirror`); `import_log` / `export_log`
   round-trip a log through the database byte for byte.
@@ -17,9 +18,10 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from typing import Any
 import orjson
 
 from farm.audit.paths import path_problem
-from farm.errors import UsageError
+from farm.errors import FarmError, UsageError, outage, user_error
 
 _TIME_KEYS = ("timestamp", "recorded_at", "ts", "time")
 _IMPL_KEYS = ("implementation", "runtime", "impl")
@@ -103,6 +105,22 @@ class BaselineLog:
     def to_bytes(self) -> bytes:
         return b"".join(e.raw for e in self.entries)
 
+    @property
+    def foreign(self) -> bool:
+        """Not empty (blank lines aside) yet no baseline entry: some other file, never to be appended to."""
+        return not self.valid and (bool(self.torn.strip()) or any(e.raw.strip() for e in self.entries))
+
+    def garbage(self) -> str | None:
+        """One line naming the lines that are not baseline entries (blank lines aside) and the first of them,
+        or None: the loader ignores them, so whoever reads the log says so rather than hide them."""
+        bad = [e.seq + 1 for e in self.entries if not e.valid and e.raw.strip()]
+        if self.torn:
+            bad.append(len(self.entries) + 1)
+        if not bad:
+            return None
+        lines = "1 line is" if len(bad) == 1 else f"{len(bad)} lines are"
+        return f"{self.path}: {lines} not a baseline entry and ignored (first at {self.path}:{bad[0]})"
+
 
 def parse_envelope(raw: bytes) -> dict[str, Any] | None:
     """The envelope on one line, or None when it is not a JSON object with a `metrics` object."""
@@ -168,27 +186,41 @@ def encode_envelope(envelope: Mapping[str, Any]) -> bytes:
     return orjson.dumps(dict(envelope), option=orjson.OPT_SORT_KEYS) + b"\n"
 
 
-def _scan_fd(fd: int) -> tuple[int, int, int]:
-    """(complete lines, file size, offset just past the last newline) of an open log."""
+def _read_fd(fd: int) -> bytes:
     size = os.fstat(fd).st_size
-    lines, last_nl, pos = 0, 0, 0
+    parts, pos = [], 0
     while pos < size:
         chunk = os.pread(fd, 1 << 20, pos)
         if not chunk:
             break
-        lines += chunk.count(b"\n")
-        idx = chunk.rfind(b"\n")
-        if idx >= 0:
-            last_nl = pos + idx + 1
+        parts.append(chunk)
         pos += len(chunk)
-    return lines, size, last_nl
+    return b"".join(parts)
+
+
+class MirrorFailed(FarmError):
+    """The line is in the file but the database mirror could not be updated (exit 2, a service down)."""
+
+
+def not_a_log(path: str | Path) -> UsageError:
+    return UsageError(f"refusing to append to {str(path)!r}: it is not empty and holds no baseline entry "
+                      "(not a baseline log?)")
+
+
+def _warn_log(message: str) -> None:
+    logging.getLogger(__name__).warning("%s", message)
 
 
 def append_baseline(
     path: str | Path, envelope: Mapping[str, Any], *, database_url: str | None = None,
+    warn: Callable[[str], None] = _warn_log,
 ) -> BaselineEntry:
     """Append one envelope atomically (see the module doc); with a database URL, reconcile the mirror with the
-    file (this line and any an earlier, killed appender left unmirrored) before releasing the lock."""
+    file (this line and any an earlier, killed appender left unmirrored) before releasing the lock.
+
+    Refuses (UsageError) a non-empty file holding no baseline entry: it is some other file, and cutting its
+    unterminated last line as "torn" would destroy data. A torn final line of a real log is cut and `warn`
+    says so."""
     p = Path(path)
     line = encode_envelope(envelope)
     try:
@@ -199,23 +231,41 @@ def append_baseline(
         raise UsageError(f"cannot append to baseline log {str(p)!r}: {why}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        lines, size, last_nl = _scan_fd(fd)
-        payload = line
-        if size > last_nl:  # an unterminated final line
-            tail = os.pread(fd, size - last_nl, last_nl)
-            if parse_envelope(tail) is not None:
-                payload, lines = b"\n" + line, lines + 1
-            else:
-                os.ftruncate(fd, last_nl)
+        data = _read_fd(fd)  # under the lock: what is decided below is what gets appended to
+        last_nl = data.rfind(b"\n") + 1
+        complete, tail = data[:last_nl].splitlines(keepends=True), data[last_nl:]
+        tail_valid = bool(tail) and parse_envelope(tail) is not None
+        if data.strip() and not tail_valid and not any(parse_envelope(raw) is not None for raw in complete):
+            raise not_a_log(p)
+        lines, payload = len(complete), line
+        if tail_valid:  # an unterminated but whole entry: keep it, terminate it
+            payload, lines = b"\n" + line, lines + 1
+        elif tail:
+            os.ftruncate(fd, last_nl)
+            warn(f"{p}: cut a torn final line ({len(tail)} bytes, not a baseline entry: a writer died mid-line) "
+                 f"before appending")
         written = os.write(fd, payload)
         if written != len(payload):  # a full disk: never leave a partial line behind
             os.ftruncate(fd, os.fstat(fd).st_size - written)
             raise UsageError(f"could not append to {p}: short write ({written} of {len(payload)} bytes)")
         os.fsync(fd)
         if database_url:  # still under the lock: the mirror catches up with the whole file, not just this line
-            from farm.audit.mirror import reconcile_locked
-
-            reconcile_locked(database_url, p)
+            _mirror(database_url, p, lines + 1)
     finally:
         os.close(fd)  # closing releases the lock
     return BaselineEntry(lines, line, dict(envelope))
+
+
+def _mirror(database_url: str, p: Path, line_no: int) -> None:
+    from farm.audit.mirror import reconcile_locked
+
+    try:
+        reconcile_locked(database_url, p)
+    except Exception as exc:
+        # The line is already in the file (the source of truth): a retry of the audit would append it twice.
+        why = outage(exc) or user_error(exc) or (str(exc).strip().splitlines() or [type(exc).__name__])[0][:240]
+        raise MirrorFailed(
+            f"baseline appended to {p} (line {line_no}), but the database mirror was not updated ({why}); do not "
+            f"re-run the audit for it: the next --append-baseline to this log or `farm baselines import {p}` "
+            "brings the mirror level"
+        ) from exc

@@ -26,6 +26,7 @@ class Side:
     label: str
     metrics: dict[str, Any]
     implementation: str | None
+    warning: str | None = None  # lines of its log that are not entries (`BaselineLog.garbage`)
 
 
 @dataclass(frozen=True)
@@ -88,18 +89,19 @@ def side_from_log(spec: str) -> Side:
         raise UsageError(f"{path!r} is not a baseline log file: {problem}")
     if not Path(path).is_file():
         raise UsageError(f"{path!r} is not a baseline log file")
-    valid = load_log(path).valid
+    log = load_log(path)
+    valid = log.valid
     if not valid:
         raise UsageError(f"{path!r} holds no baseline entries")
     if index is None:
         entry = valid[-1]
     else:
         by_seq = {e.seq: e for e in valid}
-        pick = index if index >= 0 else len(load_log(path).entries) + index
+        pick = index if index >= 0 else len(log.entries) + index
         if pick not in by_seq:
             raise UsageError(f"{spec!r}: no valid entry at line index {index}")
         entry = by_seq[pick]
-    return Side(f"{path} {entry.label}", entry.metrics, entry.implementation)
+    return Side(f"{path} {entry.label}", entry.metrics, entry.implementation, log.garbage())
 
 
 def resolve_side(spec: str, profile: AuditProfile | None = None) -> Side:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,13 +64,20 @@ def reconcile_log(database_url: str, file: str | Path, log_path: str | None = No
         return reconcile_locked(database_url, file, log_path)
 
 
-def import_log(database_url: str, file: str | Path, log_path: str | None = None) -> int:
+def import_log(database_url: str, file: str | Path, log_path: str | None = None,
+               warn: Callable[[str], None] | None = None) -> int:
     """Mirror every line of `file` under `log_path` (default: the file's absolute path), replacing what was
-    mirrored there before. Returns the number of lines. A torn final line is not imported."""
+    mirrored there before. Returns the number of lines. A torn final line is not imported; a file with no
+    baseline entry is refused (it is not a log); lines that are not entries are kept but `warn` names them."""
     if not Path(file).is_file():
         raise UsageError(f"baseline log {str(file)!r} not found")
     key = log_path or log_key(file)
     log = load_log(file)
+    if not log.valid:
+        raise UsageError(f"{str(file)!r} holds no baseline entry: nothing imported (not a baseline log?)")
+    garbage = log.garbage()
+    if garbage and warn is not None:
+        warn(garbage)
     return store.replace_log(database_url, key, [_line(key, e) for e in log.entries])
 
 

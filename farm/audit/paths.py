@@ -50,6 +50,28 @@ def path_problem(path: str | Path) -> str | None:
     return None
 
 
+def _unreadable(exc: OSError, rel_dir: str | None) -> str:
+    """Why a directory (`rel_dir`, or None: the path the problem is filed under) could not be listed or
+    searched: an unreadable one is named as such, never as missing."""
+    where = "directory" if rel_dir is None else f"directory {rel_dir.rstrip('/') or '.'}"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"{UNREADABLE} ({where})"
+    return f"{where}: {exc.strerror or exc}"
+
+
+def _blocked(base: Path, parts: list[str]) -> str | None:
+    """For a literal path under the root `base` that `lstat` cannot reach: why, naming the directory on the
+    way that cannot be searched; None when the path is simply absent."""
+    for i in range(len(parts)):
+        try:
+            os.lstat(base.joinpath(*parts[: i + 1]))
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                return None
+            return _unreadable(exc, "/".join(parts[:i]))
+    return None
+
+
 def _inside(real: str, root_real: str) -> bool:
     return real == root_real or real.startswith(root_real.rstrip(os.sep) + os.sep)
 
@@ -71,18 +93,20 @@ def _subdir(path: Path, rel: str, root_real: str, notes: list[tuple[str, str]]) 
     return True
 
 
-def _expand(base: Path, parts: list[str], rel: str, root_real: str, out: list[str],
-            notes: list[tuple[str, str]]) -> None:
+def _expand(base: Path, parts: list[str], rel: str, root_real: str, out: list[str], found: Discovery) -> None:
     """Match `parts` (pattern segments) under directory `base` (`rel` from the root); `**` never enters a
-    directory symlink (that is how a recursive glob loops: `scored/self -> .`)."""
+    directory symlink (that is how a recursive glob loops: `scored/self -> .`). A directory that cannot be
+    listed is a problem (`not readable`), never silently an empty match."""
     if not parts:
         return
+    notes = found.notes
     head, rest = parts[0], parts[1:]
     if head == "**":
-        _expand(base, rest, rel, root_real, out, notes)  # zero directories
+        _expand(base, rest, rel, root_real, out, found)  # zero directories
         try:
             entries = sorted(os.scandir(base), key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
+            found.problems.append((rel.rstrip("/") or ".", _unreadable(exc, None)))
             return
         for entry in entries:
             if entry.name.startswith("."):
@@ -92,21 +116,28 @@ def _expand(base: Path, parts: list[str], rel: str, root_real: str, out: list[st
                 if os.path.isdir(entry.path):
                     notes.append((sub, "directory symlink not followed by **"))
             elif entry.is_dir(follow_symlinks=False):
-                _expand(Path(entry.path), parts, f"{sub}/", root_real, out, notes)
+                _expand(Path(entry.path), parts, f"{sub}/", root_real, out, found)
         return
     if not glob.has_magic(head):
         names = [head] if os.path.lexists(base / head) else []
+        if not names:
+            try:
+                os.lstat(base / head)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ENOTDIR):  # `base` itself cannot be searched
+                    found.problems.append((rel.rstrip("/") or ".", _unreadable(exc, None)))
     else:
         try:
             names = sorted(e.name for e in os.scandir(base) if _match_segment(e.name, head))
-        except OSError:
+        except OSError as exc:
+            found.problems.append((rel.rstrip("/") or ".", _unreadable(exc, None)))
             return
     for name in names:
         sub = f"{rel}{name}"
         if not rest:
             out.append(sub)
         elif _subdir(base / name, sub, root_real, notes):
-            _expand(base / name, rest, f"{sub}/", root_real, out, notes)
+            _expand(base / name, rest, f"{sub}/", root_real, out, found)
 
 
 def discover(root: str | Path, pattern: str) -> Discovery:
@@ -120,9 +151,13 @@ def discover(root: str | Path, pattern: str) -> Discovery:
     candidates: list[str] = []
     root_real = os.path.realpath(base)
     if glob.has_magic(pattern):
-        _expand(base, parts, "", root_real, candidates, found.notes)
+        _expand(base, parts, "", root_real, candidates, found)
     elif os.path.lexists(base / pattern):
         candidates.append("/".join(parts))
+    else:
+        blocked = _blocked(base, parts)
+        if blocked is not None:  # a directory on the way cannot be searched: the file may well be there
+            found.problems.append(("/".join(parts), blocked))
     seen: dict[tuple[int, int], str] = {}
     def via_link(rel: str) -> bool:  # reached through a symlink somewhere on its path
         return os.path.relpath(os.path.realpath(base / rel), root_real) != os.path.normpath(rel)
@@ -157,6 +192,6 @@ def discover(root: str | Path, pattern: str) -> Discovery:
         seen[key] = rel
         found.files.append(rel)
     found.files.sort()
-    found.problems.sort()
+    found.problems = sorted(set(found.problems))  # `**` may meet one unreadable directory twice
     found.notes.sort()
     return found

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 _KEYS = {"paths", "fields", "values", "required", "materializer", "replay", "drift"}
 _MATERIALIZER_KEYS = {"command", "dry_run_flag", "outputs", "timeout_s"}
 _DRIFT_KEYS = {"abs_floor", "ratio", "sigma", "min_history", "invariants"}
+_REPLAY_KEYS = {"sample"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,42 @@ def _number(source: str, key: str, value: Any, minimum: float = 0.0) -> float:
     return float(value)
 
 
+def _integer(source: str, key: str, value: Any, minimum: int) -> int:
+    # 1.5 runs or 2.5 earlier runs has no meaning: an integer, never silently truncated
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(source, key, f"expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _positive(source: str, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(source, key, f"expected a number > 0, got {value!r}")
+    return float(value)
+
+
+def _unknown(source: str, prefix: str, table: dict[str, Any], allowed: set[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(source, f"{prefix}.{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _parse_drift(source: str, prefix: str, drift: dict[str, Any]) -> None:
+    """Range-check `drift`: the drift table divides by and takes the stdev over these, so a value out of range
+    would be a crash or a rule that never fires, found only on the day it matters."""
+    _unknown(source, prefix, drift, _DRIFT_KEYS)
+    for key, value in drift.items():
+        where = f"{prefix}.{key}"
+        if key == "invariants":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(source, where, "expected a list of metric names")
+        elif key == "min_history":
+            _integer(source, where, value, 2)  # a sample stdev needs two earlier runs
+        elif key == "sigma":
+            _positive(source, where, value)
+        else:
+            _number(source, where, value)
+
+
 def parse_profile(name: str, body: dict[str, Any], source: str) -> AuditProfile:
     """Validate one `[audit.profiles.NAME]` table (already parsed TOML)."""
     prefix = f"audit.profiles.{name}"
@@ -144,17 +181,10 @@ def parse_profile(name: str, body: dict[str, Any], source: str) -> AuditProfile:
             tuple(outputs), _number(source, f"{prefix}.materializer.timeout_s", mat.get("timeout_s", 300.0), 0.001),
         )
     replay = _table(source, f"{prefix}.replay", body.get("replay", {}))
-    sample = int(_number(source, f"{prefix}.replay.sample", replay.get("sample", 50), 1))
+    _unknown(source, f"{prefix}.replay", replay, _REPLAY_KEYS)
+    sample = _integer(source, f"{prefix}.replay.sample", replay.get("sample", 50), 1)
     drift = _table(source, f"{prefix}.drift", body.get("drift", {}))
-    for key, value in drift.items():
-        if key not in _DRIFT_KEYS:
-            allowed = ", ".join(sorted(_DRIFT_KEYS))
-            raise ConfigError(source, f"{prefix}.drift.{key}", f"unknown key (allowed: {allowed})")
-        if key == "invariants":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(source, f"{prefix}.drift.invariants", "expected a list of metric names")
-        else:
-            _number(source, f"{prefix}.drift.{key}", value)
+    _parse_drift(source, f"{prefix}.drift", drift)
     return AuditProfile(
         name=name, paths=paths, fields=fields, verdict_values=verdicts, required=tuple(required),
         materializer=materializer, replay_sample=sample, drift=dict(drift),

@@ -110,12 +110,13 @@ class AuditReport:
 
     @property
     def verdict(self) -> str:
-        """FAIL when a required check fails, INCONCLUSIVE when one could not decide, else PASS (no required
-        check at all is FAIL: nothing was shown)."""
+        """FAIL when a required check fails, INCONCLUSIVE when one could not decide, else PASS. With no
+        required check at all (`--phases 5-7`) INCONCLUSIVE: the required checks decide PASS, and nothing
+        shown is not a pass (as a firewall with nothing to check), nor a failure of what ran."""
         required = self.required_checks
-        if not required or any(c.status == FAIL for c in required):
+        if any(c.status == FAIL for c in required):
             return FAIL
-        if any(c.status != PASS for c in required):
+        if not required or any(c.status != PASS for c in required):
             return INCONCLUSIVE
         return PASS
 
@@ -131,6 +132,11 @@ class AuditReport:
         """One honest line: `PASS (8/8 required), 3 advisory FAIL`; required failures and inconclusive checks
         counted apart, advisory failures always shown."""
         required = self.required_checks
+        if not required:
+            ran = ", ".join(str(p.phase) for p in self.phases) or "none"
+            text = f"{self.verdict} (no required check in the phases run: {ran})"
+            advisory = len(self.advisory_failed)
+            return text + (f", {advisory} advisory FAIL" if advisory else "")
         ok = sum(c.status == PASS for c in required)
         text = f"{self.verdict} ({ok}/{len(required)} required pass"
         undecided = sum(c.status == INCONCLUSIVE for c in required)

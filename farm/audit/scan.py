@@ -7,18 +7,20 @@ dataset, so a full audit reads each file once and memory stays flat however larg
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator, Sequence
-from operator import itemgetter, methodcaller
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 import orjson
 
+from farm.audit.batch import BadLine, Batch
 from farm.audit.layout import SCAN_ORDER
 from farm.audit.paths import discover
 from farm.audit.profile import AuditProfile
 from farm.audit.result import FAIL, PASS, Check, PhaseResult
+from farm.audit.schema import Schema
 
 MAX_OFFENDERS = 10
 
@@ -27,75 +29,14 @@ READ_BYTES = 1 << 20  # the file is read from disk in ~1 MiB blocks ...
 BATCH_BYTES = 1 << 15  # ... and handed to the phases ~32 KiB of lines at a time, so a batch stays in cache
 
 
-class BadLine:
-    """A line that is not a JSON object (only phase 1 reports these; other phases skip them)."""
+class Progress(Protocol):
+    """Where a long audit says how far it is (the CLI's bar on a terminal); the audit never needs one."""
 
-    __slots__ = ("no", "reason")
+    def stage(self, description: str, total_bytes: int | None = None) -> None:
+        """A new stage (a phase, the shared scan), with the bytes it will read when known."""
 
-    def __init__(self, no: int, reason: str) -> None:
-        self.no, self.reason = no, reason
-
-
-class Batch:
-    """About `BATCH_BYTES` of consecutive lines of one file, parsed: `recs` are the JSON objects, `bad` the rest.
-
-    Phases work on whole batches with C-level operations (`map`, `str.join`, set algebra, `Counter`) and only
-    walk records one by one in Python when a batch has something to report. A column (`cols`), its text
-    (`joined`) and its distinct values (`distinct`) are computed once per batch and shared by every phase that
-    reads them.
-    """
-
-    __slots__ = ("_absent", "_cols", "_distinct", "_joined", "_keys", "bad", "first", "memo", "nos", "recs", "rel")
-
-    def __init__(self, rel: str, first: int, recs: list[dict[str, Any]], nos: list[int] | None,
-                 bad: list[BadLine]) -> None:
-        self.rel, self.first, self.recs, self.nos, self.bad = rel, first, recs, nos, bad
-        self._cols: dict[str, list[Any]] = {}
-        self._joined: dict[str, str | None] = {}
-        self._distinct: dict[str, set[str] | None] = {}
-        self._absent: set[str] = set()
-        self._keys: dict[str, str] | None = None
-        self.memo: dict[tuple[str, ...], Any] = {}  # per-batch results shared by the folds of one scan
-
-    def line(self, i: int) -> int:
-        """The 1-based line number of `recs[i]`."""
-        return self.nos[i] if self.nos is not None else self.first + i
-
-    def cols(self, keys: Sequence[str]) -> list[list[Any]]:
-        """The records' values for each of `keys` (`rec.get(key)`: None where a record lacks the key)."""
-        cache = self._cols
-        for key in keys:
-            if key not in cache:
-                if self._keys is None:  # the parser's own key objects: lookups then match by identity
-                    self._keys = {k: k for k in self.recs[0]} if self.recs else {}
-                own = self._keys.get(key, key)
-                try:
-                    cache[key] = list(map(itemgetter(own), self.recs))
-                except KeyError:
-                    self._absent.add(key)
-                    cache[key] = list(map(methodcaller("get", own), self.recs))
-        return [cache[key] for key in keys]
-
-    def lacks(self, keys: Sequence[str]) -> bool:
-        """True when some record has no value for one of `keys` (after `cols(keys)`)."""
-        return not self._absent.isdisjoint(keys)
-
-    def joined(self, key: str) -> str | None:
-        """The column of `key` joined with newlines when every value is a string, else None."""
-        cache = self._joined
-        if key not in cache:
-            try:
-                cache[key] = "\n".join(self.cols((key,))[0])
-            except TypeError:
-                cache[key] = None
-        return cache[key]
-
-    def distinct(self, key: str) -> set[str] | None:
-        """The distinct values of the column of `key` when every value is a string, else None."""
-        cache = self._distinct
-        if key not in cache:
-            cache[key] = None if self.joined(key) is None else set(self._cols[key])
-        return cache[key]
+    def advance(self, nbytes: int) -> None:
+        """`nbytes` more of the stage's bytes read."""
 
 
 class Fold(Protocol):
@@ -198,7 +139,8 @@ def _parse(rel: str, first: int, block: bytes, terminated: bool) -> tuple[Batch,
 
 class FileStats:
     """What one file held: lines (a final line without a newline counts), blank lines (only spaces, tabs, CR),
-    JSON-object records and bad lines (not JSON, or not an object). lines = blank + records + bad."""
+    readable records and bad lines (`farm.audit.schema`: not JSON, not an object, or not its dataset's schema;
+    the lines phase 1 counts). lines = blank + records + bad."""
 
     __slots__ = ("bad", "blank", "dataset", "lines", "path", "records")
 
@@ -211,12 +153,19 @@ class FileStats:
                 "records": self.records, "bad": self.bad}
 
 
-def iter_batches(root: str | Path, rel: str, stats: FileStats | None = None) -> Iterator[Batch]:
-    """The file's lines in parsed batches, streamed (about `BATCH_BYTES` of text at a time)."""
+def iter_batches(root: str | Path, rel: str, stats: FileStats | None = None,
+                 readable: Callable[[Batch], Batch] | None = None,
+                 advance: Callable[[int], None] | None = None) -> Iterator[Batch]:
+    """The file's lines in parsed batches, streamed (about `BATCH_BYTES` of text at a time); `readable` (a
+    `Schema.readable`) moves the records that fail their schema to the bad lines; `advance` hears the bytes."""
     first = 1
     with open(Path(root) / rel, "rb", buffering=READ_BYTES) as fh:
         for block, terminated in _blocks(fh):
+            if advance is not None:
+                advance(len(block) + terminated)
             batch, n = _parse(rel, first, block, terminated)
+            if readable is not None:
+                batch = readable(batch)
             if stats is not None:
                 stats.lines += n
                 stats.records += len(batch.recs)
@@ -227,20 +176,31 @@ def iter_batches(root: str | Path, rel: str, stats: FileStats | None = None) -> 
         stats.blank = stats.lines - stats.records - stats.bad
 
 
-def scan(root: str | Path, profile: AuditProfile, folds: Sequence[Fold]) -> list[PhaseResult]:
-    """Feed every batch of the datasets the folds read to those folds, each file read and parsed once. Each
-    result lists the files of its datasets with their line counts (`PhaseResult.files`)."""
+def scan(root: str | Path, profile: AuditProfile, folds: Sequence[Fold],
+         progress: Progress | None = None) -> list[PhaseResult]:
+    """Feed every batch of the datasets the folds read to those folds, each file read and parsed once, and
+    only its readable records (`farm.audit.schema`): every fold skips the lines phase 1 reports. Each result
+    lists the files of its datasets with their line counts (`PhaseResult.files`)."""
+    schema = Schema(profile)
     wanted = {d for f in folds for d in f.datasets}
     files = {d: resolve(root, profile.paths[d]) for d in SCAN_ORDER if d in wanted}
     for fold in folds:
         fold.start({d: files[d] for d in fold.datasets})
+    advance = None
+    if progress is not None:
+        total = sum(os.path.getsize(Path(root) / rel) for paths in files.values() for rel in paths)
+        progress.stage(f"scanning {sum(map(len, files.values()))} files", total)
+        advance = progress.advance
     stats: list[FileStats] = []
     for dataset, paths in files.items():
         feeders = [f.feed for f in folds if dataset in f.datasets]
+        def readable(batch: Batch, dataset: str = dataset) -> Batch:
+            return schema.readable(dataset, batch)
+
         for rel in paths:
             st = FileStats(dataset, rel)
             stats.append(st)
-            for batch in iter_batches(root, rel, st):
+            for batch in iter_batches(root, rel, st, readable, advance):
                 for feed in feeders:
                     feed(dataset, batch)
     results = []

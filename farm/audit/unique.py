@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from farm.audit.scan import Batch
+from farm.audit.batch import Batch
 
 _SHIFT = 32  # line numbers below 2^32 per file
 

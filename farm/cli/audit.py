@@ -23,6 +23,11 @@ def _write_text(path: str, text: str) -> None:
         raise UsageError(f"cannot write {path!r}: {exc.strerror or exc}") from None
 
 
+def _warn(message: str | None) -> None:
+    if message:
+        click.echo(f"farm: warning: {message}", err=True)
+
+
 def _profile(ctx: click.Context, name: str | None) -> object:
     from farm.audit.profile import profile_from_config
 
@@ -59,13 +64,27 @@ def audit_group(
         raise UsageError("missing --root (or a subcommand: compare, fixture)")
     from farm.audit.audit import baseline_log_path, run_audit
     from farm.audit.baselines import append_baseline as append
+    from farm.audit.baselines import load_log, not_a_log
+    from farm.audit.phases import ALL_PHASES, check_root
     from farm.audit.profile import AuditProfile
     from farm.audit.report import format_report
+    from farm.cli.audit_progress import audit_progress
 
     profile = _profile(ctx, profile_name)
     assert isinstance(profile, AuditProfile)
+    selected = _parse_phases(phases)
+    if append_baseline and tuple(selected) != ALL_PHASES:
+        # a partial entry would become the next full run's baseline, every metric it lacks then NEW_METRIC
+        raise UsageError(f"--append-baseline needs all phases 0-7 (got --phases {phases}): a baseline entry "
+                         "is a whole audit")
     log = Path(baseline_log) if baseline_log else baseline_log_path(root, profile)
-    report = run_audit(root, profile, phases=_parse_phases(phases), log_path=log)
+    check_root(root)  # before the log under it: a root that is a file is named as the root
+    history = load_log(log)
+    if append_baseline and history.foreign:  # refused now, not after the audit (append_baseline checks again)
+        raise not_a_log(log)
+    _warn(history.garbage())
+    with audit_progress() as progress:
+        report = run_audit(root, profile, phases=selected, log=history, progress=progress)
     markdown = format_report(report)
     if out:
         _write_text(out, markdown)
@@ -77,19 +96,27 @@ def audit_group(
         click.echo(markdown, nl=False)
     if append_baseline:
         url = None if no_mirror else config_from(ctx).database_url
-        entry = append(log, report.envelope(), database_url=url)
+        entry = append(log, report.envelope(), database_url=url, warn=_warn)
         click.echo(f"baseline appended to {log} (line {entry.seq + 1})", err=True)
     ctx.exit(_EXIT[report.verdict])
 
 
 def _parse_phases(spec: str) -> list[int]:
+    from farm.audit.phases import ALL_PHASES
+
     out: set[int] = set()
-    try:
-        for part in spec.split(","):
-            lo, _, hi = part.strip().partition("-")
-            out.update(range(int(lo), int(hi or lo) + 1))
-    except ValueError:
-        raise UsageError(f"--phases: expected numbers like 0,3,4 or 0-7, got {spec!r}") from None
+    expected = f"--phases: expected phases 0 to 7 like 0,3,4 or 0-7, got {spec!r}"
+    for part in spec.split(","):
+        lo, dash, hi = part.strip().partition("-")
+        try:
+            first, last = int(lo), int(hi if dash else lo)
+        except ValueError:
+            raise UsageError(expected) from None
+        if last < first:  # `7-0` selects nothing: say so rather than audit nothing
+            raise UsageError(f"--phases: range {part.strip()!r} is reversed (did you mean {last}-{first}?)")
+        if first not in ALL_PHASES or last not in ALL_PHASES:
+            raise UsageError(expected)
+        out.update(range(first, last + 1))
     return sorted(out)
 
 
@@ -111,7 +138,10 @@ def compare_cmd(ctx: click.Context, a: str, b: str, strict: bool, profile_name: 
 
     profile = _profile(ctx, profile_name)
     assert isinstance(profile, AuditProfile)
-    cmp = compare_metrics(resolve_side(a, profile), resolve_side(b, profile))
+    side_a, side_b = resolve_side(a, profile), resolve_side(b, profile)
+    for side in (side_a, side_b):
+        _warn(side.warning)
+    cmp = compare_metrics(side_a, side_b)
     text = format_comparison(cmp, strict)
     if out:
         _write_text(out, text)
@@ -152,7 +182,7 @@ def import_cmd(ctx: click.Context, file: str, log_path: str | None) -> None:
     """Mirror every line of a baseline log FILE into the database (replacing an earlier import of it)."""
     from farm.audit.mirror import import_log
 
-    n = import_log(config_from(ctx).database_url, file, log_path)
+    n = import_log(config_from(ctx).database_url, file, log_path, warn=_warn)
     click.echo(f"imported {n} baseline lines from {file}")
 
 
@@ -192,7 +222,9 @@ def drift_cmd(ctx: click.Context, log: str, profile_name: str | None) -> None:
 
     profile = _profile(ctx, profile_name)
     assert isinstance(profile, AuditProfile)
-    valid = load_log(log).valid
+    loaded = load_log(log)
+    _warn(loaded.garbage())
+    valid = loaded.valid
     if not valid:
         raise UsageError(f"{log!r} holds no baseline entries")
     history = [e.metrics for e in valid[:-1]]

@@ -18,7 +18,7 @@ from farm.audit.phases.p6_replay import ReplayFold
 from farm.audit.phases.p7_lineage import LineageFold
 from farm.audit.profile import AuditProfile
 from farm.audit.result import PhaseResult
-from farm.audit.scan import Fold, scan
+from farm.audit.scan import Fold, Progress, scan
 from farm.errors import UsageError
 
 PHASES: dict[int, str] = {
@@ -50,8 +50,10 @@ def check_root(root: str) -> None:
         raise UsageError(f"audit root {root!r} is not a directory: it is a file")
 
 
-def run_phases(root: str, profile: AuditProfile, phases: Iterable[int] = ALL_PHASES) -> list[PhaseResult]:
-    """Run the given phases over `root` (one shared scan for the file-reading ones), in phase order."""
+def run_phases(root: str, profile: AuditProfile, phases: Iterable[int] = ALL_PHASES,
+               progress: Progress | None = None) -> list[PhaseResult]:
+    """Run the given phases over `root` (one shared scan for the file-reading ones), in phase order;
+    `progress` hears each stage and the bytes the scan reads."""
     check_root(root)
     wanted = sorted(set(phases))
     for p in wanted:
@@ -60,13 +62,15 @@ def run_phases(root: str, profile: AuditProfile, phases: Iterable[int] = ALL_PHA
     results: dict[int, PhaseResult] = {}
     for p, fn in ((0, phase0), (2, phase2)):
         if p in wanted:
+            if progress is not None:
+                progress.stage(f"phase {p}: {PHASES[p]}")
             t0 = time.perf_counter()
             results[p] = fn(root, profile)
             results[p].elapsed_s = round(time.perf_counter() - t0, 6)
     scanned = [p for p in wanted if p not in (0, 2)]
     if scanned:
         t0 = time.perf_counter()
-        for result in scan(root, profile, [_fold(root, p, profile) for p in scanned]):
+        for result in scan(root, profile, [_fold(root, p, profile) for p in scanned], progress):
             result.elapsed_s = round((time.perf_counter() - t0) / len(scanned), 6)  # shared scan: split evenly
             results[result.phase] = result
     return [results[p] for p in wanted]
@@ -77,4 +81,4 @@ def run_phase(root: str, phase: int, profile: AuditProfile) -> PhaseResult:
     return run_phases(root, profile, (phase,))[0]
 
 
-__all__ = ["ALL_PHASES", "PHASES", "run_phase", "run_phases"]
+__all__ = ["ALL_PHASES", "PHASES", "check_root", "run_phase", "run_phases"]

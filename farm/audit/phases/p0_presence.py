@@ -47,7 +47,8 @@ def phase0(root: str | Path, profile: AuditProfile) -> PhaseResult:
                 shown = ", ".join(found.files[:3]) + (", ..." if len(found.files) > 3 else "")
                 empty_required.append(f"{shown}: no records (required dataset {dataset} is empty)")
         elif required:
-            why = "; ".join(reason for _, reason in found.problems) or "missing"
+            why = "; ".join(reason if rel == pattern else f"{rel}: {reason}" for rel, reason in found.problems) \
+                or "missing"
             missing_required.append(f"{pattern}: {why} (required dataset {dataset})")
         else:
             missing_optional.append(f"{pattern}: absent (optional dataset {dataset})")

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from farm.audit.batch import Batch
 from farm.audit.layout import SCORED_RUNS, VERDICTS
 from farm.audit.profile import AuditProfile
 from farm.audit.result import FAIL, PASS, Check, PhaseResult
-from farm.audit.scan import Batch, Offenders
+from farm.audit.scan import Offenders
 from farm.audit.unique import Seen, repeats_in
 
 

@@ -18,10 +18,11 @@ from itertools import compress, repeat
 from operator import eq
 from typing import Any
 
+from farm.audit.batch import Batch
 from farm.audit.layout import PREFERENCE, QUARANTINE, RAG, SCORED_RUNS, SFT
 from farm.audit.profile import AuditProfile
 from farm.audit.result import FAIL, INCONCLUSIVE, Check, PhaseResult
-from farm.audit.scan import Batch, Offenders
+from farm.audit.scan import Offenders
 from farm.audit.unique import Seen, repeats_in
 
 SIG_HASH = re.compile(r"[0-9a-f]{64}")

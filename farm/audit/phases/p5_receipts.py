@@ -11,10 +11,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from farm.audit.batch import Batch
 from farm.audit.layout import EXPORTS, RECEIPTS
 from farm.audit.profile import AuditProfile
 from farm.audit.result import SKIP, Check, PhaseResult
-from farm.audit.scan import Batch, Offenders, resolve
+from farm.audit.scan import Offenders, resolve
 
 CHUNK = 1 << 20
 _BLANK_LINE = re.compile(rb"^[ \t\r]*\n", re.MULTILINE)  # blank as the scan counts it: spaces, tabs, CR only

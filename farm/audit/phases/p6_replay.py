@@ -11,10 +11,11 @@ from itertools import compress, repeat
 from operator import eq
 from typing import Any
 
+from farm.audit.batch import Batch
 from farm.audit.layout import RUN_SUMMARIES, SCORED_RUNS, VERDICTS
 from farm.audit.profile import AuditProfile
 from farm.audit.result import SKIP, Check, PhaseResult
-from farm.audit.scan import Batch, Offenders
+from farm.audit.scan import Offenders
 from farm.audit.unique import Seen, repeats_in
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from farm.audit.batch import Batch
 from farm.audit.layout import RUN_SUMMARIES
 from farm.audit.profile import AuditProfile
 from farm.audit.result import SKIP, Check, PhaseResult
-from farm.audit.scan import Batch, Offenders
+from farm.audit.scan import Offenders
 
 
 class LineageFold:
