@@ -344,12 +344,13 @@ def error_result(phase: int, message: str) -> dict[str, Any]:
 
 
 def assemble_root(url: str, root_run: str) -> bool | None:
-    """Assemble one root's report from its phases, append ONE baseline (unless a phase could not run) and
+    """Assemble one root's report from its phases, append ONE baseline (when all eight ran, none failing) and
     record the report on the root's row. None when another delivery already claimed it; else True when this
     root completed the fleet (the caller enqueues the fleet report)."""
     from farm.audit.audit import assemble, baseline_log_path
     from farm.audit.baselines import append_baseline, load_log
     from farm.audit.drift import DriftRules
+    from farm.audit.phases import ALL_PHASES
     from farm.audit.profile import AuditProfile
     from farm.audit.result import PhaseResult
 
@@ -371,7 +372,8 @@ def assemble_root(url: str, root_run: str) -> bool | None:
                           rules=DriftRules.from_mapping(profile.drift), baseline_run=last.label if last else None,
                           started_at=detail.get("started_at"), run_id=root_run)
         appended: int | None = None
-        if not errors:
+        # A baseline is a whole audit (as `farm audit --append-baseline` insists): a subset of phases reports only.
+        if not errors and set(payloads) == set(ALL_PHASES):
             entry = append_baseline(log_path, report.envelope(), database_url=url)
             appended = entry.seq
         status = "failed" if errors else "assembled"

@@ -248,10 +248,20 @@ def test_fleet_audit_appends_one_baseline_per_root_and_one_report(tmp_path: Path
     assert report["baseline_run"] is not None and {d["status"] for d in report["drift"]} == {"OK"}
 
 
+def test_a_subset_of_phases_reports_without_a_baseline(tmp_path: Path, sqlite_url: str) -> None:
+    good = tmp_path / "good"
+    generate_root(good)
+    config, sched = _fleet(tmp_path, [good], phases=[0, 3, 4])
+    rid = _run_fleet_in_process(config, sched, sqlite_url, datetime(2026, 5, 1, 4, 0, tzinfo=UTC))
+    assert not (good / "data/_kb/audit_baselines.jsonl").exists()  # a partial entry would break the next drift
+    found = get_run(sqlite_url, f"{rid}/0")
+    assert found is not None and found[0] == "assembled" and found[1]["baseline_seq"] is None
+
+
 def test_a_root_whose_phases_cannot_run_fails_without_a_baseline(tmp_path: Path, sqlite_url: str) -> None:
     good, missing = tmp_path / "good", tmp_path / "missing"
     generate_root(good)
-    config, sched = _fleet(tmp_path, [good, missing], phases=[0, 3, 4])
+    config, sched = _fleet(tmp_path, [good, missing])
     rid = _run_fleet_in_process(config, sched, sqlite_url, datetime(2026, 5, 1, 4, 0, tzinfo=UTC))
     assert len(load_log(good / "data/_kb/audit_baselines.jsonl").valid) == 1
     assert not missing.exists()
