@@ -6,10 +6,16 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+
+from farm.gateway.demo import MAX_BODY_BYTES
+from farm.gateway.process import spawn
+from farm.probes.embed.embedder import MAX_TEXT_CHARS
 
 
 def _farm(argv: list[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -38,3 +44,38 @@ def test_a_port_in_use_is_one_line_and_exit_2_before_any_banner(argv: list[str],
     assert proc.returncode == 2, proc.stderr
     assert lines == [f"farm: error: port {busy_port} on 127.0.0.1 is in use"], proc.stderr
     assert proc.stdout == ""
+
+
+@pytest.fixture(scope="module")
+def embed_gateway() -> Iterator[str]:
+    with spawn("lakehouse-legacy") as gateway:
+        yield gateway.url
+
+
+def test_a_5_mb_input_is_a_quick_400_and_the_gateway_lives_on(embed_gateway: str) -> None:
+    huge = "lorem ipsum " * (5 * 1024 * 1024 // 12)
+    started = time.monotonic()
+    refused = httpx.post(embed_gateway + "/ai/embed", json={"texts": ["fine", huge]}, timeout=30)
+    assert refused.status_code == 400 and "at most 100,000" in refused.json()["error"]
+    assert "input 1 " in refused.json()["error"]
+    assert time.monotonic() - started < 5
+    after = httpx.post(embed_gateway + "/ai/embed", json={"texts": ["still here"]}, timeout=30)
+    assert after.status_code == 200 and len(after.json()["embeddings"]) == 1
+    edge = httpx.post(embed_gateway + "/ai/embed", json={"texts": ["x" * MAX_TEXT_CHARS]}, timeout=30)
+    assert edge.status_code == 200
+
+
+def test_a_body_over_the_cap_is_413_declared_or_chunked(embed_gateway: str) -> None:
+    body = b'{"texts": ["' + b"a" * MAX_BODY_BYTES + b'"]}'
+    declared = httpx.post(embed_gateway + "/ai/embed", content=body,
+                          headers={"content-type": "application/json"}, timeout=30)
+    assert declared.status_code == 413
+
+    def pieces() -> Iterator[bytes]:  # no Content-Length: the cap counts what streams in
+        for start in range(0, len(body), 1 << 20):
+            yield body[start:start + (1 << 20)]
+
+    chunked = httpx.post(embed_gateway + "/ai/embed", content=pieces(), timeout=30)
+    assert chunked.status_code == 413
+    health = httpx.get(embed_gateway + "/healthz", timeout=5).json()
+    assert health["ok"] is True

@@ -88,7 +88,7 @@ class EmbedProbe(Probe):
         return decide_embed(samples, params, planned=planned, noise=noise, sequential=sequential)
 
     def demo_backend(self, profile: Profile, knobs: dict[str, Any]) -> Backend:
-        from farm.probes.embed.embedder import MODELS, EmbedKnobs, embed
+        from farm.probes.embed.embedder import MAX_TEXT_CHARS, MODELS, EmbedKnobs, embed
 
         p = _embed(profile)
         scale = knobs.get("scale")
@@ -102,6 +102,10 @@ class EmbedProbe(Probe):
 
         def answer(body: dict[str, Any]) -> tuple[int, Callable[[], Any]]:
             texts = p.texts_of(body)
+            for i, text in enumerate(texts):
+                if len(text) > MAX_TEXT_CHARS:
+                    raise MalformedBody(f"input {i} is {len(text):,} characters long; this demo gateway embeds "
+                                        f"at most {MAX_TEXT_CHARS:,}")
             model = p.model_of(body) or default_model
             if model not in MODELS:
                 raise LookupError(f"model {model!r} not found")
