@@ -11,10 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from farm.cli import main_group
 from farm.gateway.demo import MAX_BODY_BYTES
 from farm.gateway.process import spawn
+from farm.probes import get_probe
 from farm.probes.embed.embedder import MAX_TEXT_CHARS
 
 
@@ -79,3 +83,38 @@ def test_a_body_over_the_cap_is_413_declared_or_chunked(embed_gateway: str) -> N
     assert chunked.status_code == 413
     health = httpx.get(embed_gateway + "/healthz", timeout=5).json()
     assert health["ok"] is True
+
+
+@pytest.mark.parametrize(("probe", "flag", "value"), [
+    ("sql", "--rows", "-5"),
+    ("sql", "--rows", "0"),
+    ("embed", "--scale", "0"),
+    ("embed", "--noise", "-0.1"),
+    ("embed", "--drift-cos", "1.5"),
+    ("search", "--docs", "-1"),
+    ("search", "--ef", "0"),
+    ("search", "--duplicates", "0.5"),
+    ("retrieve", "--docs", "10"),
+    ("retrieve", "--alpha", "2"),
+    ("retrieve", "--bm25-b", "-1"),
+    ("embed", "--latency-ms", "-1"),
+])
+def test_demo_sizes_and_rates_out_of_range_are_one_line_exit_2(probe: str, flag: str, value: str,
+                                                                busy_port: int) -> None:
+    # A busy port: were the value accepted, the command would fail on the port instead of serving forever.
+    result = CliRunner().invoke(main_group, ["gateways", "serve", "--probe", probe, "--profile", "lakehouse-legacy",
+                                             "--port", str(busy_port), flag, value], env={"FARM_CONFIG": ""})
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert lines[0].startswith("farm: error: ") and flag in lines[0] and "Traceback" not in result.output
+
+
+def test_a_drift_cosine_of_zero_is_honoured_not_replaced_by_the_default() -> None:
+    probe = get_probe("embed")
+    profile = probe.presets["lakehouse-legacy"]
+    backend = probe.demo_backend(profile, {"drift_rate": 1.0, "drift_cos": 0.0})
+    truth = probe.demo_backend(profile, {})
+    texts = ["one input", "another input"]
+    drifted = np.asarray(backend({"texts": texts})[1]()["embeddings"])
+    plain = np.asarray(truth({"texts": texts})[1]()["embeddings"])
+    assert np.allclose(np.sum(drifted * plain, axis=1), 0.0, atol=1e-9)
