@@ -37,9 +37,9 @@ def test_environment_overrides_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     ({"thresholds": {"embed": {"tau": "high"}}}, "thresholds.embed.tau: expected a number"),
     ({"schedules": [{"name": "n", "cron": "daily", "kind": "sweep"}]}, "schedules[0].cron: expected 5 cron fields"),
     ({"surprise": 1}, "surprise: unknown key"),
-    ({"profiles": {"p": {"probe": "nosuch"}}}, "profiles.p.probe: unknown probe 'nosuch' (known: chat, embed, "),
+    ({"profiles": {"p": {"probe": "nosuch"}}}, "profiles.p.probe: unknown probe 'nosuch' (known: chat, "),
     ({"profiles": {"p": {"probe": 3}}}, "profiles.p.probe: expected a probe name, got int 3"),
-    ({"thresholds": {"nosuch": {"tau": 0.5}}}, "thresholds.nosuch: unknown probe 'nosuch' (known: chat, embed, "),
+    ({"thresholds": {"nosuch": {"tau": 0.5}}}, "thresholds.nosuch: unknown probe 'nosuch' (known: chat, "),
 ])
 def test_bad_config_names_file_key_and_problem(data: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as err:
