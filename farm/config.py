@@ -227,7 +227,28 @@ def parse_config(data: dict[str, Any], source: str) -> FarmConfig:
     for gw in config.gateways.values():
         if not known_profile(gw.profile, config):
             raise ConfigError(source, f"gateways.{gw.name}.profile", f"unknown wire profile {gw.profile!r}")
+    _check_probe_names(source, data)
     return config
+
+
+def _check_probe_names(source: str, data: dict[str, Any]) -> None:
+    """`[profiles.X] probe = ...` and `[thresholds.P]` name registered probes (plug-ins included), checked at
+    load: a misspelt one would otherwise be ignored, or reported later as a missing profile."""
+    from farm.probes import probe_names
+
+    known = probe_names()
+
+    def check(key: str, name: str) -> None:
+        if name not in known:
+            raise ConfigError(source, key, f"unknown probe {name!r} (known: {', '.join(known)})")
+
+    for name, body in data.get("profiles", {}).items():
+        probe = body.get("probe")
+        if probe is not None:
+            _expect(source, f"profiles.{name}.probe", probe, str, "a probe name")
+            check(f"profiles.{name}.probe", probe)
+    for probe in data.get("thresholds", {}):
+        check(f"thresholds.{probe}", probe)
 
 
 def default_gateways() -> dict[str, GatewayConfig]:

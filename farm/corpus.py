@@ -73,7 +73,10 @@ class CorpusSpec:
             return
         if self.kind not in FORMATS:
             raise UsageError(f"--corpus-format {self.format!r}: expected one of {', '.join(FORMATS)}")
-        if not Path(self.path).is_file():
+        path = Path(self.path)
+        if path.is_dir():
+            raise UsageError(f"corpus {self.path}: is a directory, not a file")
+        if not path.is_file():
             raise UsageError(f"corpus {self.path}: file not found")
 
 

@@ -84,3 +84,12 @@ def test_self_cosines_with_jitter() -> None:
     assert cos[-1] is None
     values = np.array(cos[:-1], dtype=float)
     assert (values < 1.0).all() and (values > 0.999).all()
+
+
+def test_embedding_a_batch_equals_embedding_one_by_one_and_a_long_text_stays_bounded() -> None:
+    texts = ["", "a", "héllo wörld", "x" * 20_000, "y" * 40_000, "z"]  # groups split by the gathered-row cap
+    batch = unit_directions(texts, "all-minilm")
+    for i, text in enumerate(texts):
+        assert np.array_equal(batch[i], unit_directions([text], "all-minilm")[0])
+    long = unit_directions(["lorem ipsum " * 10_000], "all-minilm")
+    assert long.shape == (1, 384) and abs(float(np.linalg.norm(long)) - 1.0) < 1e-9

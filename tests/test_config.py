@@ -37,6 +37,9 @@ def test_environment_overrides_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     ({"thresholds": {"embed": {"tau": "high"}}}, "thresholds.embed.tau: expected a number"),
     ({"schedules": [{"name": "n", "cron": "daily", "kind": "sweep"}]}, "schedules[0].cron: expected 5 cron fields"),
     ({"surprise": 1}, "surprise: unknown key"),
+    ({"profiles": {"p": {"probe": "nosuch"}}}, "profiles.p.probe: unknown probe 'nosuch' (known: chat, "),
+    ({"profiles": {"p": {"probe": 3}}}, "profiles.p.probe: expected a probe name, got int 3"),
+    ({"thresholds": {"nosuch": {"tau": 0.5}}}, "thresholds.nosuch: unknown probe 'nosuch' (known: chat, "),
 ])
 def test_bad_config_names_file_key_and_problem(data: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -77,3 +80,20 @@ def test_init_writes_a_valid_example(tmp_path: Path) -> None:
     assert set(config.gateways) == {"legacy", "candidate"} and config.thresholds["embed"].noise_sample == 0.05
     again = _farm("init", cwd=tmp_path)
     assert again.returncode == 2 and "exists; use --force" in again.stderr
+
+
+def test_probe_names_in_the_config_include_plug_ins(tmp_path: Path) -> None:
+    (tmp_path / "farm.toml").write_text('[profiles.e]\nprobe = "echo"\n[thresholds.echo]\ntau = 0.5\n'
+                                        '[thresholds.embed]\ntau = 0.9\n')
+    root = str(Path(__file__).resolve().parents[1])
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": root,
+           "FARM_DATABASE_URL": f"sqlite:///{tmp_path}/f.db"}
+    without = subprocess.run([sys.executable, "-m", "farm", "db", "current"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=120, env=env)
+    assert without.returncode == 2
+    assert without.stderr.strip().splitlines() == [
+        "farm: error: farm.toml: profiles.e.probe: unknown probe 'echo' (known: chat, embed, retrieve, search, sql, "
+        "storage)"]
+    plugged = subprocess.run([sys.executable, "-m", "farm", "db", "current"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=120, env={**env, "FARM_PROBE_MODULES": "tests.probes.echo"})
+    assert plugged.returncode == 0, plugged.stderr

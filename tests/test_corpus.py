@@ -40,6 +40,12 @@ def test_validation() -> None:
         CorpusSpec("/nonexistent/corpus.txt").validate()
 
 
+def test_a_directory_is_not_a_corpus_file(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as err:
+        CorpusSpec(str(tmp_path)).validate()
+    assert str(err.value) == f"corpus {tmp_path}: is a directory, not a file"
+
+
 def test_batches_number_and_index_globally() -> None:
     out = list(batches(iter_items(CorpusSpec(limit=70)), 32))
     assert [(b.no, b.start, len(b.items)) for b in out] == [(0, 0, 32), (1, 32, 32), (2, 64, 6)]

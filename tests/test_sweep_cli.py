@@ -69,3 +69,24 @@ def test_resume_refuses_what_it_cannot_go_on_with(tmp_path: Path) -> None:
     assert first.exit_code == 2 and "only distributed sweeps can be resumed" in first.output
     second = runner.invoke(main_group, ["sweep", "resume", distributed], env=env)
     assert second.exit_code == 2 and "is cancelled: only a running, finalizing or failed" in second.output
+
+
+def test_an_ambiguous_sweep_id_prefix_names_some_of_its_matches(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/farm.db"
+    env = {"FARM_DATABASE_URL": db, "FARM_CONFIG": ""}
+    spec = replace(_spec(), database_url=db)
+    ids = [f"20260101-00000{i}-abcdef" for i in range(5)]
+    for sweep_id in ids:
+        create_sweep(db, spec.sweep_row(sweep_id, "distributed"), gateway_rows(spec))
+    runner = CliRunner()
+    ambiguous = runner.invoke(main_group, ["report", "2026"], env=env)
+    assert ambiguous.exit_code == 2
+    assert (f"sweep id prefix '2026' is ambiguous: it matches {ids[0]}, {ids[1]}, {ids[2]}, ...; give more of it"
+            in ambiguous.output)
+    two = runner.invoke(main_group, ["sweep", "status", "20260101-00000", "--json"], env=env)
+    assert two.exit_code == 2 and "ambiguous" in two.output
+    unique = runner.invoke(main_group, ["sweep", "status", "20260101-000003", "--json"], env=env)
+    assert unique.exit_code == 0 and json.loads(unique.output)["sweep_id"] == ids[3]
+    # `_` is a character of the prefix, not SQL LIKE's any-character wildcard.
+    wildcard = runner.invoke(main_group, ["sweep", "status", "20260101_000003", "--json"], env=env)
+    assert wildcard.exit_code == 2 and "no sweep '20260101_000003'" in wildcard.output

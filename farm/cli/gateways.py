@@ -11,6 +11,7 @@ from click.core import ParameterSource
 from farm.cli.common import OneLineGroup, config_from
 from farm.errors import UsageError
 from farm.gateway.demo import DemoSettings, create_app
+from farm.gateway.process import bind_socket
 from farm.probes import get_probe, probe_names
 from farm.probes.base import DemoOption, MalformedBody
 from farm.profiles import resolve_profile
@@ -80,11 +81,14 @@ def serve_cmd(ctx: click.Context, /, probe_name: str, profile_name: str, port: i
         app = create_app(DemoSettings(probe, profile, values, error_rate, latency_ms, token_env, request_log))
     except MalformedBody as exc:
         raise UsageError(str(exc)) from None
+    sock = bind_socket(host, port)  # before the banner: a port in use is one line, exit 2
     click.echo(f"demo gateway {probe_name}/{profile.name}: {profile.method} http://{host}:{port}{profile.path}",
                err=True)
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    with sock:
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 @gateways.command("faults")
@@ -114,12 +118,12 @@ def faults_cmd(upstream: str, faults: tuple[str, ...], fault_rate: float, retry_
         plan = FaultPlan(list(faults), fault_rate, retry_after, oversize_mb, drip_interval=drip_interval, seed=seed)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    sock = bind_socket(host, port)
     click.echo(f"fault proxy on http://{host}:{port} -> {upstream}: {', '.join(faults)} at rate {fault_rate:g}",
                err=True)
     try:
-        asyncio.run(FaultProxy(upstream, plan).serve(host, port))
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        with sock:
+            asyncio.run(FaultProxy(upstream, plan).serve(host, port, sock=sock))
     except KeyboardInterrupt:
         pass
 

@@ -22,6 +22,8 @@ from starlette.routing import BaseRoute, Route
 
 from farm.probes.base import Backend, MalformedBody, Probe, Profile
 
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a bigger request body is refused (HTTP 413), never parsed
+
 
 @dataclass(frozen=True)
 class DemoSettings:
@@ -32,6 +34,7 @@ class DemoSettings:
     latency_ms: float = 0.0
     token_env: str | None = None
     request_log: str | None = None
+    max_body_bytes: int = MAX_BODY_BYTES
 
 
 def _json(doc: Any, status: int = 200) -> Response:
@@ -56,6 +59,20 @@ class _RequestLog:
         with self._lock:
             self._fh.write(line + "\n")
             self._fh.flush()
+
+
+async def _capped_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it is over `limit` bytes (declared or streamed: chunked bodies too)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def create_app(settings: DemoSettings) -> Starlette:
@@ -110,8 +127,12 @@ def create_app(settings: DemoSettings) -> Starlette:
         refused = unauthorized(request)
         if refused is not None:
             return refused
+        raw = await _capped_body(request, settings.max_body_bytes)
+        if raw is None:
+            log.write(request, 0, 413)
+            return _json({"error": f"request body over {settings.max_body_bytes:,} bytes"}, 413)
         try:
-            body = orjson.loads(await request.body())
+            body = orjson.loads(raw)
             if not isinstance(body, dict):
                 raise MalformedBody("request body must be a JSON object")
             n, answer = backend(body)

@@ -207,10 +207,12 @@ class FaultProxy:
         await writer.drain()
         return True
 
-    async def serve(self, host: str, port: int) -> None:
+    async def serve(self, host: str, port: int, sock: socket.socket | None = None) -> None:
+        """Serve on HOST:PORT, or on `sock` when the caller bound it already (`farm gateways faults`)."""
         async with httpx.AsyncClient(timeout=httpx.Timeout(60.0)) as client:
             self._client = client
-            server = await asyncio.start_server(self.handle, host, port)
+            server = await (asyncio.start_server(self.handle, sock=sock) if sock is not None
+                            else asyncio.start_server(self.handle, host, port))
             async with server:
                 await server.serve_forever()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -14,7 +15,7 @@ from types import TracebackType
 
 import httpx
 
-from farm.errors import FarmError
+from farm.errors import FarmError, UsageError
 
 
 def free_port() -> int:
@@ -22,6 +23,27 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to HOST:PORT for a server to listen on: a port in use is one clear error before the server
+    prints anything (uvicorn would log its own error and exit 3, which reads as INCONCLUSIVE)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    # As uvicorn and asyncio do: a port left in TIME_WAIT by a previous run is free; a live listener is not.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {port} on {host} is in use") from None
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
 
 
 @dataclass

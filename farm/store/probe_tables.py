@@ -1,8 +1,8 @@
 """Per-probe sample tables: `<probe>_samples`, one row per sample with the columns the probe declares.
 
 Kept apart from `samples` so the shared table stays the same for every probe, and typed columns (not a JSON
-document per row) keep the embed hot path cheap. Built-in probes' tables come from Alembic migrations; a
-plug-in probe's table is created on first use.
+document per row) keep the embed hot path cheap. Embed's table comes from an Alembic migration (`MIGRATED`);
+every other probe's, built-in or plug-in, is created on first use.
 """
 
 from __future__ import annotations

@@ -100,9 +100,14 @@ def get_sweep(url: str, sweep_id: str) -> Sweep:
     with transaction(url) as s:
         sweep = s.get(Sweep, sweep_id)
         if sweep is None:
-            matches = s.scalars(select(Sweep).where(Sweep.id.startswith(sweep_id)).limit(2)).all()
+            # A unique prefix names a sweep; `_` and `%` in it are literal characters, not wildcards.
+            matches = s.scalars(select(Sweep).where(Sweep.id.startswith(sweep_id, autoescape=True))
+                                .order_by(Sweep.id).limit(4)).all()
             if len(matches) == 1:
                 return matches[0]
+            if matches:
+                shown = ", ".join(m.id for m in matches[:3]) + (", ..." if len(matches) > 3 else "")
+                raise UsageError(f"sweep id prefix {sweep_id!r} is ambiguous: it matches {shown}; give more of it")
             raise UsageError(f"no sweep {sweep_id!r} in this database")
         return sweep
 

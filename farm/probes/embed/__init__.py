@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import click
 import numpy as np
 from numpy.typing import NDArray
 
@@ -44,9 +45,10 @@ class EmbedProbe(Probe):
                Column("max_abs_diff", "float"), Column("dim_legacy", "int"), Column("dim_candidate", "int"))
     demo_options: ClassVar[tuple[DemoOption, ...]] = (
         DemoOption("--scale", "Raw vector magnitude (default: unit vectors if the profile is unit-normalised, "
-                   "else 21.5).", None, float),
-        DemoOption("--drift-cos", "Cosine of the drifted vectors to the truth.", 0.95, float),
-        DemoOption("--noise", "Relative nondeterministic jitter added to every vector on every call.", 0.0, float),
+                   "else 21.5).", None, click.FloatRange(min=0.0, min_open=True)),
+        DemoOption("--drift-cos", "Cosine of the drifted vectors to the truth.", 0.95, click.FloatRange(-1.0, 1.0)),
+        DemoOption("--noise", "Relative nondeterministic jitter added to every vector on every call.", 0.0,
+                   click.FloatRange(min=0.0)),
         DemoOption("--model", "Model used when a request names none (nomic-embed-text, nomic-embed-text-v2-moe, "
                    "all-minilm, bge-small).", "nomic-embed-text", str),
     )
@@ -88,13 +90,15 @@ class EmbedProbe(Probe):
         return decide_embed(samples, params, planned=planned, noise=noise, sequential=sequential)
 
     def demo_backend(self, profile: Profile, knobs: dict[str, Any]) -> Backend:
-        from farm.probes.embed.embedder import MODELS, EmbedKnobs, embed
+        from farm.probes.embed.embedder import MAX_TEXT_CHARS, MODELS, EmbedKnobs, embed
 
         p = _embed(profile)
         scale = knobs.get("scale")
+        drift_cos = knobs.get("drift_cos")
         settings = EmbedKnobs(scale=scale or 21.5, unit=p.unit_vectors and scale is None,
                               drift_rate=float(knobs.get("drift_rate") or 0.0),
-                              drift_cos=float(knobs.get("drift_cos") or 0.95), noise=float(knobs.get("noise") or 0.0))
+                              drift_cos=0.95 if drift_cos is None else float(drift_cos),  # 0 is a cosine
+                              noise=float(knobs.get("noise") or 0.0))
         default_model = str(knobs.get("model") or "nomic-embed-text")
         if default_model not in MODELS:
             raise MalformedBody(f"unknown model {default_model!r} (known: {', '.join(sorted(MODELS))})")
@@ -102,6 +106,10 @@ class EmbedProbe(Probe):
 
         def answer(body: dict[str, Any]) -> tuple[int, Callable[[], Any]]:
             texts = p.texts_of(body)
+            for i, text in enumerate(texts):
+                if len(text) > MAX_TEXT_CHARS:
+                    raise MalformedBody(f"input {i} is {len(text):,} characters long; this demo gateway embeds "
+                                        f"at most {MAX_TEXT_CHARS:,}")
             model = p.model_of(body) or default_model
             if model not in MODELS:
                 raise LookupError(f"model {model!r} not found")

@@ -23,6 +23,8 @@ MODELS: dict[str, int] = {
 }
 DEFAULT_MODEL = "nomic-embed-text"
 _BUCKETS = 4096
+_CHUNK_ROWS = 32_768  # projection rows gathered at once: 96 MiB at 768 dimensions
+MAX_TEXT_CHARS = 100_000  # the demo backend refuses a longer input (HTTP 400), as a real model's context does
 Array = npt.NDArray[np.float64]
 
 
@@ -37,21 +39,36 @@ def _text_key(text: str, salt: bytes = b"") -> int:
     return int.from_bytes(hashlib.blake2b(salt + text.encode(), digest_size=8).digest(), "little")
 
 
+def _grams(text: str) -> npt.NDArray[np.int64]:
+    data = np.frombuffer(f"  {text} ".encode(), dtype=np.uint8).astype(np.int64)
+    # A cheap rolling hash of each byte trigram; crc32 of the whole text adds one more bucket.
+    g = (data[:-2] * 65599 * 65599 + data[1:-1] * 65599 + data[2:]) % _BUCKETS
+    return np.append(g, zlib.crc32(text.encode()) % _BUCKETS)
+
+
 def _raw(texts: list[str], model: str) -> npt.NDArray[np.float32]:
-    """Sum of the projection rows of each text's byte trigrams (a sparse product, cheaper than dense counts)."""
+    """Sum of the projection rows of each text's byte trigrams (a sparse product, cheaper than dense counts).
+
+    Texts are summed in groups of at most _CHUNK_ROWS gathered rows, so memory stays bounded whatever the
+    batch; a group's sums equal the whole batch's bit for bit (reduceat segments are independent)."""
     proj = _projection(model)
-    grams, starts = [], []
-    offset = 0
-    for text in texts:
-        data = np.frombuffer(f"  {text} ".encode(), dtype=np.uint8).astype(np.int64)
-        # A cheap rolling hash of each byte trigram; crc32 of the whole text adds one more bucket.
-        g = (data[:-2] * 65599 * 65599 + data[1:-1] * 65599 + data[2:]) % _BUCKETS
-        grams.append(np.append(g, zlib.crc32(text.encode()) % _BUCKETS))
-        starts.append(offset)
-        offset += g.size + 1
-    if not texts:
-        return np.zeros((0, proj.shape[1]), dtype=np.float32)
-    return np.add.reduceat(proj[np.concatenate(grams)], np.array(starts), axis=0)
+    out = np.zeros((len(texts), proj.shape[1]), dtype=np.float32)
+    grams = [_grams(text) for text in texts]
+    i = 0
+    while i < len(texts):
+        j, rows = i, 0
+        while j < len(texts) and (j == i or rows + grams[j].size <= _CHUNK_ROWS):
+            rows += grams[j].size
+            j += 1
+        if j == i + 1 and rows > _CHUNK_ROWS:  # one very long text: summed piece by piece
+            g = grams[i]
+            for start in range(0, g.size, _CHUNK_ROWS):
+                out[i] += proj[g[start:start + _CHUNK_ROWS]].sum(axis=0)
+        else:
+            starts = np.cumsum([0] + [g.size for g in grams[i:j - 1]])
+            out[i:j] = np.add.reduceat(proj[np.concatenate(grams[i:j])], starts, axis=0)
+        i = j
+    return out
 
 
 def unit_directions(texts: list[str], model: str) -> Array:

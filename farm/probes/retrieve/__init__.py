@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+import click
+
 from farm.probes import register
 from farm.probes.base import Backend, Column, Compared, DemoOption, MalformedBody, Profile, SideResult
 from farm.probes.retrieve.profile import PRESETS, RetrievedHits, RetrieveProfile
-from farm.probes.search import SEARCH_COLUMNS, SearchProbe
+from farm.probes.search import DOCS, DUPLICATES, SEARCH_COLUMNS, SearchProbe
 from farm.stats.params import VerdictParams
 from farm.wiredrift.roles import DriftRoles
 
@@ -43,14 +45,15 @@ class RetrieveProbe(SearchProbe):
     columns: ClassVar[tuple[Column, ...]] = (*SEARCH_COLUMNS, Column("lexical_overlap", "float"),
                                              Column("vector_overlap", "float"))
     demo_options: ClassVar[tuple[DemoOption, ...]] = (
-        DemoOption("--alpha", "Fusion weight of the vector ranking (1 - alpha for BM25).", 0.5, float),
-        DemoOption("--bm25-k1", "BM25 k1.", 1.5, float),
-        DemoOption("--bm25-b", "BM25 b.", 0.75, float),
+        DemoOption("--alpha", "Fusion weight of the vector ranking (1 - alpha for BM25).", 0.5,
+                   click.FloatRange(0.0, 1.0)),
+        DemoOption("--bm25-k1", "BM25 k1.", 1.5, click.FloatRange(min=0.0)),
+        DemoOption("--bm25-b", "BM25 b.", 0.75, click.FloatRange(0.0, 1.0)),
         DemoOption("--fusion", "weighted (min-max normalised scores) or rrf (reciprocal rank fusion).", "weighted",
                    str),
         DemoOption("--duplicates", "Fraction of documents that are exact copies of others (distance ties).", 0.0,
-                   float),
-        DemoOption("--docs", "Documents in the demo corpus.", 20_000, int),
+                   DUPLICATES),
+        DemoOption("--docs", "Documents in the demo corpus.", 20_000, DOCS),
     )
 
     def parse_response(self, profile: Profile, doc: Any, n: int) -> tuple[Any, list[str | None]]:

@@ -32,6 +32,9 @@ SEARCH_COLUMNS = (
     Column("n_legacy", "int"), Column("n_candidate", "int"), Column("legacy_top", "text"),
     Column("candidate_top", "text"),
 )
+# Demo corpus knobs, shared with retrieve (one click option per flag: the types must agree).
+DOCS = click.IntRange(min=100)
+DUPLICATES = click.FloatRange(0.0, 0.5, max_open=True)
 SWEEP_OPTIONS = (
     DemoOption("--k", "Hits asked of both gateways per query (recall@k).", 10, click.IntRange(1, 1000)),
     DemoOption("--tie-eps", "A candidate hit within this of the legacy k-th score counts (tie-aware recall).",
@@ -64,11 +67,11 @@ class SearchProbe(Probe):
     sweep_options: ClassVar[tuple[DemoOption, ...]] = SWEEP_OPTIONS
     demo_options: ClassVar[tuple[DemoOption, ...]] = (
         DemoOption("--index", "Vector index: exact (brute force) or hnsw (approximate, faiss).", "exact", str),
-        DemoOption("--ef", "HNSW efSearch: recall falls as it falls.", 64, int),
+        DemoOption("--ef", "HNSW efSearch: recall falls as it falls.", 64, click.IntRange(min=1)),
         DemoOption("--duplicates", "Fraction of documents that are exact copies of others (distance ties).", 0.0,
-                   float),
+                   DUPLICATES),
         DemoOption("--tie-break", "Order of equal scores: id (document order) or reverse.", "id", str),
-        DemoOption("--docs", "Documents in the demo corpus.", 20_000, int),
+        DemoOption("--docs", "Documents in the demo corpus.", 20_000, DOCS),
     )
 
     # --- corpus ------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import click
+
 from farm.probes import register
 from farm.probes.base import Backend, Column, Compared, DemoOption, MalformedBody, Probe, Profile, SideResult
 from farm.probes.sql.compare import Tolerance, compare_results
@@ -69,7 +71,7 @@ class SqlProbe(Probe):
     )
     demo_options: ClassVar[tuple[DemoOption, ...]] = (
         DemoOption("--engine", "SQL engine behind the gateway: sqlite (the legacy one) or duckdb.", "sqlite", str),
-        DemoOption("--rows", "Rows of the demo `orders` table.", 200_000, int),
+        DemoOption("--rows", "Rows of the demo `orders` table.", 200_000, click.IntRange(min=1)),
         DemoOption("--data-seed", "Seed of the demo dataset (both gateways must use the same).", 0, int),
         DemoOption("--numbers-as-strings", "Send numeric values as JSON strings.", False, bool),
         DemoOption("--reverse-unordered", "SQLite's reverse_unordered_selects: unordered scans run backwards.",
