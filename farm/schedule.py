@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import click
+
 from farm.config import FarmConfig, ScheduleConfig
 from farm.distributed.names import AGGREGATE_QUEUE, FIRE_TASK
 from farm.errors import ConfigError, UsageError
@@ -187,12 +189,18 @@ def sweep_args(config: FarmConfig, sched: ScheduleConfig, key: str = "schedules[
             raise _fail(config, k, f"unknown argument of a {probe_name} sweep (allowed: {', '.join(sorted(allowed))})")
         kind = own.get(name) if name not in SWEEP_ARGS else (
             str if name in _SWEEP_STR else bool if name in _SWEEP_BOOL else int if name in _SWEEP_INT else float)
-        ok = (isinstance(value, bool) if kind is bool
-              else isinstance(value, int) and not isinstance(value, bool) if kind is int
-              else isinstance(value, int | float) and not isinstance(value, bool) if kind is float
+        base = _base_type(kind)
+        ok = (isinstance(value, bool) if base is bool
+              else isinstance(value, int) and not isinstance(value, bool) if base is int
+              else isinstance(value, int | float) and not isinstance(value, bool) if base is float
               else isinstance(value, str))
         if not ok:
             raise _fail(config, k, f"wrong type {type(value).__name__} {value!r}")
+        if isinstance(kind, click.ParamType):  # a probe option's range or choices, as its CLI flag checks them
+            try:
+                kind.convert(value, None, None)
+            except click.BadParameter as exc:
+                raise _fail(config, k, exc.format_message()) from None
     for name in ("legacy", "candidate"):
         if name not in args:
             raise _fail(config, f"{key}.args.{name}", "required for a sweep schedule (a gateway name or URL)")
@@ -209,6 +217,15 @@ def sweep_request(args: dict[str, Any]) -> SweepRequest:
     request = SweepRequest(**{k: v for k, v in args.items() if k in SweepRequest.names()},
                            probe_options={k: v for k, v in args.items() if k in own})
     return replace(request, timeout=float(request.timeout), until_decided=False)
+
+
+def _base_type(kind: Any) -> Any:
+    """The Python type a probe option's values have: its own, or the number type of a click range."""
+    if isinstance(kind, click.IntRange):
+        return int
+    if isinstance(kind, click.FloatRange):
+        return float
+    return kind if kind in (bool, int, float) else str
 
 
 def audit_plan(config: FarmConfig, sched: ScheduleConfig, key: str = "schedules[?]") -> AuditPlan:

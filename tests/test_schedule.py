@@ -121,6 +121,8 @@ def test_four_field_cron_is_rejected_by_the_config() -> None:
     ({**SWEEP, "args": {**SWEEP["args"], "max_rows": 5}}, "schedules[0].args.max_rows"),  # not an embed option
     ({**SWEEP, "args": {**SWEEP["args"], "probe": "sql", "max_rows": "five"}}, "schedules[0].args.max_rows"),
     ({**SWEEP, "args": {**SWEEP["args"], "probe": "sql", "strict_types": 1}}, "schedules[0].args.strict_types"),
+    ({**SWEEP, "args": {**SWEEP["args"], "probe": "sql", "max_rows": 0}}, "schedules[0].args.max_rows"),  # range
+    ({**SWEEP, "args": {**SWEEP["args"], "probe": "chat", "max_tokens": 9000}}, "schedules[0].args.max_tokens"),
     ({"name": "f", "cron": "* * * * *", "kind": "audit", "args": {}}, "schedules[0].args.targets"),
     ({"name": "f", "cron": "* * * * *", "kind": "audit", "args": {"targets": [{"host": "a b", "root": "/r"}]}},
      "schedules[0].args.targets[0].host"),
@@ -152,6 +154,12 @@ def test_a_sweep_schedule_takes_the_probes_own_options() -> None:
     config = config_with(storage)
     spec = build_spec(config, sweep_request(sweep_args(config, config.schedules[0])))
     assert spec.probe_options["list_prefix"] == "logs/" and spec.corpus.describe() == "listing(farm-demo/logs/)[:50]"
+    chat = {**SWEEP, "args": {**sql["args"], "probe": "chat", "max_tokens": 64, "temperature": 0.5}}
+    for key in ("max_rows", "strict_types", "float_tol"):
+        del chat["args"][key]
+    config = config_with(chat)
+    spec = build_spec(config, sweep_request(sweep_args(config, config.schedules[0])))
+    assert spec.probe_options["max_tokens"] == 64 and spec.probe_options["temperature"] == 0.5  # click ranges
 
 
 def test_duplicate_schedule_names_are_rejected() -> None:

@@ -63,8 +63,8 @@ class SqlProbe(Probe):
                Column("rows_candidate", "int"), Column("example", "text"))
     sweep_options: ClassVar[tuple[DemoOption, ...]] = (
         DemoOption("--max-rows", "Rows kept per statement and side; a larger result is cut and recorded as "
-                   "truncated.", 10_000, int),
-        DemoOption("--float-tol", "Relative tolerance of float values.", 1e-9, float),
+                   "truncated.", 10_000, click.IntRange(min=1)),
+        DemoOption("--float-tol", "Relative tolerance of float values.", 1e-9, click.FloatRange(min=0.0)),
         DemoOption("--strict-types", "3 and 3.0, true and 1, \"3\" and 3 differ.", False, bool),
         DemoOption("--allow-writes", "Send statements that write or change schema (refused by default).", False,
                    bool),

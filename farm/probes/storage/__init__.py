@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import click
+
 from farm.probes import register
 from farm.probes.base import Column, Compared, DemoOption, GatewayInputs, MalformedBody, Probe, Profile, SideResult
 from farm.probes.storage.inputs import item as _item
@@ -72,7 +74,7 @@ class StorageProbe(Probe):
         DemoOption("--etag-style", "ETags `quoted` (as S3 sends them) or `bare`.", "quoted", str),
         DemoOption("--default-content-type", "Content-Type served for objects stored without one (the store "
                    "says binary/octet-stream).", None, str),
-        DemoOption("--page-size", "Largest listing page the gateway returns.", 1000, int),
+        DemoOption("--page-size", "Largest listing page the gateway returns.", 1000, click.IntRange(min=1)),
         DemoOption("--list-order", "Listing order within a page: lexicographic (S3's) or reverse.", "lexicographic",
                    str),
         DemoOption("--seed-store", "Seed the demo objects (bucket farm-demo, 200 objects) into --s3-endpoint at "
