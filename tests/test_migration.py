@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -62,3 +63,24 @@ def test_migration_carries_sweeps_over_on_postgres(pg_url: str) -> None:
     _old_database(pg_url)
     assert upgrade(pg_url) == "0004"
     _check(pg_url)
+
+
+def test_processes_migrating_one_fresh_sqlite_file_at_once_all_succeed(tmp_path: Path) -> None:
+    # A sweep and `farm sweep status` started together on a new file both migrate it.
+    import subprocess
+    import sys
+    import time
+
+    for attempt in range(3):
+        url = f"sqlite:///{tmp_path}/fresh{attempt}.db"
+        go = tmp_path / f"go{attempt}"
+        # Imports first, then all at once when `go` appears (else the imports stagger them past the race).
+        code = (f"import os, time\nfrom farm.store.db import upgrade\nwhile not os.path.exists({str(go)!r}): "
+                f"time.sleep(0.001)\nupgrade({url!r})")
+        procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        time.sleep(3)
+        go.touch()
+        results = [(p.returncode, err) for p in procs for _, err in [p.communicate(timeout=120)]]
+        assert all(rc == 0 for rc, _ in results), [err for rc, err in results if rc]
+        with get_engine(url).connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1

@@ -108,6 +108,23 @@ def current_revision(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+@contextmanager
+def _sqlite_migration_lock(database: str | None) -> Iterator[None]:
+    """One migration at a time per SQLite file, across processes (a sweep and `farm sweep status` started
+    together on a fresh file both migrate it; SQLite's DDL is not serialised by the driver's transaction)."""
+    if not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrate-lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def upgrade(url: str) -> str:
     """Migrate the database at `url` to head; returns the revision. Safe to run concurrently."""
     from alembic import command
@@ -127,7 +144,7 @@ def upgrade(url: str) -> str:
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
                     conn.commit()
         else:
-            with engine.begin() as conn:
+            with _sqlite_migration_lock(engine.url.database), engine.begin() as conn:
                 cfg = alembic_config(url)
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
