@@ -105,6 +105,7 @@ class CorpusStats:
 
     bad_lines: int = 0
     first_bad: str | None = None
+    position: str | None = None  # file:line of the input last yielded (None: not from a file)
 
     def bad(self, where: str) -> None:
         self.bad_lines += 1
@@ -126,10 +127,12 @@ def iter_items(spec: CorpusSpec, probe: Probe | None = None, request_profile: Pr
     kind = spec.kind
     if kind == "lines":
         try:
-            for _, item in probe.items_from_lines(_lines(spec.path)):
+            for lineno, item in probe.items_from_lines(_lines(spec.path)):
                 if spec.limit is not None and count >= spec.limit:
                     return
                 count += 1
+                if stats is not None:
+                    stats.position = f"{spec.path}:{lineno}"
                 yield item
         except MalformedBody as exc:
             raise UsageError(f"corpus {spec.path}: {exc}") from None
@@ -172,6 +175,8 @@ def iter_items(spec: CorpusSpec, probe: Probe | None = None, request_profile: Pr
             if spec.limit is not None and count >= spec.limit:
                 return
             count += 1
+            if stats is not None:
+                stats.position = where
             yield item
 
 

@@ -69,18 +69,21 @@ def test_statements_of_a_text_file_may_span_lines(text: str, expected: list[tupl
 
 
 def test_a_multiline_write_is_refused_as_one_statement(tmp_path: Any) -> None:
-    from farm.corpus import CorpusSpec, count_items, iter_items
+    from farm.corpus import CorpusSpec, CorpusStats, count_items, iter_items
     from farm.probes import get_probe
 
     path = tmp_path / "q.sql"
     path.write_text("SELECT a\nFROM t;\n\nDELETE\nFROM t\nWHERE a = 1;\n", encoding="utf-8")
     probe = get_probe("sql")
     spec = CorpusSpec(str(path))
-    items = list(iter_items(spec, probe))
+    stats = CorpusStats()
+    located = [(stats.position, item) for item in iter_items(spec, probe, None, stats)]
+    items = [item for _, item in located]
     assert items == ["SELECT a\nFROM t", "DELETE\nFROM t\nWHERE a = 1"]
     assert count_items(spec, probe) == 2  # the progress bar counts statements, not lines
-    with pytest.raises(UsageError, match=r"corpus input 2: statement 'DELETE\\nFROM t.*not read-only \(Delete\)"):
-        probe.check_inputs(items, {})
+    assert [where for where, _ in located] == [f"{path}:1", f"{path}:4"]  # where each statement starts
+    with pytest.raises(UsageError, match=r"q.sql:4: statement 'DELETE\\nFROM t.*not read-only \(Delete\)"):
+        probe.check_inputs(located, {})
 
 
 def test_order_by_keys_are_mapped_to_output_columns() -> None:

@@ -213,9 +213,9 @@ class Probe:
         (`farm.gateway.client.post_batch`). Like it, it never raises: failures are error classes per sample."""
         return None
 
-    def check_inputs(self, items: Iterable[Any], options: Mapping[str, Any]) -> None:
-        """Refuse a corpus before anything is sent (UsageError, one line), e.g. write statements; streamed once
-        when the sweep is specified. The default accepts every input."""
+    def check_inputs(self, inputs: Iterable[tuple[str, Any]], options: Mapping[str, Any]) -> None:
+        """Refuse a corpus before anything is sent (UsageError, one line naming where: `file:line` or `input N`),
+        e.g. write statements; streamed once when the sweep is specified. The default accepts every input."""
     def requests(self, profile: Profile, items: Sequence[Any], model: str | None,
                  options: Mapping[str, Any]) -> list[tuple[dict[str, Any], int]]:
         """The requests of one batch as (body, inputs it answers): one for all its inputs (the default). A probe

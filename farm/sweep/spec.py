@@ -86,6 +86,12 @@ class SweepSpec:
             return iter_items(self.corpus, self.plugin, self.legacy.profile, stats)
         return islice(source.read(self.legacy, self.retry), self.corpus.limit)
 
+    def located_inputs(self) -> Iterator[tuple[str, Any]]:
+        """The inputs with where each comes from (`file:line`, else `input N`), for messages naming one."""
+        stats = CorpusStats()
+        for i, item in enumerate(self.inputs(stats)):
+            yield stats.position or f"input {i + 1}", item
+
     def parameters(self) -> dict[str, Any]:
         """Everything that shaped the verdict, for the sweep row, the report and `--json`."""
         out = {
@@ -248,7 +254,7 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
         until_decided=req.until_decided, retry=retry_of(req),
         probe=req.probe, legacy_secondary=secondary, probe_options=options,
     )
-    probe.check_inputs(spec.inputs(CorpusStats()), options)  # e.g. writes refused
+    probe.check_inputs(spec.located_inputs(), options)  # e.g. writes refused
     if corpus.path is not None and next(spec.inputs(CorpusStats()), None) is None:
         raise UsageError(f"corpus {corpus.describe()}: no inputs (empty, blank, or every line skipped)")
     return spec

@@ -129,6 +129,7 @@ def test_a_write_statement_is_refused_without_allow_writes(gateways: dict[str, G
     result = CliRunner().invoke(main_group, base, env=env)
     assert result.exit_code == 2, result.output
     assert "DELETE FROM empty_events" in result.output and "--allow-writes" in result.output
+    assert f"{corpus}:2: statement" in result.output  # the file and line it is on
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
     # `;`-separated statements on one line are separate inputs; with --allow-writes they are sent.
     result = CliRunner().invoke(main_group, [*base, "--allow-writes", "--json"], env=env)

@@ -98,11 +98,11 @@ class SqlProbe(Probe):
     def items_from_request(self, profile: Profile, body: dict[str, Any]) -> list[Any]:
         return split_statements(_sql(profile).statement_of(body))
 
-    def check_inputs(self, items: Iterable[Any], options: Mapping[str, Any]) -> None:
+    def check_inputs(self, inputs: Iterable[tuple[str, Any]], options: Mapping[str, Any]) -> None:
         if options.get("allow_writes"):
             return
-        for i, sql in enumerate(items):
-            refuse_writes(str(sql), False, f"corpus input {i + 1}")
+        for where, sql in inputs:
+            refuse_writes(str(sql), False, where)
 
     # --- wire --------------------------------------------------------------------------------------
     def build_request(self, profile: Profile, items: Sequence[Any], model: str | None,
