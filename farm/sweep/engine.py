@@ -52,10 +52,21 @@ class Tally:
 
         return failing_side(self.samples, split_tally(self.errors), where)
 
+    def legacy_lost(self) -> int:
+        """Samples legacy failed on so far: a PASS must hold were they all disagreements (as the verdict rules)."""
+        return sum(n for key, n in self.errors.items() if key.startswith("legacy:"))
+
     def decision(self, probe: Probe, params: VerdictParams) -> str | None:
         """PASS or FAIL once the always-valid bounds decide, else None (safe to ask after every batch)."""
+        lost = self.legacy_lost()
         if probe.family != "mean":
-            return "FAIL" if self.catastrophic else sequential_decision(self.disagreements, self.compared, params)
+            if self.catastrophic:
+                return "FAIL"
+            decided = sequential_decision(self.disagreements, self.compared, params)
+            if decided == "PASS" and lost and sequential_decision(self.disagreements + lost, self.compared + lost,
+                                                                   params) != "PASS":
+                return None  # not yet: the samples legacy failed on could still undo it
+            return decided
         # The betting sequence is O(n) a call: ask every 5% of the samples seen (at least 256 apart).
         if self.samples - self.checked_at < max(256, self.checked_at // 20):
             return None
@@ -63,7 +74,12 @@ class Tally:
         from farm.stats.bounded import decide_mean
         from farm.stats.mean_family import mean_params
 
-        outcome = decide_mean(np.asarray(self.scores, dtype=np.float64), mean_params(params), sequential=True).outcome
+        scores = np.asarray(self.scores, dtype=np.float64)
+        outcome = decide_mean(scores, mean_params(params), sequential=True).outcome
+        if outcome == "PASS" and lost:
+            worst = np.concatenate([scores, np.zeros(lost)])  # as the verdict scores them when checking a PASS
+            if decide_mean(worst, mean_params(params), sequential=True).outcome != "PASS":
+                return None
         return None if outcome == "INCONCLUSIVE" else outcome
 
     def add(self, probe: Probe, rows: list[dict[str, Any]], params: VerdictParams) -> None:

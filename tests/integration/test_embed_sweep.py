@@ -74,6 +74,12 @@ def test_a_legacy_side_failing_on_many_samples_is_no_pass(lakehouse_pair: tuple[
     # Every compared sample agrees; the ones legacy failed on could hide disagreements.
     assert out["disagreements"] == 0 and 1000 < out["n"] < 2000  # 0 of over 1,000: alone, a PASS at 1%
     assert code == 3 and out["reason"].startswith("INCONCLUSIVE: legacy failed on "), out["reason"]
+    # --until-decided does not stop at a PASS those samples could undo: it samples on, to its cap.
+    with spawn("lakehouse-legacy", "--error-rate", "0.3") as flaky:
+        code, out = sweep(sqlite_url, flaky.url, candidate.url, "--until-decided", "--max-samples", "1500",
+                          "--retries", "0", "--p-max", "0.01")
+    assert sample_count(sqlite_url, out["sweep_id"]) == 1500 and "stopped_at" not in out
+    assert code == 3 and out["reason"].startswith("INCONCLUSIVE: legacy failed on "), out["reason"]
 
 
 def test_drifting_candidate_fails(lakehouse_pair: tuple[GatewayProcess, GatewayProcess], sqlite_url: str) -> None:
