@@ -83,6 +83,14 @@ def error_detail(samples: AgreementSamples, total: int, alpha: float) -> tuple[d
     return detail, findings
 
 
+def survives_lost(x: int, n: int, lost: int, params: VerdictParams, sequential: bool) -> bool:
+    """Whether a PASS on x disagreements in n still holds with `lost` more samples, all disagreeing (the samples
+    legacy failed on, at their worst): the verdict's rule, and the sequential stop's."""
+    if sequential:
+        return bool(sequential_decision(x + lost, n + lost, params) == PASS)
+    return bool(cp_upper(x + lost, n + lost, params.alpha) <= params.p_max)
+
+
 def lost_to_legacy(samples: AgreementSamples, l_err: NDArray[np.bool_], holds: Callable[[int], bool]) -> str | None:
     """Why a PASS is not one: legacy failed on samples that, had they all disagreed, would undo it (a gateway
     that died mid-sweep leaves a PASS over what it answered before); None when the PASS holds even then.
@@ -176,12 +184,8 @@ def decide_binomial(
         counts += f"; tau lowered from {fmt_cos(params.tau)} to the legacy noise floor"
     how = ", always-valid" if sequential else ""
 
-    def passes_with(k: int) -> bool:  # still a PASS with k more samples, all disagreeing
-        if sequential:
-            return bool(sequential_decision(x + k, n + k, params) == PASS)
-        return bool(cp_upper(x + k, n + k, params.alpha) <= params.p_max)
-
-    lost = lost_to_legacy(samples, l_err, passes_with) if decision == PASS else None
+    lost = (lost_to_legacy(samples, l_err, lambda k: survives_lost(x, n, k, params, sequential))
+            if decision == PASS else None)
     needed: int | None = None
     if gate:
         outcome = FAIL

@@ -19,6 +19,7 @@ from farm.corpus import Batch, CorpusStats, batches
 from farm.gateway.client import PER_BATCH_REQUESTS, make_client
 from farm.probes.base import Probe
 from farm.reconnect import retrying
+from farm.stats.binomial import survives_lost
 from farm.stats.params import VerdictParams
 from farm.stats.sequential import sequential_decision
 from farm.store.sweeps import write_samples
@@ -63,8 +64,7 @@ class Tally:
             if self.catastrophic:
                 return "FAIL"
             decided = sequential_decision(self.disagreements, self.compared, params)
-            if decided == "PASS" and lost and sequential_decision(self.disagreements + lost, self.compared + lost,
-                                                                   params) != "PASS":
+            if decided == "PASS" and not survives_lost(self.disagreements, self.compared, lost, params, True):
                 return None  # not yet: the samples legacy failed on could still undo it
             return decided
         # The betting sequence is O(n) a call: ask every 5% of the samples seen (at least 256 apart).
