@@ -110,6 +110,18 @@ def sweep_options(command: Callable[..., Any], probe: Probe) -> Callable[..., An
         click.option("--samples", type=click.IntRange(min=1), default=None,
                      help="Number of inputs: the synthetic corpus size, or a cap on --corpus."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic corpus."),
+        click.option("--order", type=click.Choice(["random", "file"]), default="random", show_default=True,
+                     help="Order the inputs are drawn in: a seeded random permutation of the whole corpus (then "
+                          "--samples of them), or the corpus's own order (`file`: not with --until-decided, which "
+                          "would decide on whatever the file holds first)."),
+        click.option("--order-seed", type=click.IntRange(min=0), default=None,
+                     help="Seed of the random order (default: a fresh one, printed and recorded; give it again "
+                          "to replay a sweep's order)."),
+        click.option("--population", type=click.Choice(["stream", "corpus"]), default=None,
+                     help="What the corpus stands for: `stream`, a sample of endless traffic (the default for files "
+                          "and captured requests), or `corpus`, the whole population of interest (finite-population "
+                          "bounds; sweeping all of it is a census; the default for inputs listed through the "
+                          f"gateway{' and for this probe' if probe.default_population == 'corpus' else ''})."),
         click.option("--model", default=None, help="Force this model on both sides (as the seed did)."),
         click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True),
         click.option("--concurrency", type=click.IntRange(1, 512), default=8, show_default=True,

@@ -148,6 +148,9 @@ class Probe:
     # parsed by `parse_response` with n = 1 (whose value is then a one-element list).
     batched: ClassVar[bool] = True
     default_noise_sample: ClassVar[float | None] = None  # fraction of batches asked twice (A/A), when not 0
+    # What a corpus file stands for when `--population` is not given: "stream" (a sample of traffic) or
+    # "corpus" (the whole population of interest, e.g. a regression suite of statements).
+    default_population: ClassVar[str] = "stream"
     request_per_input: ClassVar[bool] = False  # each input its own request (`requests`): latency per sample
     # Media types the gateway client reads (a substring of the response's Content-Type; none sent is fine);
     # another one is the `content_type` error. A probe reading NDJSON or SSE adds "ndjson" / "event-stream".
