@@ -275,20 +275,6 @@ class Probe:
         decide = decide_mean_family if self.family == "mean" else decide_binomial
         return decide(samples, params, quantity=self.quantity, planned=planned, noise=noise, sequential=sequential)
 
-    def sequential_step(self, rows: Sequence[dict[str, Any]], params: VerdictParams) -> tuple[int, int, int]:
-        """(compared, disagreements, catastrophic) of one batch's rows, for the sequential stop."""
-        compared = disagreements = catastrophic = 0
-        for row in rows:
-            le, ce, score = row["legacy_error"], row["candidate_error"], row["score"]
-            if le is None and ce is not None:  # the candidate fails where legacy answers: a disagreement
-                compared += 1
-                disagreements += 1
-            elif isinstance(score, float):
-                compared += 1
-                disagreements += score < params.tau
-                catastrophic += score < params.floor
-        return compared, disagreements, catastrophic
-
     # --- sweep options -----------------------------------------------------------------------------
     # Options of `farm sweep <probe>` beyond the shared ones (e.g. `--k 10`); their values reach
     # `build_request` and `compare` as `options`, and are recorded with the sweep.

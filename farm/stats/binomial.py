@@ -247,14 +247,14 @@ def decide_binomial(
         needed, needed_for = rate_needed(x, n, drawn, params, sequential)
         head = f"INCONCLUSIVE: {counts}; upper bound {fmt_pct(upper)} > {fmt_pct(params.p_max)}"
         if needed_for == "census":
-            reason = (f"{head}; the {fmt_int(needed or 0)} inputs of the corpus not yet swept decide it (a census): "
+            reason = (f"{head}; the {fmt_int(needed or 0)} inputs of the corpus not yet swept decide it (a census); "
                       "continue with `farm sweep resume SWEEP_ID --more N`")
         elif needed is None:
             reason = (f"{head}, and at the observed rate {fmt_pct(x / n if n else 0.0)} no sample size "
                       f"can show <= {fmt_pct(params.p_max)}")
         else:
-            reason = (f"{head}; about {fmt_int(needed)} more samples to {needed_for} at 80% power: continue with "
-                      "`farm sweep resume SWEEP_ID --more N`")
+            reason = (f"{head}; about {fmt_int(needed)} more samples needed to {needed_for} at 80% power; "
+                      "continue with `farm sweep resume SWEEP_ID --more N`")
 
     finite_pop = exact(params.population)
     if is_census:
@@ -273,7 +273,8 @@ def decide_binomial(
         "needed": "80% power at the observed rate (farm.stats.power)",
         "errors": "wilson",
         "latency": LATENCY_METHOD,
-        "noise": f"legacy self-{quantity} threshold shift (kappa x the q0.9 of legacy self-distance)" if noise is not None else "not measured",
+        "noise": f"legacy self-{quantity} threshold shift (kappa x the q0.9 of legacy self-distance)"
+        if noise is not None else "not measured",
     }
     detail: dict[str, Any] = {
         "integrity": integrity_detail,

@@ -450,13 +450,13 @@ def decide_mean(
                     f"over {_samples(n)}{over}; {floor_count}")
         if population is not None and (needed is None or needed > population - n):
             needed, needed_for = population - n, "census"
-            reason = (f"{head}; the {fmt_int(needed)} inputs of the corpus not yet swept decide it (a census): "
+            reason = (f"{head}; the {fmt_int(needed)} inputs of the corpus not yet swept decide it (a census); "
                       "continue with `farm sweep resume SWEEP_ID --more N`")
         elif needed is None:
             reason = f"{head}; at the observed scores no sample size decides"
         else:
-            reason = (f"{head}; about {fmt_int(needed)} more samples needed to {needed_for} at 80% power: continue "
-                      "with `farm sweep resume SWEEP_ID --more N`")
+            reason = (f"{head}; about {fmt_int(needed)} more samples needed to {needed_for} at 80% power; "
+                      "continue with `farm sweep resume SWEEP_ID --more N`")
 
     methods = {
         "mean": "census: the corpus's exact mean" if is_census else

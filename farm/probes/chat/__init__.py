@@ -203,10 +203,6 @@ class ChatProbe(Probe):
 
         return decide_chat(arrays, errors, params, planned=planned, noise=noise, sequential=sequential)
 
-    def sequential_step(self, rows: Sequence[dict[str, Any]], params: VerdictParams) -> tuple[int, int, int]:
-        # Semantic samples carry no per-sample agreement (their threshold comes from the noise floor at the end).
-        return super().sequential_step([r for r in rows if r["agreed"] is not None or r["score"] is None], params)
-
     # --- demo gateway ------------------------------------------------------------------------------
     def demo_backend(self, profile: Profile, knobs: dict[str, Any]) -> Backend:
         from farm.probes.chat.demo import backend
