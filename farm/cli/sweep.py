@@ -183,6 +183,9 @@ def probe_command(name: str) -> click.Command:
             options["noise_sample"] = 0.05
         mine = {key: options.pop(key) for key in own}
         spec = build_spec(config, SweepRequest(probe=name, probe_options=mine, **options))
+        if spec.corpus.shuffled and not quiet:
+            click.echo(f"farm: inputs in random order, seed {spec.corpus.order_seed} (--order-seed "
+                       f"{spec.corpus.order_seed} replays it)", err=True)
         if not no_report:
             writable_dir(reports_dir, "--reports-dir")  # before the sweep, not after it: the verdict is not lost
         flow = Flow(max_inflight, batches_per_task, resend_after, stall_timeout, resend_min)
@@ -273,19 +276,54 @@ def cancel_cmd(ctx: click.Context, sweep_id: str) -> None:
 
 @sweep.command("resume")
 @click.argument("sweep_id")
+@click.option("--more", type=click.IntRange(min=1), default=None,
+              help="Embedded: draw N more inputs of the same sequence and judge all samples with the always-valid "
+                   "bounds (what an INCONCLUSIVE verdict asks for).")
+@click.option("--until-decided", is_flag=True,
+              help="Embedded: go on until the always-valid verdict decides, up to --max-samples in all.")
+@click.option("--max-samples", type=click.IntRange(min=1), default=None,
+              help="Cap of the samples in all for --until-decided (default: 100,000 more).")
+@click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True)
+@click.option("--no-report", is_flag=True, help="Do not write Markdown reports.")
 @flow_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def resume_cmd(ctx: click.Context, /, sweep_id: str, as_json: bool, quiet: bool, **flow: Any) -> None:
-    """Go on with a distributed sweep whose producer stopped (crashed, interrupted, gave up on a stall, or a
-    scheduled fire cut off): sends again every batch not yet paired, then waits for the verdict.
+def resume_cmd(ctx: click.Context, /, sweep_id: str, more: int | None, until_decided: bool, max_samples: int | None,
+               reports_dir: str, no_report: bool, as_json: bool, quiet: bool, **flow: Any) -> None:
+    """Go on with a sweep.
+
+    A distributed sweep whose producer stopped (crashed, interrupted, gave up on a stall, or a scheduled fire cut
+    off): sends again every batch not yet paired, then waits for the verdict.
+
+    An embedded sweep (INCONCLUSIVE, interrupted, or stopped at its cap): `--more N` draws the next N inputs of
+    the same sequence, `--until-decided` goes on until decided. Either way the whole sweep is then judged by the
+    always-valid bounds, so continuing after an INCONCLUSIVE keeps the false PASS rate at or below alpha (a fresh
+    fixed-n test on the larger sample would not).
 
     Runs where the corpus is readable, with the same broker and database. Exit code as `sweep <probe>`.
     """
-    from farm.distributed.producer import resume_distributed_sweep
+    config = config_from(ctx)
+    sweep_row = get_sweep(config.database_url, sweep_id)
+    if sweep_row.mode == "distributed":
+        if more is not None or until_decided:
+            raise UsageError(f"sweep {sweep_row.id} is distributed: --more and --until-decided continue embedded "
+                             "sweeps only; resume it without them")
+        from farm.distributed.producer import resume_distributed_sweep
 
-    payload = resume_distributed_sweep(config_from(ctx), sweep_id, show_progress=not quiet, flow=Flow(**flow))
+        payload = resume_distributed_sweep(config, sweep_id, show_progress=not quiet, flow=Flow(**flow))
+    else:
+        from farm.sweep.continuation import plan_continuation
+
+        if not no_report:
+            writable_dir(reports_dir, "--reports-dir")
+        spec, resume = plan_continuation(config.database_url, sweep_row.id, more=more, until_decided=until_decided,
+                                         max_samples=max_samples)
+        run = run_embedded_sweep(spec, None if no_report else Path(reports_dir), show_progress=not quiet,
+                                 resume=resume)
+        payload = report_json(spec.database_url, run.outcome.sweep_id)
+        if run.report is not None:
+            payload["report"] = str(run.report.path)
     print_outcome(payload, as_json)
     ctx.exit(EXIT_BY_OUTCOME.get(str(payload.get("verdict")), EXIT_FAIL))
 

@@ -89,8 +89,9 @@ async def run_batch(spec: SweepSpec, probe: Probe, client: httpx.AsyncClient, ba
 
 
 async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None = None,
-                       worker: str = "embedded") -> EngineResult:
-    """Run the sweep to the end of the corpus, or until decided when `spec.until_decided`."""
+                       worker: str = "embedded", done: set[int] | frozenset[int] = frozenset()) -> EngineResult:
+    """Run the sweep to the end of the corpus, or until decided when `spec.until_decided`; a continued sweep
+    skips the batches whose samples (`done`, by index) are stored already."""
     probe = spec.plugin
     observer = DriftObserver(spec.legacy.profile, spec.candidate.profile)
     tally = Tally()
@@ -118,6 +119,9 @@ async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None
         if stop.is_set():
             return None
         batch = next(source, None)
+        while batch is not None and done and all(i in done for i in batch.idxs):
+            planned += len(batch.items)
+            batch = next(source, None)
         if batch is not None:
             planned += len(batch.items)
         return batch
