@@ -21,6 +21,7 @@ replacement never has more variance than with), and the verdict says so.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -80,6 +81,7 @@ def hg_lower(x: int, n: int, population: int, alpha: float) -> float:
     return hi / big_n
 
 
+@lru_cache(maxsize=8)
 def _log_prior(population: int, p_ref: float) -> np.ndarray:
     """log pi(D), D = 0..N: half a point mass at 0, half a beta-binomial(N, 1/2, 1/(2 p_ref))."""
     from scipy.stats import betabinom
