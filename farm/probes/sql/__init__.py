@@ -54,6 +54,7 @@ class SqlProbe(Probe):
     title = "SQL result parity"
     quantity = "result equality"
     family = "binomial"
+    default_population = "corpus"  # a statement file is a regression suite: all there is (a census when swept whole)
     profile_type = SqlProfile
     presets = PRESETS
     default_profiles = ("lakehouse-legacy", "lakehouse-candidate")
