@@ -104,10 +104,33 @@ def _noise(d: dict[str, Any], quantity: str) -> list[str]:
         rep = d.get(side) or {}
         rows.append([side, fmt(rep.get("n")), fmt(rep.get("below_tau")), fmt(rep.get("self_agreement_rate"), 6),
                      fmt(rep.get("min"), 6)])
-    return ["### Noise floor (each gateway against itself)", "",
-            *table(["gateway", "pairs", "below tau", "self-agreement", f"min self-{quantity}"], rows), "",
-            f"Effective tau: {fmt(d.get('tau_effective'))} (tau {fmt(d.get('tau'))}; "
-            f"{'lowered to the legacy noise floor' if d.get('material') else 'unchanged'}).", ""]
+    lowered = d.get("tau_effective") != d.get("tau")
+    out = ["### Noise floor (each gateway against itself)", "",
+           *table(["gateway", "pairs", "below tau", "self-agreement", f"min self-{quantity}"], rows), "",
+           f"Effective tau: {fmt(d.get('tau_effective'))} (tau {fmt(d.get('tau'))}; "
+           f"{'lowered to the legacy noise floor' if lowered else 'unchanged'}{_jitter(d)}).", ""]
+    ci = d.get("legacy_below_tau_effective_ci")
+    if d.get("legacy_below_tau_effective") and ci:
+        out += [f"Legacy disagrees with itself at the effective tau in {fmt(d['legacy_below_tau_effective'])} "
+                    f"pairs (rate in [{fmt(ci[0], 4)}, {fmt(ci[1], 4)}]): a faithful candidate would too.", ""]
+    return out
+
+
+def _jitter(d: dict[str, Any]) -> str:
+    jitter = d.get("legacy_jitter")
+    if jitter is None:
+        return ""
+    return f"; legacy jitter, the q{d.get('quantile', 0.9):g} self-distance: {fmt(jitter, 6)}, x {fmt(d.get('kappa'))}"
+
+
+def _population(stats: dict[str, Any]) -> list[str]:
+    """What the verdict speaks for: a stream it sampled, or a corpus (partly, or all of it: a census)."""
+    population = stats.get("population")
+    if not population:
+        return []
+    if stats.get("census"):
+        return [f"- population: the corpus of {population:,} inputs, all compared: a census, the rate is exact"]
+    return [f"- population: the corpus of {population:,} inputs (finite-population bounds)"]
 
 
 def _latency(d: dict[str, Any]) -> list[str]:
@@ -136,13 +159,13 @@ def _statistics(verdict: Verdict, quantity: str) -> list[str]:
                  f"- samples scored (n): {verdict.n:,}; below the floor: {verdict.disagreements:,}; "
                  f"samples with an error: {verdict.errors:,}",
                  f"- mean {quantity}: {fmt(stats.get('mean'), 6)}, bounds [{fmt(d.get('lower'), 6)}, "
-                 f"{fmt(d.get('upper'), 6)}] ({stats.get('bounds', '')}){needed}", ""]
+                 f"{fmt(d.get('upper'), 6)}] ({stats.get('bounds', '')}){needed}", *_population(stats), ""]
     else:
         lines = ["## Statistics", "",
                  f"- samples compared (n): {verdict.n:,}; disagreements (x): {verdict.disagreements:,}; "
                  f"samples with an error: {verdict.errors:,}",
                  f"- disagreement rate bounds: [{fmt(d.get('lower'), 6)}, {fmt(d.get('upper'), 6)}] "
-                 f"({stats.get('bounds', '')}){needed}", ""]
+                 f"({stats.get('bounds', '')}){needed}", *_population(stats), ""]
     summary = stats.get(quantity)
     if isinstance(summary, dict) and summary.get("n"):
         lines += [f"### {quantity.capitalize()} of compared samples", "",
