@@ -140,22 +140,26 @@ class Signoff:
 def standing(plan: SignoffPlan, ep: PlanEndpoint, decided: Sequence[tuple[Sweep, Verdict]]) -> Standing:
     """The endpoint's standing: the verdict of its latest counted sweep (`decided` is oldest first)."""
     latest: tuple[Sweep, Verdict] | None = None
-    counted, skipped = 0, []
+    counted, skipped, later_bad = 0, [], []
     for sweep, verdict in decided:
         if not matches(ep, sweep):
             continue
         why = not_counted(plan, ep, sweep, verdict)
         if why is not None:
             skipped.append(f"{sweep.id}: {why}")
+            if verdict.outcome != "PASS":
+                later_bad.append(f"{sweep.id} ({verdict.outcome}, not counted)")
             continue
         counted += 1
-        latest = (sweep, verdict)
+        latest, later_bad = (sweep, verdict), []
     if latest is None:
         reason = "never swept" + (f" with a sweep that counts ({len(skipped)} not counted; the latest: "
                                    f"{skipped[-1]})" if skipped else "")
         return Standing(ep, MISSING, reason, skipped=skipped)
     sweep, verdict = latest
-    return Standing(ep, verdict.outcome, verdict.reason, sweep.id, sweep_time(sweep), counted, skipped)
+    # A later sweep too weak to count still did not PASS: shown, so no one signs past it unawares.
+    note = f" Later: {', '.join(later_bad)}." if later_bad and verdict.outcome == "PASS" else ""
+    return Standing(ep, verdict.outcome, verdict.reason + note, sweep.id, sweep_time(sweep), counted, skipped)
 
 
 def evaluate(plan: SignoffPlan, source: str, decided: Sequence[tuple[Sweep, Verdict]]) -> Signoff:
@@ -176,8 +180,8 @@ def markdown(result: Signoff) -> str:
         "judged by its latest sweep that started after that and used parameters at least as strict as the plan's; "
         "the gateway is safe to flip only when every endpoint PASSes (intersection-union test, false 'safe' <= "
         f"{result.alpha:g}).", "",
-        "| Endpoint | Probe | Legacy → candidate | Plan (tau, p_max, alpha, floor) | Latest sweep | Date | Verdict "
-        "| Reason |",
+        "| Endpoint | Probe | Legacy → candidate | Plan (tau, p_max, alpha, floor) | Latest counted sweep | Date "
+        "| Verdict | Reason |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for s in result.standings:
@@ -187,7 +191,9 @@ def markdown(result: Signoff) -> str:
         verdict = "never swept" if s.outcome == MISSING else s.outcome
         sweep = f"`{s.sweep_id}`" + (f" (latest of {s.counted})" if s.counted > 1 else "") if s.sweep_id else "—"
         when = f"{s.when:%Y-%m-%d}" if s.when else "—"
-        reason = s.reason + (f" ({len(s.skipped)} other sweeps not counted)" if s.sweep_id and s.skipped else "")
+        others = len(s.skipped)
+        reason = s.reason + (f" ({others} other sweep{'s' if others > 1 else ''} not counted)"
+                             if s.sweep_id and others else "")
         lines.append("| " + " | ".join(_cell(c) for c in (ep.name, f"`{ep.probe}`", gateways, plan_cell, sweep,
                                                            when, verdict, reason)) + " |")
     return "\n".join(lines) + "\n"

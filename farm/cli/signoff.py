@@ -15,13 +15,17 @@ from farm.store.signoff import decided_sweeps
 
 
 @click.command("signoff", cls=OneLineCommand)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="farm.toml holding the plan (default: the one `farm --config` or $FARM_CONFIG names).")
 @click.option("--json", "as_json_flag", is_flag=True, help="Print the sign-off as one JSON object instead.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the Markdown table to this file.")
 @click.pass_context
-def signoff(ctx: click.Context, as_json_flag: bool, out: str | None) -> None:
+def signoff(ctx: click.Context, config_file: str | None, as_json_flag: bool, out: str | None) -> None:
     """Say "safe to flip" only when every endpoint of the [signoff] plan PASSes with its latest counted sweep;
     list what blocks it otherwise. Exit 0 safe, 1 an endpoint FAILs, 3 not all decided (INCONCLUSIVE or never
     swept), 2 no plan or a bad one."""
+    if config_file is not None:
+        ctx.find_root().obj["config_path"] = config_file
     config = config_from(ctx)
     if config.signoff is None:
         raise ConfigError(config.source, "signoff",
