@@ -20,8 +20,8 @@ _RULE = "|---|---|---|---|---|---|"
 _PREAMBLE = """# Cutover parity log
 
 What works on the candidate gateway, what has been compared side by side with the legacy gateway, and
-what is safe to flip. The probe farm adds or updates a row when an endpoint clears parity; edit the
-prose freely, it is kept byte for byte.
+what is safe to flip. The probe farm adds or updates a row when an endpoint clears parity, and marks it
+revoked when a later sweep of the endpoint does not; edit the prose freely, it is kept byte for byte.
 
 """
 
