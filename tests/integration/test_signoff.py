@@ -185,3 +185,26 @@ def test_signoff_without_a_plan_is_one_line_and_exit_2(sqlite_url: str, tmp_path
     assert code == 2 and out == ""
     assert err == f"farm: error: {config}: signoff: no sign-off plan: add [signoff] with created and " \
         "[signoff.endpoints.<name>] tables (see docs/statistics.md, Sign-off)\n"
+
+
+def test_on_postgres_the_log_and_the_signoff_read_the_same_history(
+        lakehouse_pair: tuple[GatewayProcess, GatewayProcess], drifted: GatewayProcess, pg_url: str,
+        tmp_path: Path) -> None:
+    from farm.store.db import upgrade
+
+    legacy, candidate = lakehouse_pair
+    upgrade(pg_url)
+    env = {"FARM_DATABASE_URL": pg_url, "FARM_CONFIG": ""}
+    before = (datetime.now(UTC) - timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    config = plan(tmp_path / "farm.toml", before, {"clean": ("embed", legacy.url, candidate.url),
+                                                   "drifted": ("embed", legacy.url, drifted.url)})
+    ok = sweep(env, "embed", legacy.url, candidate.url, tmp_path, *SMALL)
+    bad = sweep(env, "embed", legacy.url, drifted.url, tmp_path, *SMALL)
+    assert (ok["verdict"], bad["verdict"]) == ("PASS", "FAIL")
+    [row] = rows((tmp_path / "cutover" / "SUMMARY.md").read_text())
+    assert ok["sweep_id"] in row and "FAIL on" in row and ": revoked |" in row and bad["sweep_id"] in row
+    code, out, _ = run(env, "signoff", "--config", str(config), "--json")
+    got = json.loads(out)
+    assert code == 1 and got["blocking"] == ["drifted"]
+    assert [(e["name"], e["verdict"], e["sweep_id"]) for e in got["endpoints"]] == [
+        ("clean", "PASS", ok["sweep_id"]), ("drifted", "FAIL", bad["sweep_id"])]
