@@ -154,12 +154,21 @@ def standing(plan: SignoffPlan, ep: PlanEndpoint, decided: Sequence[tuple[Sweep,
         latest, later_bad = (sweep, verdict), []
     if latest is None:
         reason = "never swept" + (f" with a sweep that counts ({len(skipped)} not counted; the latest: "
-                                   f"{skipped[-1]})" if skipped else "")
+                                   f"{skipped[-1]})" if skipped else _elsewhere(ep, decided))
         return Standing(ep, MISSING, reason, skipped=skipped)
     sweep, verdict = latest
     # A later sweep too weak to count still did not PASS: shown, so no one signs past it unawares.
     note = f" Later: {', '.join(later_bad)}." if later_bad and verdict.outcome == "PASS" else ""
     return Standing(ep, verdict.outcome, verdict.reason + note, sweep.id, sweep_time(sweep), counted, skipped)
+
+
+def _elsewhere(ep: PlanEndpoint, decided: Sequence[tuple[Sweep, Verdict]]) -> str:
+    """A hint when the probe was swept between other gateways (a plan naming `localhost` for `127.0.0.1`, say)."""
+    other = next((s for s, _ in reversed(decided) if s.probe == ep.probe), None)
+    if other is None:
+        return ""
+    return (f" between these gateways (the latest {ep.probe} sweep, {other.id}, was between "
+            f"`{base_url(other, 'legacy')}` and `{base_url(other, 'candidate')}`)")
 
 
 def evaluate(plan: SignoffPlan, source: str, decided: Sequence[tuple[Sweep, Verdict]]) -> Signoff:

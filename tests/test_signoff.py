@@ -186,6 +186,9 @@ def test_a_plan_endpoint_is_its_probe_between_its_two_gateways_and_paths() -> No
     other_probe = swept(3, "chat", "FAIL")
     assert evaluate(plan, SRC, [swept(0), elsewhere, other_path, other_probe]).safe
     assert Endpoint.of(elsewhere[0]) == Endpoint.of(swept(0)[0]) == Endpoint("embed", "/ai/embed", "/v1/embed")
+    # Swept only elsewhere: "never swept", and where it was swept.
+    assert evaluate(plan, SRC, [elsewhere]).standings[0].reason == (
+        f"never swept between these gateways (the latest embed sweep, s1, was between `{L}` and `{C2}`)")
 
 
 def test_the_table_has_one_row_per_endpoint_with_its_verdict_and_reason() -> None:
