@@ -1,7 +1,8 @@
 """`reports/cutover/SUMMARY.md`, the parity log: one row per endpoint and gateway pair that cleared parity.
 
 A row the farm writes is keyed by its endpoint (probe, legacy path, candidate path) and its gateway pair (the two
-base URLs, named at the head of its notes: "Gateways `L` → `C`."); a row without that head (one a person wrote)
+names, at the head of its notes: "Gateways `legacy` (URL) → `candidate` (URL)."; a gateway given by URL is named
+after its role, so the demo's pairs on fresh ports share one row); a row without that head (one a person wrote)
 is keyed by its endpoint cell and date. A later FAIL or INCONCLUSIVE of the endpoint revokes a PASS in its row
 ("❌ PASS on D1, FAIL on D2: revoked"), whatever gateway pair it was swept on (`revoke`). Only rows are written:
 every other byte of the file (prose a person wrote, other tables) stays as it was.
@@ -44,16 +45,18 @@ class ParityRow:
         return _key(_cells(self.line()))
 
 
-_PAIR = re.compile(r"^Gateways `([^`]*)` → `([^`]*)`\.")
+_PAIR = re.compile(r"^Gateways `([^`]*)`(?: \([^)]*\))? → `([^`]*)`")
 _PROBE = re.compile(r"`([^`]+)`")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Column positions in every parity table, whatever its header calls them (the seed's "Rust path", "Go path").
 _ENDPOINT, _DATE, _LEGACY, _CANDIDATE, _VERDICT, _NOTES = range(6)
 
 
-def pair_note(legacy: str, candidate: str) -> str:
-    """The head of a farm row's notes: its gateway pair, part of the row's key."""
-    return f"Gateways `{legacy}` → `{candidate}`."
+def pair_note(legacy: str, candidate: str, legacy_url: str = "", candidate_url: str = "") -> str:
+    """The head of a farm row's notes: its gateway pair by name (part of the row's key), where each lived."""
+    def one(name: str, url: str) -> str:
+        return f"`{name}` ({url})" if url else f"`{name}`"
+    return f"Gateways {one(legacy, legacy_url)} → {one(candidate, candidate_url)}."
 
 
 def _cells(line: str) -> list[str]:

@@ -185,16 +185,16 @@ def render(url: str, sweep_id: str, reports_dir: Path, *, update_summary: bool =
 
 
 def update_parity_log(url: str, sweep: Sweep, reports_dir: Path) -> Path | None:
-    """Bring the parity log's rows of `sweep`'s endpoint in line with the database: per gateway pair, its latest
-    PASS, revoked when a later sweep of the endpoint (any pair) did not PASS; rows the database does not know
-    (a person's, another database's) are revoked by the endpoint's latest FAIL or INCONCLUSIVE when dated
-    before it. Returns the log's path, or None when it was not touched (no PASS and no log yet)."""
+    """Bring the parity log's rows of `sweep`'s endpoint in line with the database: per gateway pair (by name), its
+    latest PASS, revoked when a later sweep of the endpoint (any pair, any URL) did not PASS; rows the database
+    does not know (a person's, another database's) are revoked by the endpoint's latest FAIL or INCONCLUSIVE when
+    dated before it. Returns the log's path, or None when it was not touched (no PASS and no log yet)."""
     endpoint = Endpoint.of(sweep)
     history = [(s, v) for s, v in decided_sweeps(url, [sweep.probe]) if Endpoint.of(s) == endpoint]
     latest_pass: dict[tuple[str, str], int] = {}
     for i, (s, v) in enumerate(history):
         if v.outcome == "PASS":
-            latest_pass[(base_url(s, "legacy"), base_url(s, "candidate"))] = i
+            latest_pass[(s.legacy, s.candidate)] = i
     rows = []
     for i in sorted(latest_pass.values()):
         s, v = history[i]
@@ -234,7 +234,8 @@ def parity_row(probe: Probe, sweep: Sweep, verdict: Verdict, report_name: str) -
         endpoint=f"`{sweep.probe}` ({model})", date=sweep_date(sweep),
         legacy_path=endpoint.legacy_path, candidate_path=endpoint.candidate_path,
         verdict=probe.parity_cell(verdict, sweep.params),
-        notes=f"{pair_note(base_url(sweep, 'legacy'), base_url(sweep, 'candidate'))} {verdict.reason} "
+        notes=f"{pair_note(sweep.legacy, sweep.candidate, base_url(sweep, 'legacy'), base_url(sweep, 'candidate'))} "
+              f"{verdict.reason} "
               f"Sweep `{sweep.id}`, see `{report_name}`.",
     )
 
