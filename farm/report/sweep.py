@@ -188,7 +188,7 @@ def update_parity_log(url: str, sweep: Sweep, reports_dir: Path) -> Path | None:
     """Bring the parity log's rows of `sweep`'s endpoint in line with the database: per gateway pair (by name), its
     latest PASS, revoked when a later sweep of the endpoint (any pair, any URL) did not PASS; rows the database
     does not know (a person's, another database's) are revoked by the endpoint's latest FAIL or INCONCLUSIVE when
-    dated before it. Returns the log's path, or None when it was not touched (no PASS and no log yet)."""
+    dated before it. Returns the log's path, or None when it holds nothing of the endpoint's and was not changed."""
     endpoint = Endpoint.of(sweep)
     history = [(s, v) for s, v in decided_sweeps(url, [sweep.probe]) if Endpoint.of(s) == endpoint]
     latest_pass: dict[tuple[str, str], int] = {}
@@ -215,7 +215,7 @@ def update_parity_log(url: str, sweep: Sweep, reports_dir: Path) -> Path | None:
         new = upsert(new, row)
     if new != text:
         write_atomic(summary, new)
-    return summary
+    return summary if rows or new != text else None
 
 
 def _revoked_note(bad: Sweep) -> str:
