@@ -140,7 +140,10 @@ class Signoff:
 def standing(plan: SignoffPlan, ep: PlanEndpoint, decided: Sequence[tuple[Sweep, Verdict]]) -> Standing:
     """The endpoint's standing: the verdict of its latest counted sweep (`decided` is oldest first)."""
     latest: tuple[Sweep, Verdict] | None = None
-    counted, skipped, later_bad = 0, [], []
+    counted = 0
+    skipped: list[str] = []
+    later_bad: list[str] = []
+    unsure: list[str] = []
     for sweep, verdict in decided:
         if not matches(ep, sweep):
             continue
@@ -151,6 +154,10 @@ def standing(plan: SignoffPlan, ep: PlanEndpoint, decided: Sequence[tuple[Sweep,
                 later_bad.append(f"{sweep.id} ({verdict.outcome}, not counted)")
             continue
         counted += 1
+        if latest is not None:
+            # INCONCLUSIVE sweeps since the last FAIL: a fresh sweep after them is another look at the same thing.
+            unsure = [] if latest[1].outcome == "FAIL" else unsure
+            unsure += [latest[0].id] if latest[1].outcome == "INCONCLUSIVE" else []
         latest, later_bad = (sweep, verdict), []
     if latest is None:
         reason = "never swept" + (f" with a sweep that counts ({len(skipped)} not counted; the latest: "
@@ -159,6 +166,9 @@ def standing(plan: SignoffPlan, ep: PlanEndpoint, decided: Sequence[tuple[Sweep,
     sweep, verdict = latest
     # A later sweep too weak to count still did not PASS: shown, so no one signs past it unawares.
     note = f" Later: {', '.join(later_bad)}." if later_bad and verdict.outcome == "PASS" else ""
+    if unsure and verdict.outcome == "PASS":
+        note += (f" Follows INCONCLUSIVE {', '.join(unsure)}: a fresh sweep after an INCONCLUSIVE is another look "
+                 "(continue the same sweep instead, docs/statistics.md).")
     return Standing(ep, verdict.outcome, verdict.reason + note, sweep.id, sweep_time(sweep), counted, skipped)
 
 

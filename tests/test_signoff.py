@@ -177,6 +177,16 @@ def test_sweeps_before_the_plan_or_weaker_than_it_do_not_count() -> None:
     # A later sweep too weak to count that did not PASS does not lift the PASS, but it is shown.
     standing = evaluate(plan, SRC, [swept(7), swept(8, "embed", "FAIL", alpha=0.2)]).standings[0]
     assert standing.outcome == "PASS" and standing.reason == "PASS: sweep 7 Later: s8 (FAIL, not counted)."
+    # A PASS after INCONCLUSIVE sweeps of the endpoint is named as another look; after a FAIL (a fixed candidate)
+    # the count starts again.
+    standing = evaluate(plan, SRC, [swept(1, "embed", "INCONCLUSIVE"), swept(2, "embed", "INCONCLUSIVE"),
+                                    swept(3)]).standings[0]
+    assert standing.reason == ("PASS: sweep 3 Follows INCONCLUSIVE s1, s2: a fresh sweep after an INCONCLUSIVE is "
+                               "another look (continue the same sweep instead, docs/statistics.md).")
+    assert standing.counted == 3
+    standing = evaluate(plan, SRC, [swept(1, "embed", "INCONCLUSIVE"), swept(2, "embed", "FAIL"),
+                                    swept(3)]).standings[0]
+    assert standing.reason == "PASS: sweep 3"
 
 
 def test_a_plan_endpoint_is_its_probe_between_its_two_gateways_and_paths() -> None:
