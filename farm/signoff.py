@@ -128,12 +128,13 @@ class Signoff:
         return max(e.alpha for e in self.plan.endpoints)
 
     def headline(self) -> str:
+        n = len(self.standings)
         if self.safe:
-            return (f"Safe to flip: all {len(self.standings)} endpoints of plan {self.plan.digest()} PASS "
-                    f"(false 'safe' <= {self.alpha:g}).")
+            every = f"all {n} endpoints" if n > 1 else "the one endpoint"
+            return f"Safe to flip: {every} of plan {self.plan.digest()} PASS (false 'safe' <= {self.alpha:g})."
         parts = [f"{s.endpoint.name} ({'never swept' if s.outcome == MISSING else s.outcome})"
                  for s in self.blockers]
-        return f"Not safe to flip: {len(self.blockers)} of {len(self.standings)} endpoints do not PASS: " + \
+        return f"Not safe to flip: {len(self.blockers)} of {n} endpoint{'s' if n > 1 else ''} do not PASS: " + \
             ", ".join(parts) + "."
 
 
