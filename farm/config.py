@@ -328,7 +328,7 @@ def _plan_endpoint(source: str, name: str, body: Any, config: FarmConfig) -> Pla
     defaults = {"tau": plugin.default_tau, "p_max": plugin.default_p_max, "alpha": None, "floor": plugin.default_floor}
     resolved = {a: values.get(a, th.value(a, d)) for a, d in defaults.items()}
     try:
-        VerdictParams(**resolved)
+        VerdictParams(tau=resolved["tau"], p_max=resolved["p_max"], alpha=resolved["alpha"], floor=resolved["floor"])
     except ValueError as exc:
         raise ConfigError(source, key, str(exc)) from None
     return PlanEndpoint(name, probe, _plan_gateway(source, key + ".legacy", body.get("legacy"), config),
