@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,20 @@ def flow_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+@contextmanager
+def json_on_stop(as_json: bool) -> Iterator[None]:
+    """With `--json`, a sweep stopped because a side failed (exit 4) still prints one JSON document on stdout;
+    the one-line error on stderr and the exit code stay as they are."""
+    from farm.sweep.health import SideFailed
+
+    try:
+        yield
+    except SideFailed as exc:
+        if as_json:
+            click.echo(json.dumps(exc.to_json(), sort_keys=True, default=str))
+        raise
 
 
 def print_outcome(payload: dict[str, object], as_json: bool) -> None:
@@ -174,8 +189,9 @@ def probe_command(name: str) -> click.Command:
         if not no_report:
             writable_dir(reports_dir, "--reports-dir")  # before the sweep, not after it: the verdict is not lost
         flow = Flow(max_inflight, batches_per_task, resend_after, stall_timeout, resend_min)
-        payload = run_sweep(config, spec, None if no_report else Path(reports_dir), distributed=distributed,
-                            show_progress=not quiet, flow=flow)
+        with json_on_stop(as_json):
+            payload = run_sweep(config, spec, None if no_report else Path(reports_dir), distributed=distributed,
+                                show_progress=not quiet, flow=flow)
         print_outcome(payload, as_json)
         ctx.exit(EXIT_BY_OUTCOME.get(str(payload.get("verdict")), EXIT_FAIL))
 
@@ -273,7 +289,8 @@ def resume_cmd(ctx: click.Context, /, sweep_id: str, as_json: bool, quiet: bool,
     """
     from farm.distributed.producer import resume_distributed_sweep
 
-    payload = resume_distributed_sweep(config_from(ctx), sweep_id, show_progress=not quiet, flow=Flow(**flow))
+    with json_on_stop(as_json):
+        payload = resume_distributed_sweep(config_from(ctx), sweep_id, show_progress=not quiet, flow=Flow(**flow))
     print_outcome(payload, as_json)
     ctx.exit(EXIT_BY_OUTCOME.get(str(payload.get("verdict")), EXIT_FAIL))
 

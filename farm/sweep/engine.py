@@ -47,11 +47,12 @@ class Tally:
     scores: list[float] = field(default_factory=list)  # the mean family's scores so far (its sequential stop)
     checked_at: int = 0
     failed_side: str | None = None  # why the sweep stopped: a side failed on every sample (farm.sweep.health)
+    details: dict[str, str] = field(default_factory=dict)  # the first detail seen per "side:error class"
 
     def side_failure(self, where: dict[str, str]) -> str | None:
         from farm.sweep.health import failing_side, split_tally
 
-        return failing_side(self.samples, split_tally(self.errors), where)
+        return failing_side(self.samples, split_tally(self.errors), where, split_tally(self.details))
 
     def legacy_lost(self) -> int:
         """Samples legacy failed on so far: a PASS must hold were they all disagreements (as the verdict rules)."""
@@ -168,6 +169,8 @@ async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None
             if len(pending.samples) >= FLUSH_ROWS:
                 await flush()
             tally.add(probe, rows.samples, spec.params)
+            for key, text in rows.details.items():
+                tally.details.setdefault(key, text)
             if progress is not None:
                 progress(len(rows.samples))
             if tally.batches == MIN_BATCHES and tally.failed_side is None:
