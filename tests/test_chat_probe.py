@@ -154,8 +154,14 @@ def test_the_adapter_map_turns_a_candidate_answer_into_the_legacy_shape() -> Non
         "`data: [DONE]`"
     doc = apply_adapter(adapter, CANDIDATE.answer_document("Hello there.", "length", 9, 3, "trigram-demo"))
     parsed = LEGACY.parse_answer(doc)
+    # The candidate counts one more prompt token: the map takes it back (legacy would have said 8).
     assert (parsed.text, parsed.finish, parsed.prompt_tokens, parsed.completion_tokens) == ("Hello there.", "length",
-                                                                                           9, 3)
+                                                                                           8, 3)
+    all_moves = [m for op in adapter["ops"] if op["op"] == "move" for m in op["moves"]]
+    assert [m["from"] for m in all_moves].count("message.content") == 1  # moved once, not twice
+    assert {"op": "affine", "path": "usage.prompt_tokens", "scale": 1, "offset": -1,
+            "why": "the candidate counts +1 prompt tokens"} in adapter["ops"]
+    assert not any(op["op"] == "affine" and op["path"] == "usage.completion_tokens" for op in adapter["ops"])
 
 
 def test_a_connection_broken_mid_stream_is_classified_by_the_client() -> None:

@@ -70,6 +70,9 @@ def print_outcome(payload: dict[str, object], as_json: bool) -> None:
     bad = payload.get("corpus_bad_lines")
     if isinstance(bad, dict) and bad.get("count"):  # skipped, never fatal: but said where the user looks
         click.echo(f"farm: warning: {bad['count']:,} corpus lines skipped (first: {bad.get('first')})", err=True)
+    stats = payload.get("statistics")
+    for warning in (stats.get("warnings") or []) if isinstance(stats, dict) else []:
+        click.echo(f"farm: warning: {warning}", err=True)  # a probe's caveat on its own verdict
     if as_json:
         click.echo(json.dumps(payload, sort_keys=True, default=str))
     else:

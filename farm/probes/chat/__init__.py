@@ -71,7 +71,7 @@ class ChatProbe(Probe):
         Column("ttft_legacy_ms", "float"), Column("ttft_candidate_ms", "float"),
         Column("tps_legacy", "float"), Column("tps_candidate", "float"),
         Column("stream_legacy", "int"), Column("stream_candidate", "int"),
-        Column("text_legacy", "text"), Column("text_candidate", "text"),
+        Column("text_legacy", "text"), Column("text_candidate", "text"), Column("messages", "int"),
     )
     sweep_options: ClassVar[tuple[DemoOption, ...]] = (
         DemoOption("--temperature", "Sampling temperature sent to both sides (a conversation's own wins).", 0.0,
@@ -146,7 +146,8 @@ class ChatProbe(Probe):
         plain_doc = parts[n].response if len(parts) > n else None
         doc = plain_doc if plain_doc is not None else next((p.response for p in parts if p.response is not None),
                                                            None)
-        value = {"answers": answers, "check": check} if any(a is not None for a in answers) else None
+        value = {"answers": answers, "check": check, "messages": [len(item["messages"]) for item in items]} \
+            if any(a is not None for a in answers) else None
         return SideResult(value, [part.errors[0] for part in parts[:n]], parts[0].status,
                           max(p.latency_ms for p in parts), max(p.attempts for p in parts), parts[0].request, doc,
                           [p.latency_ms for p in parts[:n]], next((p.detail for p in parts if p.detail), None))
@@ -159,6 +160,9 @@ class ChatProbe(Probe):
         cols["margin"] = [float(options.get("margin", 0.1)) if semantic else None] * n
         score: list[float | None] = [None] * n
         agreed: list[bool | None] = [None] * n
+        counts = (legacy.value or candidate.value or {}).get("messages")  # per-message token offsets need them
+        if isinstance(counts, list) and len(counts) == n:
+            cols["messages"] = counts
         for side, result in (("legacy", legacy), ("candidate", candidate)):
             answers = result.value["answers"] if result.value else [None] * n
             for i, a in enumerate(answers):
@@ -209,7 +213,8 @@ class ChatProbe(Probe):
                options: Mapping[str, Any] | None = None) -> Verdict:
         from farm.probes.chat.verdict import decide_chat
 
-        return decide_chat(arrays, errors, params, planned=planned, noise=noise, sequential=sequential)
+        return decide_chat(arrays, errors, params, planned=planned, noise=noise, sequential=sequential,
+                           options=options or {})
 
     def sequential_step(self, rows: Sequence[dict[str, Any]], params: VerdictParams) -> tuple[int, int, int]:
         # Semantic samples carry no per-sample agreement (their threshold comes from the noise floor at the end).
