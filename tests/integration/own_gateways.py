@@ -77,15 +77,17 @@ def corpus() -> Corpus:
 
 
 def search_app(metric: str, shape: str) -> Starlette:
-    """`metric`: "ip" (inner product, descending, ties by document order) or "l2sq" (faiss squared L2, ascending,
-    ties in reverse document order). `shape`: "legacy" (`/vectors/search` -> results[{id, score}]),
-    "candidate" (`/v1/vectors/search` -> matches[{doc_id, distance}]) or "retrieve-candidate"
-    (`/v1/matrix/retrieve` -> documents[{id, relevance, content}], relevance = the inner product, descending)."""
+    """`metric`: "ip" (inner product, descending, ties by document order), "l2sq" (faiss squared L2, ascending,
+    ties in reverse document order) or "hashed" (the inner product's ranking, scored with numbers unrelated to it,
+    ascending). `shape`: "legacy" (`/vectors/search` -> results[{id, score}]),
+    "candidate" (`/v1/vectors/search` -> matches[{doc_id, distance}]), "retrieve-legacy" (`/vectors/hybrid` ->
+    hits[{id, score, text}]) or "retrieve-candidate" (`/v1/matrix/retrieve` -> documents[{id, relevance,
+    content}]); the score is whatever the metric gives (an inner product comes descending)."""
     import faiss  # type: ignore[import-untyped]
 
     faiss.omp_set_num_threads(1)
     c = corpus()
-    index = faiss.IndexFlatIP(DIM) if metric == "ip" else faiss.IndexFlatL2(DIM)
+    index = faiss.IndexFlatL2(DIM) if metric == "l2sq" else faiss.IndexFlatIP(DIM)
     index.add(c.vectors)
 
     async def search(request: Request) -> Response:
@@ -94,6 +96,8 @@ def search_app(metric: str, shape: str) -> Starlette:
         q = _vector(str(body["query"]))[None, :]
         scores, idx = index.search(q, k + 20)  # a deeper pool, re-sorted with this gateway's own tie order
         pairs = [(float(s), int(i)) for s, i in zip(scores[0], idx[0], strict=True) if i >= 0]
+        if metric == "hashed":  # a scoring that drifted: ascending numbers unrelated to the similarity
+            pairs = [(float(zlib.crc32(c.ids[i].encode()) % 1000) / 1000.0, i) for _, i in pairs]
         pairs.sort(key=lambda p: (-p[0], p[1]) if metric == "ip" else (p[0], -p[1]))
         top = pairs[:k]
         if shape == "legacy":
@@ -101,9 +105,11 @@ def search_app(metric: str, shape: str) -> Starlette:
         if shape == "candidate":
             return JSONResponse({"matches": [{"doc_id": c.ids[i], "distance": s} for s, i in top],
                                  "count": len(top)})
+        if shape == "retrieve-legacy":
+            return JSONResponse({"hits": [{"id": c.ids[i], "score": s, "text": c.ids[i]} for s, i in top]})
         return JSONResponse({"documents": [{"id": c.ids[i], "relevance": s, "content": c.ids[i]} for s, i in top]})
 
-    paths = {"legacy": "/vectors/search", "candidate": "/v1/vectors/search",
+    paths = {"legacy": "/vectors/search", "candidate": "/v1/vectors/search", "retrieve-legacy": "/vectors/hybrid",
              "retrieve-candidate": "/v1/matrix/retrieve"}
     return Starlette(routes=[Route(paths[shape], search, methods=["POST"])])
 
@@ -133,7 +139,7 @@ def _answer(messages: list[dict[str, Any]], max_tokens: int) -> tuple[list[str],
     n = 3 + seed % 9
     words = [WORDS[(seed + 7 * i * i) % len(WORDS)] for i in range(n)]
     pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
-    return (pieces[:max_tokens], "length") if len(pieces) > max_tokens else (pieces + ["."], "stop")
+    return (pieces[:max_tokens], "length") if len(pieces) > max_tokens else ([*pieces, "."], "stop")
 
 
 def _prompt_tokens(messages: list[dict[str, Any]], per_message: int) -> int:
@@ -189,7 +195,7 @@ def _openai(body: dict[str, Any], pieces: list[str], finish: str, prompt: int, c
     if cut:
         frames = frames[: max(2, len(frames) // 2)]
     elif faults.error_in_stream:
-        frames = frames[:2] + [_sse({"error": {"message": faults.error_in_stream, "type": "server_error"}}, False)]
+        frames = [*frames[:2], _sse({"error": {"message": faults.error_in_stream, "type": "server_error"}}, False)]
     else:
         frames.append(b"data: [DONE]\n\n")
     return StreamingResponse(_lines(frames), media_type="text/event-stream")
@@ -213,7 +219,7 @@ def _ollama(pieces: list[str], finish: str, prompt: int, completion: int, stream
     if cut:
         lines = lines[: max(1, len(lines) // 2)]
     elif faults.error_in_stream:
-        lines = lines[:1] + [orjson.dumps({"error": faults.error_in_stream}) + b"\n"]
+        lines = [*lines[:1], orjson.dumps({"error": faults.error_in_stream}) + b"\n"]
     else:
         lines.append(orjson.dumps(final) + (b"" if faults.no_newline_at_end else b"\n"))
     return StreamingResponse(_lines(lines), media_type="application/x-ndjson")

@@ -41,6 +41,11 @@ def hit_path(p: SearchProfile, leaf: str | None) -> str | None:
     return f"{p.hits_path}[].{leaf}" if leaf else None
 
 
+def line(offset: float, scale: float) -> str:
+    """`2 - 2 x legacy`: an affine relation in words."""
+    return f"{offset:.4g} {'-' if scale < 0 else '+'} {abs(scale):.4g} x legacy"
+
+
 def _code(path: str | None) -> str:
     return f"`{path}`" if path is not None else "(none)"
 
@@ -124,7 +129,7 @@ class SearchRoles(DriftRoles):
         inferred = self.inferred_kind(kind, scale, offset, lp, cp)
         fitted = {IDENTITY: "identity", ONE_MINUS: "candidate = 1 - legacy",
                   SCALE: f"candidate = {scale:.4g} x legacy" if scale else "a scale",
-                  AFFINE: f"candidate = {offset:.4g} {'-' if (scale or 0) < 0 else '+'} {abs(scale or 0):.4g} x legacy",
+                  AFFINE: f"candidate = {line(offset, scale or 0.0)}",
                   CONVERTED: f"the declared kinds ({lp.score_kind} -> {cp.score_kind})",
                   MONOTONE: "monotone, not affine (rank correlation 1 on the common hits)",
                   "none": "no simple relation (the scoring drifted)"}.get(kind, f"{kind}")
@@ -194,7 +199,7 @@ class SearchRoles(DriftRoles):
         if kind == ONE_MINUS:
             return -1.0, 1.0, f"candidate {cp.score_kind} = 1 - legacy {lp.score_kind}"
         if kind in (SCALE, AFFINE) and scale:
-            return 1.0 / scale, -offset / scale, f"candidate score = {offset:.4g} + {scale:.4g} x legacy"
+            return 1.0 / scale, -offset / scale, f"fitted: candidate = {line(offset, scale)}"
         if kind in ("unknown", CONVERTED) and lp.score_kind in AFFINE_IN_SIMILARITY \
                 and cp.score_kind in AFFINE_IN_SIMILARITY:
             (la, lb), (ca, cb) = AFFINE_IN_SIMILARITY[lp.score_kind], AFFINE_IN_SIMILARITY[cp.score_kind]
