@@ -123,6 +123,7 @@ WORDS = ("the", "river", "runs", "past", "old", "mill", "and", "a", "quiet", "fi
 class ChatFaults:
     """What a chat test gateway does wrong (or differently)."""
 
+    prompt_offset: int = 0           # prompt tokens counted this many more per conversation
     per_message_offset: int = 0      # prompt tokens counted this many more per message
     no_newline_at_end: bool = False  # NDJSON: the last line without its newline
     split_data_lines: bool = False   # SSE: each event's JSON split over several `data:` lines
@@ -158,7 +159,7 @@ def chat_app(fmt: str, faults: ChatFaults = ChatFaults()) -> Starlette:
         opts = body.get("options") or {}
         max_tokens = int(body.get("max_tokens") or opts.get("num_predict") or 64)
         pieces, finish = _answer(messages, max_tokens)
-        prompt = _prompt_tokens(messages, faults.per_message_offset)
+        prompt = _prompt_tokens(messages, faults.per_message_offset) + faults.prompt_offset
         completion = len(pieces)
         stream = body.get("stream") is True
         cut = faults.cut_every and zlib.crc32(orjson.dumps(messages)) % faults.cut_every == 0

@@ -207,8 +207,9 @@ def decide_chat(arrays: dict[str, NDArray[Any]], errors: dict[str, list[Any]], p
     warnings = not_sent(tokens)
     if semantic is not None and (options or {}).get("sampling_seed") is not None:
         warnings.append("--sampling-seed makes legacy repeat itself: its A/A similarity is "
-                        f"{fmt_floor(semantic['legacy_self_mean'])}, so r_min is near 1 and the semantic comparison "
-                        "is in effect an exact one (measure the floor without the seed to judge sampled answers)")
+                        f"{fmt_floor(semantic['legacy_self_mean'])}, so the noise floor measures no sampling and "
+                        f"r_min ({semantic['r_min']:.4f}) is 1 - margin: the semantic verdict judges the seeded "
+                        "answers as a near-exact comparison (leave the seed out to measure sampled answers)")
     findings = [*list(verdict.detail.get("findings") or []), *warnings]
     detail = {**verdict.detail, "findings": findings, "warnings": warnings, "semantic": semantic, "tokens": tokens,
               "token_inconsistent_samples": int(off_mode.sum()), "finish": finish_map(errors, arrays["exact"]),
