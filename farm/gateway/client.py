@@ -193,6 +193,16 @@ def http_detail(status: int, content: bytes, headers: Mapping[str, str]) -> str:
     return f"HTTP {status}: {text}{more}" if text else f"HTTP {status}"
 
 
+async def _head(resp: httpx.Response) -> bytes:
+    """The first bytes of an error answer (enough for `http_detail`), not a whole stream."""
+    out = b""
+    async for chunk in resp.aiter_bytes():
+        out += chunk
+        if len(out) > ERROR_BODY_BYTES:
+            break
+    return out
+
+
 def first_detail(parts: Sequence[SideResult]) -> str | None:
     return next((p.detail for p in parts if p.detail), None)
 
@@ -345,7 +355,7 @@ async def _stream(client: httpx.AsyncClient, probe: Probe, target: Target, paylo
                              timeout=policy.timeout, extensions={"trace": trace}) as resp:
         status = resp.status_code
         if status >= 400:
-            content = await resp.aread()
+            content = await _head(resp)
             if status >= 500 or status == 429:
                 raise _Retryable(HTTP_STATUS, status, http_detail(status, content, headers))
             return SideResult(None, [HTTP_STATUS] * n, status, (time.perf_counter() - start) * 1000.0, attempt + 1,
