@@ -133,9 +133,11 @@ def test_a_per_message_token_offset_says_the_texts_are_equal(openai: str, env: d
     assert "disagreements have equal texts: token counts differ (prompt by +1 per message)" in out["reason"]
     assert out["statistics"]["tokens"]["prompt"]["per_message"] == 1
     assert "per message" in _catalog(out)["tokens_prompt"]["candidate"]
-    # The finish field is paired by its own row, so it is neither a missing nor an extra field.
+    # The finish and count fields are paired by their own rows, so none is also a missing or an extra field
+    # (before: choices[].finish_reason and usage.prompt_tokens missing, done_reason and prompt_eval_count extra).
     lonely = {r["path"] for r in out["drift_catalog"] if r["kind"] in ("missing", "extra")}
-    assert not lonely & {"done_reason", "choices[].finish_reason", "choices"}, lonely
+    assert not lonely & {"done_reason", "choices[].finish_reason", "usage.prompt_tokens", "prompt_eval_count",
+                         "usage.completion_tokens", "eval_count"}, lonely
     assert _catalog(out)["finish"]["legacy_path"] == "choices[].finish_reason"
 
 

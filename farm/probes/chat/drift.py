@@ -68,9 +68,9 @@ class ChatRoles(DriftRoles):
     def fields(self, state: dict[str, Any], profile: Profile, side: str) -> RoleFields:
         p = _chat(profile)
         # The answer text plays the part of the main values: the adapter map moves it like embed's vectors. The
-        # finish field is paired by the probe's own row: not also a missing and an extra field.
+        # finish and count fields are paired by the probe's own rows: not also missing and extra fields.
         return RoleFields(vectors=p.text_path, model=p.model_field or None, texts=p.messages_field,
-                          extra=(p.finish_path,))
+                          paired=(p.finish_path, p.prompt_tokens_path, p.completion_tokens_path))
 
     def count_offsets(self, state: dict[str, Any]) -> tuple[int | None, int | None]:
         """The constant offsets (candidate - legacy) of the prompt and completion counts on the observed answers;
