@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,27 @@ def flow_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+@contextmanager
+def json_on_stop(as_json: bool) -> Iterator[None]:
+    """With `--json`, a sweep stopped because a side failed (exit 4) still prints one JSON document on stdout;
+    the one-line error on stderr and the exit code stay as they are."""
+    from farm.sweep.health import SideFailed
+
+    try:
+        yield
+    except SideFailed as exc:
+        if as_json:
+            click.echo(json.dumps(exc.to_json(), sort_keys=True, default=str))
+        raise
+
+
 def print_outcome(payload: dict[str, object], as_json: bool) -> None:
     bad = payload.get("corpus_bad_lines")
     if isinstance(bad, dict) and bad.get("count"):  # skipped, never fatal: but said where the user looks
         click.echo(f"farm: warning: {bad['count']:,} corpus lines skipped (first: {bad.get('first')})", err=True)
+    stats = payload.get("statistics")
+    for warning in (stats.get("warnings") or []) if isinstance(stats, dict) else []:
+        click.echo(f"farm: warning: {warning}", err=True)  # a probe's caveat on its own verdict
     if as_json:
         click.echo(json.dumps(payload, sort_keys=True, default=str))
     else:
@@ -189,8 +207,9 @@ def probe_command(name: str) -> click.Command:
         if not no_report:
             writable_dir(reports_dir, "--reports-dir")  # before the sweep, not after it: the verdict is not lost
         flow = Flow(max_inflight, batches_per_task, resend_after, stall_timeout, resend_min)
-        payload = run_sweep(config, spec, None if no_report else Path(reports_dir), distributed=distributed,
-                            show_progress=not quiet, flow=flow)
+        with json_on_stop(as_json):
+            payload = run_sweep(config, spec, None if no_report else Path(reports_dir), distributed=distributed,
+                                show_progress=not quiet, flow=flow)
         print_outcome(payload, as_json)
         ctx.exit(EXIT_BY_OUTCOME.get(str(payload.get("verdict")), EXIT_FAIL))
 
@@ -311,7 +330,8 @@ def resume_cmd(ctx: click.Context, /, sweep_id: str, more: int | None, until_dec
                              "sweeps only; resume it without them")
         from farm.distributed.producer import resume_distributed_sweep
 
-        payload = resume_distributed_sweep(config, sweep_id, show_progress=not quiet, flow=Flow(**flow))
+        with json_on_stop(as_json):
+            payload = resume_distributed_sweep(config, sweep_id, show_progress=not quiet, flow=Flow(**flow))
     else:
         from farm.sweep.continuation import plan_continuation
 
@@ -319,8 +339,9 @@ def resume_cmd(ctx: click.Context, /, sweep_id: str, more: int | None, until_dec
             writable_dir(reports_dir, "--reports-dir")
         spec, resume = plan_continuation(config.database_url, sweep_row.id, more=more, until_decided=until_decided,
                                          max_samples=max_samples)
-        run = run_embedded_sweep(spec, None if no_report else Path(reports_dir), show_progress=not quiet,
-                                 resume=resume)
+        with json_on_stop(as_json):
+            run = run_embedded_sweep(spec, None if no_report else Path(reports_dir), show_progress=not quiet,
+                                     resume=resume)
         payload = report_json(spec.database_url, run.outcome.sweep_id)
         if run.report is not None:
             payload["report"] = str(run.report.path)

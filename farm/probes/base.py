@@ -79,6 +79,7 @@ class SideResult:
     request: dict[str, Any]
     response: Any = None
     latencies_ms: list[float] | None = None  # per sample, when the batch took one request per input
+    detail: str | None = None  # what the error class alone does not say ("HTTP 404: {...}"), for the stop reason
 
     @property
     def ok(self) -> bool:
@@ -232,6 +233,11 @@ class Probe:
         if len(parts) != 1:
             raise NotImplementedError("a probe with several requests per batch combines their answers")
         return parts[0]
+
+    def error_detail(self, profile: Profile, value: Any, errors: Sequence[str | None]) -> str | None:
+        """What a parsed answer's error classes alone do not say (a message sent inside a stream, the order the
+        scores came in and the profile key that would read it): shown in the reason a sweep stops with."""
+        return None
 
     def streams(self, profile: Profile, body: dict[str, Any]) -> bool:
         """Whether this request's answer is a stream: the client then reads it piece by piece, timed."""

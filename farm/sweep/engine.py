@@ -41,11 +41,12 @@ class Tally:
     errors: dict[str, int] = field(default_factory=dict)
     checked_at: int = 0
     failed_side: str | None = None  # why the sweep stopped: a side failed on every sample (farm.sweep.health)
+    details: dict[str, str] = field(default_factory=dict)  # the first detail seen per "side:error class"
 
     def side_failure(self, where: dict[str, str]) -> str | None:
         from farm.sweep.health import failing_side, split_tally
 
-        return failing_side(self.samples, split_tally(self.errors), where)
+        return failing_side(self.samples, split_tally(self.errors), where, split_tally(self.details))
 
     def due(self, batch_size: int) -> bool:
         """Whether the sequential stop should ask the verdict now: after every batch at first, then every 5% of
@@ -152,6 +153,8 @@ async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None
             if len(pending.samples) >= FLUSH_ROWS:
                 await flush()
             tally.add(rows.samples)
+            for key, text in rows.details.items():
+                tally.details.setdefault(key, text)
             if progress is not None:
                 progress(len(rows.samples))
             if tally.batches == MIN_BATCHES and tally.failed_side is None:

@@ -90,7 +90,7 @@ def run_embedded_sweep(spec: SweepSpec, reports_dir: Path | None, *, show_progre
         from farm.sweep.health import SideFailed
 
         set_status(spec.database_url, sweep_id, "failed")
-        raise SideFailed(f"sweep {sweep_id}: {result.tally.failed_side}")
+        raise SideFailed(sweep_id, result.tally.failed_side)
     extra: dict[str, object] = {"stopped_early_at": result.tally.decided_at} if result.tally.decided_at else {}
     if resume is not None:
         extra["continued"] = resume.history
