@@ -153,7 +153,8 @@ def test_a_sweep_schedule_takes_the_probes_own_options() -> None:
     del storage["args"]["max_rows"], storage["args"]["strict_types"], storage["args"]["float_tol"]
     config = config_with(storage)
     spec = build_spec(config, sweep_request(sweep_args(config, config.schedules[0])))
-    assert spec.probe_options["list_prefix"] == "logs/" and spec.corpus.describe() == "listing(farm-demo/logs/)[:50]"
+    assert spec.probe_options["list_prefix"] == "logs/"
+    assert spec.corpus.describe() == f"50 of listing(farm-demo/logs/) in random order (seed {spec.corpus.order_seed})"
     chat = {**SWEEP, "args": {**sql["args"], "probe": "chat", "max_tokens": 64, "temperature": 0.5}}
     for key in ("max_rows", "strict_types", "float_tol"):
         del chat["args"][key]

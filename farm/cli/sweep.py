@@ -138,8 +138,8 @@ def sweep_options(command: Callable[..., Any], probe: Probe) -> Callable[..., An
         click.option("--population", type=click.Choice(["stream", "corpus"]), default=None,
                      help="What the corpus stands for: `stream`, a sample of endless traffic (the default for files "
                           "and captured requests), or `corpus`, the whole population of interest (finite-population "
-                          "bounds; sweeping all of it is a census; the default for inputs listed through the "
-                          f"gateway{' and for this probe' if probe.default_population == 'corpus' else ''})."),
+                          "bounds; sweeping all of it is a census"
+                          f"{'; the default for this probe' if probe.default_population == 'corpus' else ''})."),
         click.option("--model", default=None, help="Force this model on both sides (as the seed did)."),
         click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True),
         click.option("--concurrency", type=click.IntRange(1, 512), default=8, show_default=True,

@@ -289,10 +289,10 @@ POPULATIONS = ("stream", "corpus")
 
 
 def population_of(req: SweepRequest, corpus: CorpusSpec, probe: Probe) -> str:
-    """What the corpus stands for: a sample of an endless stream (the default for files and captured traffic:
-    the bounds speak for the traffic they were drawn from) or the whole population of interest (`corpus`: the
-    default for inputs listed through the gateway, and a probe's own choice, e.g. a SQL regression suite).
-    A synthetic set is always a stream: it has no end."""
+    """What the corpus stands for: a sample of an endless stream (the default for files, captured traffic and
+    listings through the gateway: the bounds speak for what they were drawn from, and a listing is not read
+    whole before the sweep unless asked) or the whole population of interest (`corpus`: a probe's own choice
+    for its files, e.g. a SQL regression suite). A synthetic set is always a stream: it has no end."""
     given = req.population
     if given is not None and given not in POPULATIONS:
         raise UsageError(f"--population {given!r}: expected stream or corpus")
@@ -303,9 +303,9 @@ def population_of(req: SweepRequest, corpus: CorpusSpec, probe: Probe) -> str:
         return "stream"
     if given is not None:
         return given
-    if corpus.listed is not None:
-        return "corpus"
-    return probe.default_population if corpus.format != "requests" else "stream"
+    if corpus.listed is not None or corpus.format == "requests":
+        return "stream"
+    return probe.default_population
 
 
 def probe_options(probe: Probe, given: dict[str, Any] | None) -> dict[str, Any]:
