@@ -82,7 +82,7 @@ def test_a_multiline_write_is_refused_as_one_statement(tmp_path: Any) -> None:
     assert items == ["SELECT a\nFROM t", "DELETE\nFROM t\nWHERE a = 1"]
     assert count_items(spec, probe) == 2  # the progress bar counts statements, not lines
     assert [where for where, _ in located] == [f"{path}:1", f"{path}:4"]  # where each statement starts
-    with pytest.raises(UsageError, match=r"q.sql:4: statement 'DELETE\\nFROM t.*not read-only \(Delete\)"):
+    with pytest.raises(UsageError, match=r"q.sql:4: statement 'DELETE\\nFROM t.*is not read-only: DELETE removes rows;"):
         probe.check_inputs(located, {})
 
 

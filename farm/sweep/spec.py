@@ -229,7 +229,7 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
     elif req.max_samples is not None:
         raise UsageError("--max-samples only applies with --until-decided (use --samples to cap a sweep)")
     fmt = "requests" if req.corpus_format == "requests" else None
-    options = probe_options(probe, req.probe_options)
+    options = probe.resolve_options(probe_options(probe, req.probe_options), lt.profile, ct.profile)
     listed = probe.gateway_inputs(options)
     corpus = CorpusSpec(corpus_ref, field_name, limit, req.seed, fmt, listed.describe if listed else None)
     corpus.validate()
