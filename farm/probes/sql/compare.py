@@ -11,11 +11,10 @@ explained by the SQL feature that matches the values (`classes.py`).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-
-import orjson
 
 from farm.probes.sql.classes import explain_order, explain_values
 from farm.probes.sql.rows import RowsMatch, SortKey, match_multiset, match_ordered
@@ -55,9 +54,10 @@ def _example(legacy: dict[str, Any], candidate: dict[str, Any], match: RowsMatch
         if match is not None:
             out["rows_shown"] = f"from row {match.at + 1}" if match.at is not None else "unpaired"
         return out
-    text = orjson.dumps({"legacy": head(legacy, match.legacy_rows if match else None),
-                         "candidate": head(candidate, match.candidate_rows if match else None)},
-                        default=str).decode()
+    # The standard json module: integers beyond 64 bits are values here, and it writes them.
+    text = json.dumps({"legacy": head(legacy, match.legacy_rows if match else None),
+                       "candidate": head(candidate, match.candidate_rows if match else None)},
+                      default=str, ensure_ascii=False, separators=(",", ":"))
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
