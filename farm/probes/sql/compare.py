@@ -137,6 +137,7 @@ def compare_results(sql: str, legacy: dict[str, Any], candidate: dict[str, Any],
     if names_differ and ("row_columns" in legacy or "row_columns" in candidate):
         out.agreed, out.diff_class, out.example = False, "columns", _example(legacy, candidate)
         return out
+    sent = candidate  # the example shows the candidate's own names
     if names_differ:
         candidate = {**candidate, "columns": legacy["columns"]}
     kept, duplicated = _readable(legacy, candidate)
@@ -151,7 +152,7 @@ def compare_results(sql: str, legacy: dict[str, Any], candidate: dict[str, Any],
         return out
     if legacy["row_count"] != candidate["row_count"]:
         out.agreed, out.diff_class = False, "row_count"
-        out.example = _example(legacy, candidate, match_multiset(la, ca, tol))
+        out.example = _example(legacy, sent, match_multiset(la, ca, tol))
         return out
     new_pos = {j: i for i, j in enumerate(kept)}
     keys = [SortKey(new_pos[k.column], k.collated) for k in _checkable(st, new_pos)]
@@ -170,12 +171,13 @@ def compare_results(sql: str, legacy: dict[str, Any], candidate: dict[str, Any],
         return out  # nothing left to compare: not judged
     if match.equal:
         out.agreed = not names_differ
+        out.example = _example(legacy, sent) if names_differ else None
         out.diff_class = ("columns" if names_differ else "duplicate_columns" if duplicated
                           else "order_unverifiable" if unverifiable else None)
         out.feature = (dup_feature if out.diff_class == "duplicate_columns"
                        else UNVERIFIABLE if unverifiable else None)
         return out
-    out.example = _example(legacy, candidate, match)
+    out.example = _example(legacy, sent, match)
     if unverifiable and st.limited:  # which rows the LIMIT keeps depends on an order the farm cannot see
         out.diff_class, out.feature = "order_unverifiable", UNVERIFIABLE
         return out
