@@ -67,15 +67,15 @@ def explain_values(a: Any, b: Any, st: Statement, tol: Tolerance) -> tuple[str, 
     if isinstance(a, bool) or isinstance(b, bool):
         return ("value", "LIKE case sensitivity") if "LIKE case sensitivity" in feats else ("type", "booleans")
     if type(a) is not type(b):
+        text, number = (a, b) if isinstance(a, str) else (b, a)
+        parsed = _as_number(text) if isinstance(text, str) and is_number(number) else None
+        if parsed is not None and numbers_equal(parsed, number, Tolerance(tol.rel, tol.abs)):
+            return "type", "type affinity (a number as text)"  # the same number, sent as text
         if "CAST" in feats:
             return "value", "CAST"
         if isinstance(a, datetime | date) or isinstance(b, datetime | date):
             return "value", "dates and timestamps"
-        text, number = (a, b) if isinstance(a, str) else (b, a)
         if isinstance(text, str) and is_number(number):
-            parsed = _as_number(text)
-            if parsed is not None and numbers_equal(parsed, number, Tolerance(tol.rel, tol.abs)):
-                return "type", "type affinity (a number as text)"
             return "value", "typeof / type affinity" if "typeof" in feats else "type affinity"
         return "type", None
     if isinstance(a, datetime | date):

@@ -96,8 +96,9 @@ def _first_pair(la: list[list[Any]], ca: list[list[Any]], match: RowsMatch, tol:
     if match.at is not None:
         y = ca[match.candidate_rows[0]]
     else:
+        loose = Tolerance(tol.rel, tol.abs)  # alike as written: "3" beside 3 under --strict-types
         y = max((ca[k] for k in match.candidate_rows),
-                key=lambda r: sum(values_equal(u, v, tol) for u, v in zip(x, r, strict=False)))
+                key=lambda r: sum(values_equal(u, v, loose) or str(u) == str(v) for u, v in zip(x, r, strict=False)))
     return next(((u, v) for u, v in zip(x, y, strict=False) if not values_equal(u, v, tol)), None)
 
 

@@ -88,6 +88,15 @@ def _starts_statement(line: str) -> bool:
     return bool(tokens) and tokens[0].token_type in _STARTS
 
 
+# Splitting a file happens before a sweep's dialect is known: the lines so far are one statement when a common
+# dialect reads them as one (DuckDB's `7 // 2` is not SQLite).
+_SPLIT_DIALECTS = (DEFAULT_DIALECT, "duckdb", "postgres", "mysql", "tsql")
+
+
+def _parses(text: str) -> bool:
+    return any(analyse(text, d).kind != "unparsed" for d in _SPLIT_DIALECTS)
+
+
 def _open(text: str) -> bool:
     """Whether `text` ends inside a string or a block comment."""
     try:
@@ -136,7 +145,7 @@ def statements_of_lines(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int,
             else:
                 yield from flush()
             continue
-        if buf and _starts_statement(line) and analyse("\n".join(buf).strip()).kind != "unparsed":
+        if buf and _starts_statement(line) and _parses("\n".join(buf).strip()):
             yield from flush()
         if not buf:
             start = lineno
