@@ -113,9 +113,14 @@ def _unpaired_sorted(a: list[Row], b: list[Row], ia: list[int], ib: list[int], c
     return [i for i, _ in bad] + ia[len(ib):], [k for _, k in bad] + ib[len(ia):]
 
 
-def match_multiset(a: Sequence[Row], b: Sequence[Row], tol: Tolerance) -> RowsMatch:
-    """Multiset equality of rows with typed values, floats within the tolerance; the unpaired rows if not."""
-    tolerant = float_columns(a, b)
+def match_multiset(a: Sequence[Row], b: Sequence[Row], tol: Tolerance,
+                   tolerant: list[int] | None = None) -> RowsMatch:
+    """Multiset equality of rows with typed values, floats within the tolerance; the unpaired rows if not.
+    `tolerant`: the float columns when the caller knows them (a run of a larger result)."""
+    if len(a) == len(b) and all(len(x) == len(y) and _rows_equal(x, y, range(len(x)), tol)
+                                for x, y in zip(a, b, strict=True)):
+        return RowsMatch(True)  # the same rows in the same order: the common case, no sorting
+    tolerant = float_columns(a, b) if tolerant is None else tolerant
     tset = set(tolerant)
     buckets: dict[tuple[Any, ...], tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
     for side, rows in ((0, a), (1, b)):
@@ -164,10 +169,11 @@ def match_ordered(a: Sequence[Row], b: Sequence[Row], keys: Sequence[SortKey], t
     starts = [0] + [i for i in range(1, n) if not (_tied(a[i - 1], a[i], keys, tol)
                                                  or _tied(b[i - 1], b[i], keys, tol))]
     bounds = list(zip(starts, [*starts[1:], n], strict=True))
+    tolerant = float_columns(a, b)
     for r, (s, e) in enumerate(bounds):
         if (cut_start and r == 0) or (cut_end and r == len(bounds) - 1):
             continue
-        run = match_multiset(a[s:e], b[s:e], tol)
+        run = match_multiset(a[s:e], b[s:e], tol, tolerant)
         if not run.equal:
             return RowsMatch(False, [s + i for i in run.legacy_rows[:3]], [s + k for k in run.candidate_rows[:3]], s)
     return RowsMatch(True)

@@ -7,6 +7,7 @@ floats are compared within the tolerance, never through a rounded sort key.
 
 from __future__ import annotations
 
+import functools
 import math
 import unicodedata
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ class Tolerance:
     strict_types: bool = False  # 3 vs 3.0, true vs 1, "3" vs 3 differ
 
 
+@functools.lru_cache(maxsize=1024)  # asked per value: a result has a few declared types
 def is_numeric_type(declared: str | None) -> bool:
     return declared is not None and any(t in declared.upper() for t in NUMERIC_TYPES)
 
