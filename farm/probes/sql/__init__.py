@@ -154,7 +154,7 @@ class SqlProbe(Probe):
             out = compare_results(str(a.get("sql", "")), a, b, tol, read)
             score[i] = None if out.agreed is None else float(out.agreed)
             agreed[i] = out.agreed
-            cols["diff_class"][i], cols["feature"][i] = out.diff_class, out.feature
+            cols["diff_class"][i], cols["feature"][i] = out.diff_class, out.feature and _clip(out.feature, 200)
             cols["type_drift"][i], cols["numbers_as_strings"][i] = int(out.type_drift), out.numbers_as_strings
             cols["truncated"][i] = int(bool(a.get("truncated") or b.get("truncated")))
             cols["rows_legacy"][i], cols["rows_candidate"][i] = a.get("row_count"), b.get("row_count")
@@ -231,8 +231,8 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= EXAMPLE_CHARS else text[:EXAMPLE_CHARS - 3] + "..."
+def _clip(text: str, limit: int = EXAMPLE_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _empty() -> Any:
