@@ -156,7 +156,7 @@ def compare_results(sql: str, legacy: dict[str, Any], candidate: dict[str, Any],
         out.example = _example(legacy, sent, match_multiset(la, ca, tol))
         return out
     new_pos = {j: i for i, j in enumerate(kept)}
-    keys = [SortKey(new_pos[k.column], k.collated) for k in _checkable(st, new_pos)]
+    keys = [SortKey(new_pos[k.column], k.collated) for k in _checkable(st, new_pos, legacy["columns"])]
     unverifiable = st.ordered and not keys
     cut_end = st.limited or bool(legacy["truncated"] or candidate["truncated"])
     if keys:
@@ -197,10 +197,10 @@ def compare_results(sql: str, legacy: dict[str, Any], candidate: dict[str, Any],
     return out
 
 
-def _checkable(st: Statement, new_pos: dict[int, int]) -> list[Any]:
+def _checkable(st: Statement, new_pos: dict[int, int], columns: list[str]) -> list[Any]:
     """The ORDER BY keys the comparison checks: the leading ones sorting an output column both sides carry."""
     out = []
-    for key in st.checked_keys:
+    for key in st.checked_keys(columns):
         if key.column not in new_pos:
             break
         out.append(key)

@@ -27,6 +27,7 @@ class OrderKey:
     column: int | None
     desc: bool
     collated: bool = False
+    name: str | None = None  # a plain column key's name: under `SELECT *` the result's columns say where it is
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,15 @@ class Statement:
     offset: bool = False            # a top-level OFFSET: the first rows' tie group may be cut too
     refusal: str | None = None      # why the write gate refuses it, in words (None: read-only)
 
-    @property
-    def checked_keys(self) -> tuple[OrderKey, ...]:
+    def checked_keys(self, columns: list[str] | None = None) -> tuple[OrderKey, ...]:
         """The ORDER BY keys whose order the comparison can check: those before the first key that sorts by
-        something outside the output (rows tied on the checked keys are compared as a multiset)."""
+        something outside the output (rows tied on the checked keys are compared as a multiset). `columns`: the
+        result's names, where a key under `SELECT *` is found."""
         out = []
         for key in self.order_keys:
+            if key.column is None and key.name is not None and columns is not None:
+                found = [i for i, c in enumerate(columns) if c.lower() == key.name.lower()]
+                key = OrderKey(found[0], key.desc, key.collated) if len(found) == 1 else key
             if key.column is None:
                 break
             out.append(key)
@@ -181,7 +185,10 @@ def analyse(sql: str, dialect: str = DEFAULT_DIALECT) -> Statement:
             key, collated = ordered.this, False
             if isinstance(key, exp.Collate):
                 key, collated = key.this, True
-            keys.append(OrderKey(_output_index(key, outputs), bool(ordered.args.get("desc")), collated))
+            name = key.name if isinstance(key, exp.Column) else None
+            column = _output_index(key, outputs)
+            keys.append(OrderKey(column, bool(ordered.args.get("desc")), collated,
+                                 name if column is None and any(o.is_star for o in outputs) else None))
     offset = root.args.get("offset") is not None or (
         isinstance(root.args.get("limit"), exp.Limit) and root.args["limit"].args.get("offset") is not None)
     return Statement(sql, refusal is None, type(root).__name__, bool(keys), tuple(keys),
