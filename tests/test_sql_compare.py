@@ -243,6 +243,8 @@ def test_offset_excuses_the_first_tie_group_and_limit_the_last() -> None:
     keys_moved = result([[1, 10], [2, 11], [2, 12], [3, 13], [3, 14]], cols, types)
     assert compare_results(sql, a, keys_moved, TOL).agreed is False  # the sort keys themselves must agree
     assert analyse("SELECT a FROM t ORDER BY a LIMIT 3, 10").offset  # SQLite's LIMIT offset, count
+    assert analyse("SELECT a FROM t ORDER BY a OFFSET 2 ROWS FETCH NEXT 3 ROWS ONLY", "tsql").offset
+    assert not analyse("SELECT a FROM t ORDER BY a LIMIT 5 OFFSET 0").offset  # cuts nothing: the first run is whole
 
 
 # --- issue 20: ORDER BY keys outside the select list -------------------------------------------------------------
@@ -320,6 +322,7 @@ def test_the_dialect_decides_what_parses() -> None:
 @pytest.mark.parametrize(("sql", "dialect", "says"), [
     ("SELECT * INTO newt FROM people", "postgres", "SELECT ... INTO creates a table"),
     ("SELECT * INTO newt FROM people", "tsql", "SELECT ... INTO creates a table"),
+    ("SELECT a INTO @v FROM t", "mysql", "SELECT ... INTO sets variables"),
     ("COPY people TO 'out.csv'", "duckdb", "COPY moves data"),
     ("CALL refresh_all()", "postgres", "CALL runs a procedure"),
     ("PRAGMA reverse_unordered_selects = ON", "sqlite", "PRAGMA ... = ... changes a setting"),

@@ -144,7 +144,8 @@ def why_not_read_only(roots: list[exp.Expr], sql: str, dialect: str) -> str | No
         return _does(root, sql, dialect)
     into = root.find(exp.Into)
     if into is not None:
-        return "SELECT ... INTO creates a table" if into.this is not None else "SELECT ... INTO writes its result"
+        variable = into.this is None or into.find(exp.Parameter, exp.Placeholder) is not None  # MySQL's INTO @v
+        return "SELECT ... INTO sets variables" if variable else "SELECT ... INTO creates a table"
     if isinstance(root, exp.Select) and root.args.get("locks"):
         return "SELECT ... FOR UPDATE locks rows"
     for node in root.walk():

@@ -189,8 +189,10 @@ def analyse(sql: str, dialect: str = DEFAULT_DIALECT) -> Statement:
             column = _output_index(key, outputs)
             keys.append(OrderKey(column, bool(ordered.args.get("desc")), collated,
                                  name if column is None and any(o.is_star for o in outputs) else None))
-    offset = root.args.get("offset") is not None or (
-        isinstance(root.args.get("limit"), exp.Limit) and root.args["limit"].args.get("offset") is not None)
+    limit = root.args.get("limit")
+    skip = root.args.get("offset") or (limit.args.get("offset") if isinstance(limit, exp.Limit) else None)
+    skipped = skip.expression if isinstance(skip, exp.Offset) else skip
+    offset = skip is not None and not (isinstance(skipped, exp.Literal) and skipped.this == "0")  # OFFSET 0 cuts none
     return Statement(sql, refusal is None, type(root).__name__, bool(keys), tuple(keys),
                      root.args.get("limit") is not None, _features(root), offset, refusal)
 
