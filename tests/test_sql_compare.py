@@ -386,6 +386,15 @@ def test_collation_and_case_folding_in_order_by() -> None:
     locale = compare_results(sql, result([["Apple"], ["Zebra"], ["apple"]], cols, types),
                              result([["Apple"], ["apple"], ["Zebra"]], cols, types), TOL)
     assert (locale.diff_class, locale.feature) == ("order", "collation")
+    # Under a LIMIT another collation keeps other rows: still an order difference, not a value one.
+    cut = "SELECT name, n FROM t ORDER BY name LIMIT 4"
+    two = ("name", "n"), ("TEXT", "INTEGER")
+    binary = result([["Apple", 1], ["Banana", 2], ["apple", 3], ["banana", 4]], *two)
+    folding = result([["apple", 3], ["Apple", 1], ["banana", 4], ["Banana", 2]], *two)
+    assert compare_results(cut, binary, folding, TOL).diff_class == "order"
+    icu = result([["Apple", 1], ["apple", 3], ["Banana", 2], ["cherry", 5]], *two)
+    out = compare_results(cut, binary, icu, TOL)
+    assert (out.diff_class, out.feature) == ("order", "collation")
 
 
 def test_seven_by_two_shows_its_value_difference_beside_the_column_names() -> None:

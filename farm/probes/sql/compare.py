@@ -19,7 +19,7 @@ from typing import Any
 from farm.probes.sql.classes import explain_order, explain_values
 from farm.probes.sql.rows import RowsMatch, SortKey, match_multiset, match_ordered
 from farm.probes.sql.statements import DEFAULT_DIALECT, Statement, analyse
-from farm.probes.sql.values import Tolerance, canonical, is_numeric_type, values_equal
+from farm.probes.sql.values import Tolerance, canonical, exact_key, is_numeric_type, values_equal
 
 __all__ = ["NOT_COUNTED", "Outcome", "Tolerance", "compare_results", "is_numeric_type"]
 
@@ -184,7 +184,9 @@ def compare_results(sql: str, legacy: dict[str, Any], candidate: dict[str, Any],
         return out
     out.agreed = False
     nulls = bool(keys) and _null_ordering(la, ca, keys, tol, st.offset, cut_end)
-    if keys and (nulls or match_multiset(la, ca, tol).equal):
+    reordered = bool(keys) and (match_multiset(la, ca, tol).equal
+                                or ((cut_end or st.offset) and _common_keys_reordered(la, ca, keys[0].column)))
+    if keys and (nulls or reordered):
         if nulls:
             out.diff_class, out.feature = "null_ordering", "ORDER BY with NULLs"
         else:
@@ -195,6 +197,24 @@ def compare_results(sql: str, legacy: dict[str, Any], candidate: dict[str, Any],
     pair = _first_pair(la, ca, match, tol)
     out.diff_class, out.feature = explain_values(*pair, st, tol) if pair else ("value", None)
     return out
+
+
+def _common_keys_reordered(la: list[list[Any]], ca: list[list[Any]], first: int) -> bool:
+    """Under a LIMIT or OFFSET other rows are kept when the engines order differently (a collation): the first
+    sort key's values both sides hold come in another order."""
+    lk, ck = [exact_key(r[first]) for r in la], [exact_key(r[first]) for r in ca]
+    common = Counter(lk) & Counter(ck)
+
+    def kept(keys: list[Any]) -> list[Any]:
+        seen: Counter[Any] = Counter()
+        out = []
+        for k in keys:
+            if seen[k] < common[k]:
+                seen[k] += 1
+                out.append(k)
+        return list(dict.fromkeys(out))  # each distinct key once, in the side's order
+
+    return kept(lk) != kept(ck)
 
 
 def _checkable(st: Statement, new_pos: dict[int, int], columns: list[str]) -> list[Any]:
