@@ -148,7 +148,8 @@ def test_a_sweep_schedule_takes_the_probes_own_options() -> None:
     config = config_with(sql)
     spec = build_spec(config, sweep_request(sweep_args(config, config.schedules[0])))
     assert spec.probe == "sql" and spec.corpus.limit == 50
-    assert spec.probe_options == {"max_rows": 5, "strict_types": True, "float_tol": 1e-6, "allow_writes": False}
+    assert spec.probe_options == {"max_rows": 5, "strict_types": True, "float_tol": 1e-6, "allow_writes": False,
+                                  "dialect": "sqlite"}  # the legacy profile's, resolved when specified
     storage = {**SWEEP, "args": {**sql["args"], "probe": "storage", "list_prefix": "logs/"}}
     del storage["args"]["max_rows"], storage["args"]["strict_types"], storage["args"]["float_tol"]
     config = config_with(storage)

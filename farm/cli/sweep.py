@@ -223,8 +223,9 @@ def probe_command(name: str) -> click.Command:
         if opt.type is bool:  # a boolean option is a flag (`--strict-types`), unset unless given
             command = click.option(opt.flag, is_flag=True, default=None, help=opt.help)(command)
             continue
-        command = click.option(opt.flag, type=opt.type, default=None,
-                               help=f"{opt.help} [default: {opt.default}]")(command)
+        command = click.option(opt.flag, type=opt.type, default=None,  # a None default is said in the help
+                               help=opt.help if opt.default is None else f"{opt.help} [default: {opt.default}]")(
+            command)
     return click.command(name, cls=OneLineCommand)(command)
 
 

@@ -217,6 +217,12 @@ class Probe:
         (`farm.gateway.client.post_batch`). Like it, it never raises: failures are error classes per sample."""
         return None
 
+    def resolve_options(self, options: dict[str, Any], legacy: Profile, candidate: Profile) -> dict[str, Any]:
+        """The sweep's values of `sweep_options` completed from the two gateways' wire profiles, once when the
+        sweep is specified (sql: `--dialect` defaults to the legacy profile's); UsageError on a bad value. The
+        default returns them as given."""
+        return options
+
     def check_inputs(self, inputs: Iterable[tuple[str, Any]], options: Mapping[str, Any]) -> None:
         """Refuse a corpus before anything is sent (UsageError, one line naming where: `file:line` or `input N`),
         e.g. write statements; streamed once when the sweep is specified. The default accepts every input."""

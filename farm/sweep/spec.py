@@ -243,7 +243,7 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
     elif req.max_samples is not None:
         raise UsageError("--max-samples only applies with --until-decided (use --samples to cap a sweep)")
     fmt = "requests" if req.corpus_format == "requests" else None
-    options = probe_options(probe, req.probe_options)
+    options = probe.resolve_options(probe_options(probe, req.probe_options), lt.profile, ct.profile)
     listed = probe.gateway_inputs(options)
     if req.order == "file" and req.until_decided:
         raise UsageError("--order file with --until-decided: a sequential stop over the corpus's own order decides "
