@@ -10,12 +10,16 @@ probe module; farm.probes.base re-exports them for probes and plug-ins.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-__all__ = ["MAX_BODY_BYTES", "BodySink", "MalformedBody", "Profile", "Request", "Response", "RetryPolicy",
-           "SideResult", "Target"]
+if TYPE_CHECKING:
+    import httpx
+    from starlette.routing import BaseRoute
+
+__all__ = ["MAX_BODY_BYTES", "Backend", "BodySink", "DemoProbe", "MalformedBody", "Profile", "Request", "Response",
+           "RetryPolicy", "SideResult", "Target", "WireProbe"]
 
 MAX_BODY_BYTES = 64 * 2**20  # 64 MiB: a batch of 32 x 4,096 floats as JSON is about 3 MB
 
@@ -144,3 +148,47 @@ class Response:
     doc: Any = None
     sink: BodySink | None = None
     size: int = 0
+
+
+# A demo backend answers one request body: (number of inputs, a function computing the response document, or a
+# Starlette `Response` of its own such as a stream).
+# It raises MalformedBody on a bad request and LookupError for something unknown (a model): HTTP 400 / 404.
+Backend = Callable[[dict[str, Any]], tuple[int, Callable[[], Any]]]
+
+
+class WireProbe(Protocol):
+    """What the gateway client asks of a probe (farm.probes.base.Probe has it): how a batch becomes requests and
+    answers become values. A protocol, so that farm.gateway imports no probe module."""
+
+    @property
+    def batched(self) -> bool: ...
+
+    @property
+    def accepts(self) -> tuple[str, ...]: ...
+
+    async def exchange(self, client: httpx.AsyncClient, target: Target, items: Sequence[Any], model: str | None,
+                       policy: RetryPolicy, worker: str | None, options: Mapping[str, Any]) -> SideResult | None: ...
+
+    def requests(self, profile: Profile, items: Sequence[Any], model: str | None,
+                 options: Mapping[str, Any]) -> list[tuple[dict[str, Any], int]]: ...
+
+    def combine(self, profile: Profile, items: Sequence[Any], parts: list[SideResult],
+                options: Mapping[str, Any]) -> SideResult: ...
+
+    def streams(self, profile: Profile, body: dict[str, Any]) -> bool: ...
+
+    def parse_response(self, profile: Profile, doc: Any, n: int) -> tuple[Any, list[str | None]]: ...
+
+    def parse_stream(self, profile: Profile, pieces: Sequence[tuple[float, bytes]], complete: bool,
+                     n: int) -> tuple[Any, list[str | None], Any]: ...
+
+
+class DemoProbe(Protocol):
+    """What a demo gateway asks of a probe: its name, its own routes or its backend for a profile and knobs."""
+
+    @property
+    def name(self) -> str: ...
+
+    def demo_backend(self, profile: Profile, knobs: dict[str, Any]) -> Backend: ...
+
+    def demo_routes(self, profile: Profile, knobs: dict[str, Any]) -> list[BaseRoute] | None: ...

@@ -13,7 +13,7 @@ import functools
 import ssl
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import orjson
@@ -21,9 +21,7 @@ import orjson
 from farm.gateway.errors import CONNECTION, DEADLINE, HTTP_STATUS, MALFORMED, TIMEOUT
 from farm.gateway.send import auth_headers, retry_after, send
 from farm.wire import MAX_BODY_BYTES, MalformedBody, Request, RetryPolicy, SideResult, Target
-
-if TYPE_CHECKING:
-    from farm.probes.base import Probe
+from farm.wire import WireProbe as Probe
 
 __all__ = ["MAX_BODY_BYTES", "RetryPolicy", "SideResult", "Target", "call_gateway", "make_client", "post_batch",
            "request_headers", "retry_after"]

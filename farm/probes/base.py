@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 
 # Re-exported: probes and plug-ins take the wire's value types from here.
+from farm.wire import Backend as Backend
 from farm.wire import MalformedBody as MalformedBody
 from farm.wire import Profile as Profile
 from farm.wire import RetryPolicy as RetryPolicy
@@ -36,10 +37,6 @@ if TYPE_CHECKING:
     from farm.wiredrift.rows import DriftRow
 
 
-# A demo backend answers one request body: (number of inputs, a function computing the response document, or a
-# Starlette `Response` of its own such as a stream).
-# It raises MalformedBody on a bad request and LookupError for something unknown (a model): HTTP 400 / 404.
-Backend = Callable[[dict[str, Any]], tuple[int, Callable[[], Any]]]
 
 
 @dataclass(frozen=True)
