@@ -57,9 +57,9 @@ class SideResult:
     request: dict[str, Any]
     response: Any = None
     latencies_ms: list[float] | None = None  # per sample, when the batch took one request per input
-    # Per sample (request, response document) pairs for the drift catalog, when each input had its own request;
-    # None where a sample has no document. `request` / `response` above stand for the batch otherwise.
-    exchanges: list[tuple[dict[str, Any], Any] | None] | None = None
+    # Per sample (request, response document, an error body?) for the drift catalog, when each input had its own
+    # request; None where a sample has no document. `request` / `response` above stand for the batch otherwise.
+    exchanges: list[tuple[dict[str, Any], Any, bool] | None] | None = None
 
     @property
     def ok(self) -> bool:

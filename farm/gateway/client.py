@@ -9,8 +9,6 @@ parses the answer. Streamed answers (`Probe.streams`) are read here piece by pie
 from __future__ import annotations
 
 import asyncio
-import functools
-import ssl
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,25 +17,12 @@ import httpx
 import orjson
 
 from farm.gateway.errors import CONNECTION, DEADLINE, HTTP_STATUS, MALFORMED, TIMEOUT
-from farm.gateway.send import auth_headers, retry_after, send
+from farm.gateway.send import auth_headers, make_client, retry_after, send
 from farm.wire import MAX_BODY_BYTES, MalformedBody, Request, RetryPolicy, SideResult, Target
 from farm.wire import WireProbe as Probe
 
 __all__ = ["MAX_BODY_BYTES", "RetryPolicy", "SideResult", "Target", "call_gateway", "make_client", "post_batch",
            "request_headers", "retry_after"]
-
-
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context per process: building one loads the CA bundle (~60 ms of CPU), and workers make a client
-    per thread."""
-    return httpx.create_ssl_context()
-
-
-def make_client(concurrency: int, timeout: float) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
-    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-                             verify=_tls())
 
 
 def request_headers(target: Target, worker: str | None) -> dict[str, str]:

@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
-import orjson
 
 from farm.gateway.client import PER_BATCH_REQUESTS, worker_header
 from farm.gateway.errors import CONNECTION, HTTP_STATUS, MALFORMED
@@ -25,16 +24,21 @@ from farm.profiles import get_path
 from farm.wire import MalformedBody, Request, RetryPolicy, SideResult, Target
 
 DOC_ROWS = 20  # rows of the first response kept for the drift catalog (its structure, not its size)
+EXCHANGE_ROWS = 5  # rows of every statement's response the catalog diffs (all of them are: keep each small)
 
 
-def _trim(doc: Any, profile: SqlProfile) -> Any:
+def _trim(doc: Any, profile: SqlProfile, keep: int = DOC_ROWS) -> Any:
+    """The document with its first `keep` rows: the containers on the way to the rows copied, nothing else."""
     rows = get_path(doc, profile.rows_path) if isinstance(doc, dict) else None
-    if isinstance(rows, list) and len(rows) > DOC_ROWS:
-        doc = orjson.loads(orjson.dumps(doc))
-        parent, _, leaf = profile.rows_path.rpartition(".")
-        holder = get_path(doc, parent) if parent else doc
-        holder[leaf] = rows[:DOC_ROWS]
-    return doc
+    if not isinstance(rows, list) or len(rows) <= keep:
+        return doc
+    *parents, leaf = profile.rows_path.split(".")
+    top = holder = dict(doc)
+    for key in parents:
+        holder[key] = dict(holder[key])
+        holder = holder[key]
+    holder[leaf] = rows[:keep]
+    return top
 
 
 async def _one(client: httpx.AsyncClient, target: Target, profile: SqlProfile, sql: str, policy: RetryPolicy,
@@ -72,12 +76,15 @@ async def exchange(client: httpx.AsyncClient, target: Target, items: Sequence[An
 
     answers = await asyncio.gather(*(one(str(sql)) for sql in items))
     values = [a[0] for a in answers]
-    exchanges = [(profile.build_request(str(sql)), _trim(a[4], profile)) if a[4] is not None else None
-                 for sql, a in zip(items, answers, strict=True)]
-    first = exchanges[0] if exchanges else None
+    exchanges: list[tuple[dict[str, Any], Any, bool] | None] = [
+        (profile.build_request(str(sql)), _trim(a[4], profile, EXCHANGE_ROWS), "error" in a[0])
+        if a[4] is not None and a[1] is None else None
+        for sql, a in zip(items, answers, strict=True)]
+    first = answers[0] if answers else None
     return SideResult(values, [a[1] for a in answers], 200 if all(a[1] is None for a in answers) else None,
                       statistics.fmean(a[2] for a in answers) if answers else 0.0,
                       max((a[3] for a in answers), default=1),
                       profile.build_request(str(items[0])) if items else {},
-                      first[1] if first is not None and answers[0][1] is None and "error" not in values[0] else None,
+                      _trim(first[4], profile) if first is not None and first[1] is None and "error" not in first[0]
+                      else None,
                       None, exchanges)
