@@ -234,13 +234,13 @@ def parse_config(data: dict[str, Any], source: str) -> FarmConfig:
 def _check_probe_names(source: str, data: dict[str, Any]) -> None:
     """`[profiles.X] probe = ...` and `[thresholds.P]` name registered probes (plug-ins included), checked at
     load: a misspelt one would otherwise be ignored, or reported later as a missing profile."""
-    from farm.probes import probe_names
+    from farm.probes import PLUGIN_HINT, probe_names
 
     known = probe_names()
 
     def check(key: str, name: str) -> None:
         if name not in known:
-            raise ConfigError(source, key, f"unknown probe {name!r} (known: {', '.join(known)})")
+            raise ConfigError(source, key, f"unknown probe {name!r} (known: {', '.join(known)}; {PLUGIN_HINT})")
 
     for name, body in data.get("profiles", {}).items():
         probe = body.get("probe")
