@@ -12,8 +12,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from alembic.migration import MigrationContext
-from alembic.operations import Operations
 from sqlalchemy import Column, Connection, Float, ForeignKey, Integer, MetaData, String, Table, inspect
 from sqlalchemy.exc import OperationalError
 
@@ -72,6 +70,9 @@ def _add_missing_columns(conn: Connection, table: Table) -> None:
     missing = [c for c in table.columns if c.name not in have]
     if not missing:
         return
+    from alembic.migration import MigrationContext  # only now: alembic costs every command's start-up otherwise
+    from alembic.operations import Operations
+
     ops = Operations(MigrationContext.configure(conn))
     for column in missing:
         try:
