@@ -55,7 +55,8 @@ async def call_gateway(client: httpx.AsyncClient, probe: Probe, target: Target, 
 def _join(parts: Sequence[SideResult]) -> SideResult:
     """One item per request, joined: the value lists each item's parsed value (None where it failed), the
     latency is the mean per request (each item's own in `latencies_ms`), the status the first failing one; the
-    first item's request and response stand for the batch (what the drift catalog reads)."""
+    first item's request and response stand for the batch, and every item's are in `exchanges` (the drift
+    catalog reads them all)."""
     values = [p.value[0] if p.value is not None and len(p.value) == 1 else None for p in parts]
     errors = [p.errors[0] for p in parts]
     failing = [p.status for p in parts if p.errors[0] is not None]
@@ -64,7 +65,8 @@ def _join(parts: Sequence[SideResult]) -> SideResult:
                       sum(p.latency_ms for p in parts) / max(1, len(parts)),
                       max((p.attempts for p in parts), default=0),
                       first.request if first else {}, first.response if first else None,
-                      [p.latency_ms for p in parts])
+                      [p.latency_ms for p in parts],
+                      [(p.request, p.response, False) if p.response is not None else None for p in parts])
 
 
 async def post_batch(client: httpx.AsyncClient, probe: Probe, target: Target, items: Sequence[Any],
