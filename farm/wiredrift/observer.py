@@ -20,15 +20,16 @@ from farm.wiredrift.values import as_array, flatten
 STATE_VERSION = 1
 # Batches whose full documents are diffed: drift is structural and shows at once; norms cover every batch.
 DOC_BATCHES = 16
+INPUT_DOCS = 32  # per batch's worth, for probes observed per input: 512 documents diffed in all
 
 
 class DriftObserver:
     """Infers the wire-drift catalog between two gateways from their requests and responses.
 
     `observe` is called once per batch, or once per input for a probe that sends a request per input
-    (`full=True`: every such response is diffed, its documents being small). The full structural diff of batch
-    documents runs on the first `max_docs` batches only (drift is structural: it shows at once, and the diff of
-    a batch's document is the costly part); vector norms are folded in on every batch with numpy, unless the
+    (`full=True`: every such response feeds the probe's facts, the first 512 the structural diff). The structural
+    diff of batch documents runs on the first `max_docs` batches only (drift is structural: it shows at once, and
+    the diff of a batch's document is the costly part); vector norms are folded in on every batch with numpy, unless the
     caller supplies them through `observe_norms`. Error bodies both sides sent for one input (`observe_errors`)
     are diffed in a scope of their own. The state is plain JSON (`to_dict` / `from_dict`), and observers of
     disjoint batches `merge` into the one-pass result.
@@ -91,7 +92,6 @@ class DriftObserver:
                 st["errors"][side] += not isinstance(resp, dict | list)
             return
         if full or st["docs"] < st["max_docs"]:
-            st["docs"] += 1
             self._vec_paths = None
             flats = {}
             for side, profile, req, resp in (("legacy", self.legacy, legacy_request, legacy_response),
@@ -99,8 +99,13 @@ class DriftObserver:
                 flats[side] = (flatten(req, self._ignore) if isinstance(req, dict) else {},
                                flatten(resp, self._ignore))
                 used[side] = self.roles.observe_facts(st["facts"][side], profile, req, flats[side][1])
-            observe_scope(st["response"], flats["legacy"][1], flats["candidate"][1], self._unordered)
-            observe_scope(st["request"], flats["legacy"][0], flats["candidate"][0], self._unordered)
+            # The probe's facts (type names, numbers as strings...) come from every document; the structural diff,
+            # the costly part, from the first max_docs batches or max_docs x INPUT_DOCS inputs' documents (its
+            # rows say "in n of N responses", N being those diffed).
+            if st["docs"] < st["max_docs"] * (INPUT_DOCS if full else 1):
+                st["docs"] += 1
+                observe_scope(st["response"], flats["legacy"][1], flats["candidate"][1], self._unordered)
+                observe_scope(st["request"], flats["legacy"][0], flats["candidate"][0], self._unordered)
         else:
             used = self._inferred_vector_paths()
         if norms if norms is not None else not self._external_norms:
