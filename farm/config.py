@@ -351,13 +351,13 @@ def _parse_signoff(source: str, table: Any, config: FarmConfig) -> SignoffPlan:
 def _check_probe_names(source: str, data: dict[str, Any]) -> None:
     """`[profiles.X] probe = ...` and `[thresholds.P]` name registered probes (plug-ins included), checked at
     load: a misspelt one would otherwise be ignored, or reported later as a missing profile."""
-    from farm.probes import probe_names
+    from farm.probes import PLUGIN_HINT, probe_names
 
     known = probe_names()
 
     def check(key: str, name: str) -> None:
         if name not in known:
-            raise ConfigError(source, key, f"unknown probe {name!r} (known: {', '.join(known)})")
+            raise ConfigError(source, key, f"unknown probe {name!r} (known: {', '.join(known)}; {PLUGIN_HINT})")
 
     for name, body in data.get("profiles", {}).items():
         probe = body.get("probe")

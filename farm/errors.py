@@ -42,6 +42,9 @@ _OUTAGE_CLASSES = {
     "amqp.exceptions.RecoverableConnectionError", "builtins.ConnectionError", "builtins.TimeoutError",
 }
 
+# A database error about the schema, not the connection (a table or column missing or already there).
+_SCHEMA_WORDS = ("no such table", "no such column", "has no column named", "duplicate column", "already exists")
+
 
 def outage(exc: BaseException) -> str | None:
     """One line for a lost or refused connection to the database or the broker, or a full disk; None for any
@@ -59,6 +62,8 @@ def outage(exc: BaseException) -> str | None:
         return None
     orig = getattr(exc, "orig", None) or exc
     text = (str(orig).strip().splitlines() or [type(orig).__name__])[0][:240]
+    if any(words in text for words in _SCHEMA_WORDS):
+        return None  # SQLite says this with OperationalError too; waiting would not change the schema
     if "disk is full" in text or "No space left" in text or "DiskFull" in type(orig).__name__:
         return f"disk full: {text}"
     module = type(exc).__module__

@@ -93,7 +93,8 @@ def test_probe_names_in_the_config_include_plug_ins(tmp_path: Path) -> None:
     assert without.returncode == 2
     assert without.stderr.strip().splitlines() == [
         "farm: error: farm.toml: profiles.e.probe: unknown probe 'echo' (known: chat, embed, retrieve, search, sql, "
-        "storage)"]
+        "storage; plug-ins load from installed packages' `farm.probes` entry points and from the modules in "
+        "FARM_PROBE_MODULES)"]
     plugged = subprocess.run([sys.executable, "-m", "farm", "db", "current"], cwd=tmp_path, capture_output=True,
                              text=True, timeout=120, env={**env, "FARM_PROBE_MODULES": "tests.probes.echo"})
     assert plugged.returncode == 0, plugged.stderr

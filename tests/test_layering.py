@@ -47,3 +47,12 @@ def test_shared_code_names_no_probe() -> None:
            for m, imps in _modules("farm").items()
            if not m.startswith("farm/probes/") and not m.startswith("farm/cli/")}
     assert {m: v for m, v in bad.items() if v} == {}
+
+
+def test_the_gateway_layer_imports_no_probe() -> None:
+    # The send path, the client, the demo gateways and the fault proxy see probes only through the protocols of
+    # farm/wire.py (a leaf: it imports nothing of the farm).
+    bad = {m: sorted(i for i in imps if i.startswith("farm.probes"))
+           for m, imps in _modules("farm/gateway").items()}
+    assert {m: v for m, v in bad.items() if v} == {}
+    assert not {i for i in _imports(ROOT / "farm" / "wire.py") if i.split(".")[0] == "farm"}

@@ -106,6 +106,7 @@ def pack(probe_name: str, call: SideCall, start: int, keep_doc: bool) -> bytes:
         "attempts": result.attempts, "request": result.request, "self_scores": call.self_scores,
         "response": result.response if keep_doc else None, "value": header, "ok": result.value is not None,
         "digests": call.digests, "latencies_ms": result.latencies_ms,
+        "exchanges": result.exchanges,  # per input, small (a probe with a request per input): drift from each
     }
     return orjson.dumps(meta) + b"\n" + body
 
@@ -116,5 +117,7 @@ def unpack(probe_name: str, payload: bytes) -> tuple[SideCall, int]:
     meta = orjson.loads(head)
     value = get_probe(probe_name).decode(meta["value"], body) if meta["ok"] else None
     result = SideResult(value, meta["errors"], meta["status"], meta["latency_ms"], meta["attempts"],
-                        meta["request"], meta["response"], meta.get("latencies_ms"))
+                        meta["request"], meta["response"], meta.get("latencies_ms"),
+                        [tuple(e) if e is not None else None for e in meta["exchanges"]]
+                        if meta.get("exchanges") is not None else None)
     return SideCall(result, meta["self_scores"], meta["digests"]), int(meta["start"])

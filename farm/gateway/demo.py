@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from farm.probes.base import Backend, MalformedBody, Probe, Profile
+from farm.wire import Backend, MalformedBody, Profile
+from farm.wire import DemoProbe as Probe
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a bigger request body is refused (HTTP 413), never parsed
 

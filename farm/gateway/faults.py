@@ -38,6 +38,9 @@ FAULTS: dict[str, str] = {
     "blackhole": "the request is read and never answered (timeout)",
 }
 _NUMBER = re.compile(rb"(?<=[\[,:])\s*-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+# Headers the proxy sets itself (framing, connection, encoding: it forwards decoded bodies), never passed on.
+_HOP = frozenset({"host", "connection", "keep-alive", "content-length", "transfer-encoding", "content-encoding",
+                  "accept-encoding", "te", "trailer", "upgrade", "proxy-connection"})
 _REASONS = {200: "OK", 429: "Too Many Requests", 503: "Service Unavailable"}
 
 
@@ -118,11 +121,15 @@ class FaultProxy:
         self.plan = plan
         self._client: httpx.AsyncClient | None = None
 
-    async def _forward(self, req: _Request) -> tuple[int, str, bytes]:
+    async def _forward(self, req: _Request) -> tuple[int, str, bytes, list[tuple[str, str]]]:
+        """(status, content type, body, the upstream's other headers: ETag, Range answers, metadata...)."""
         assert self._client is not None
-        keep = {k: v for k, v in req.headers if k.lower() in ("content-type", "authorization", "x-farm-worker")}
+        keep = {k: v for k, v in req.headers if k.lower() not in _HOP}
         resp = await self._client.request(req.method, self.upstream + req.target, content=req.body, headers=keep)
-        return resp.status_code, resp.headers.get("content-type", "application/json"), resp.content
+        extra = [(k, v) for k, v in resp.headers.items() if k not in _HOP and k != "content-type"]
+        if req.method == "HEAD":  # the length of what a GET would send
+            extra.append(("content-length", resp.headers.get("content-length", "0")))
+        return resp.status_code, resp.headers.get("content-type", "application/json"), resp.content, extra
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -152,25 +159,34 @@ class FaultProxy:
         if fault in ("429", "503"):
             body = orjson.dumps({"error": f"injected {fault}"})
             writer.write(_head(int(fault), [("content-type", "application/json"), ("content-length", str(len(body))),
-                                            ("retry-after", f"{self.plan.retry_after:g}")]) + body)
+                                            ("retry-after", f"{self.plan.retry_after:g}")])
+                         + (body if req.method != "HEAD" else b""))
             await writer.drain()
             return True
         try:
-            status, ctype, body = await self._forward(req)
+            status, ctype, body, extra = await self._forward(req)
         except httpx.HTTPError:
-            status, ctype, body = 502, "application/json", b'{"error": "upstream unreachable"}'
-        return await self._spoil(fault, status, ctype, body, writer)
+            status, ctype, body, extra = 502, "application/json", b'{"error": "upstream unreachable"}', []
+        if req.method == "HEAD":
+            # No body may follow a HEAD's head (one would corrupt the next answer on the connection): only a
+            # fault of the head itself applies.
+            if fault == "content-type":
+                ctype = "text/html; charset=utf-8"
+            writer.write(_head(status, [("content-type", ctype), *extra]))
+            await writer.drain()
+            return True
+        return await self._spoil(fault, status, ctype, body, writer, extra)
 
-    async def _spoil(self, fault: str | None, status: int, ctype: str, body: bytes,
-                     writer: asyncio.StreamWriter) -> bool:
+    async def _spoil(self, fault: str | None, status: int, ctype: str, body: bytes, writer: asyncio.StreamWriter,
+                     extra: list[tuple[str, str]]) -> bool:
         length = [("content-length", str(len(body)))]
         if fault == "reset":
-            writer.write(_head(status, [("content-type", ctype), *length]) + body[: len(body) // 2])
+            writer.write(_head(status, [("content-type", ctype), *extra, *length]) + body[: len(body) // 2])
             await writer.drain()
             _reset(writer)
             return False
         if fault == "drip":
-            writer.write(_head(status, [("content-type", ctype), *length]))
+            writer.write(_head(status, [("content-type", ctype), *extra, *length]))
             for i in range(0, len(body), self.plan.drip_bytes):
                 writer.write(body[i:i + self.plan.drip_bytes])
                 await writer.drain()
@@ -188,17 +204,18 @@ class FaultProxy:
             if not hits:
                 body = b'{"value": NaN}'
         elif fault == "oversize":
-            return await self._oversize(status, ctype, body, writer)
+            return await self._oversize(status, ctype, body, writer, extra)
         elif fault == "http10":
-            writer.write(_head(status, [("content-type", ctype), ("connection", "close")], "HTTP/1.0") + body)
+            writer.write(_head(status, [("content-type", ctype), *extra, ("connection", "close")], "HTTP/1.0") + body)
             await writer.drain()
             return False
-        writer.write(_head(status, [("content-type", ctype), ("content-length", str(len(body)))]) + body)
+        writer.write(_head(status, [("content-type", ctype), *extra, ("content-length", str(len(body)))]) + body)
         await writer.drain()
         return True
 
-    async def _oversize(self, status: int, ctype: str, body: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(_head(status, [("content-type", ctype), ("transfer-encoding", "chunked")]))
+    async def _oversize(self, status: int, ctype: str, body: bytes, writer: asyncio.StreamWriter,
+                        extra: list[tuple[str, str]]) -> bool:
+        writer.write(_head(status, [("content-type", ctype), *extra, ("transfer-encoding", "chunked")]))
         chunk = b" " * 2**20
         for _ in range(int(self.plan.oversize_mb)):
             writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")

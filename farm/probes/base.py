@@ -17,12 +17,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
+# Re-exported: probes and plug-ins take the wire's value types from here.
+from farm.wire import Backend as Backend
+from farm.wire import MalformedBody as MalformedBody
+from farm.wire import Profile as Profile
+from farm.wire import RetryPolicy as RetryPolicy
+from farm.wire import SideResult as SideResult
+from farm.wire import Target as Target
+
 if TYPE_CHECKING:
     import httpx
     from numpy.typing import NDArray
     from starlette.routing import BaseRoute
 
-    from farm.gateway.client import RetryPolicy, Target
     from farm.stats.noise import NoiseSamples
     from farm.stats.params import VerdictParams
     from farm.stats.verdict import Verdict
@@ -30,10 +37,6 @@ if TYPE_CHECKING:
     from farm.wiredrift.rows import DriftRow
 
 
-# A demo backend answers one request body: (number of inputs, a function computing the response document, or a
-# Starlette `Response` of its own such as a stream).
-# It raises MalformedBody on a bad request and LookupError for something unknown (a model): HTTP 400 / 404.
-Backend = Callable[[dict[str, Any]], tuple[int, Callable[[], Any]]]
 
 
 @dataclass(frozen=True)
@@ -44,50 +47,6 @@ class GatewayInputs:
 
     describe: str
     read: Callable[[Target, RetryPolicy], Iterator[Any]]
-
-
-class MalformedBody(ValueError):
-    """A request or response that does not have the shape its profile promises."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Profile:
-    """How one gateway shapes one endpoint: the fields every probe's wire profile has.
-
-    A probe subclasses it with its own request and response fields; `probe` names the probe (it travels with
-    the profile in task messages and sweep rows, so a worker rebuilds the right type).
-    """
-
-    probe: ClassVar[str] = ""
-    name: str
-    path: str
-    method: str = "POST"
-    ignore_fields: tuple[str, ...] = ()
-    unordered_arrays: tuple[str, ...] = ()
-
-
-@dataclass
-class SideResult:
-    """One gateway's answer to one batch: the probe's parsed value (None on failure), an error class per
-    sample, and what the drift catalog reads (the request sent and the response document)."""
-
-    value: Any
-    errors: list[str | None]
-    status: int | None
-    latency_ms: float
-    attempts: int
-    request: dict[str, Any]
-    response: Any = None
-    latencies_ms: list[float] | None = None  # per sample, when the batch took one request per input
-    detail: str | None = None  # what the error class alone does not say ("HTTP 404: {...}"), for the stop reason
-
-    @property
-    def ok(self) -> bool:
-        return self.value is not None
-
-    def latency_of(self, i: int) -> float:
-        """Sample i's request latency (the batch's one request, unless each input had its own)."""
-        return self.latencies_ms[i] if self.latencies_ms is not None else self.latency_ms
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 Kept apart from `samples` so the shared table stays the same for every probe, and typed columns (not a JSON
 document per row) keep the embed hot path cheap. Embed's table comes from an Alembic migration (`MIGRATED`);
-every other probe's, built-in or plug-in, is created on first use.
+every other probe's, built-in or plug-in, is created on first use, and evolves there: a column the probe declares
+that the table lacks (a plug-in's new version) is added, nullable (rows of older sweeps have no value), with
+Alembic's operations on SQLite and Postgres alike.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlalchemy import Column, Connection, Float, ForeignKey, Integer, MetaData, String, Table, inspect, text
-from sqlalchemy.schema import CreateColumn
+from sqlalchemy import Column, Connection, Float, ForeignKey, Integer, MetaData, String, Table, inspect
+from sqlalchemy.exc import OperationalError
 
 from farm.probes.base import Probe
 from farm.store.models import NAMING_CONVENTION, Sweep
@@ -55,16 +57,27 @@ def ready_table(conn: Connection, probe: Probe) -> Table | None:
     key = (str(conn.engine.url), probe.name)
     if key not in _CREATED:
         table.create(conn, checkfirst=True)
-        add_missing_columns(conn, table)
+        _add_missing_columns(conn, table)
         _CREATED.add(key)
     return table
 
 
-def add_missing_columns(conn: Connection, table: Table) -> None:
-    """A probe that gained a column since its table was made in this database: the column is added (nullable,
-    so older rows read as None), as a migration would for a migrated table."""
+def _add_missing_columns(conn: Connection, table: Table) -> None:
+    """ALTER TABLE ... ADD COLUMN for each declared column the existing table lacks (nullable). Two processes may
+    race to add one: Postgres skips it (IF NOT EXISTS); on SQLite the loser's "duplicate column" is the column
+    being there (a failed statement does not end SQLite's transaction)."""
     have = {c["name"] for c in inspect(conn).get_columns(table.name)}
-    for column in table.columns:
-        if column.name not in have:
-            ddl = CreateColumn(column).compile(dialect=conn.dialect)
-            conn.execute(text(f"ALTER TABLE {conn.dialect.identifier_preparer.quote(table.name)} ADD COLUMN {ddl}"))
+    missing = [c for c in table.columns if c.name not in have]
+    if not missing:
+        return
+    from alembic.migration import MigrationContext  # only now: alembic costs every command's start-up otherwise
+    from alembic.operations import Operations
+
+    ops = Operations(MigrationContext.configure(conn))
+    for column in missing:
+        try:
+            ops.add_column(table.name, Column(column.name, column.type, nullable=True),
+                           if_not_exists=conn.dialect.name == "postgresql" or None)
+        except OperationalError as exc:
+            if "duplicate column" not in str(exc.orig):
+                raise

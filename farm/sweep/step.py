@@ -79,11 +79,26 @@ def compare_sides(probe: Probe, sweep_id: str, batch_no: int, start: int, legacy
               "error": None if score is not None else "unpaired"}
              for side, call in (("legacy", legacy), ("candidate", candidate)) if call.self_scores is not None
              for i, score in enumerate(call.self_scores)]
-    if observer is not None and lr.response is not None and cr.response is not None:
-        # Norms come from the stored samples at finalize; documents only while the observer wants them.
-        observer.observe(lr.request, lr.response, cr.request, cr.response, norms=False)
+    if observer is not None:
+        observe(observer, lr, cr)
     details = {f"{side}:{err}": result.detail
                for side, result, errs in (("legacy", lr, compared.legacy_errors), ("candidate", cr,
                                                                                     compared.candidate_errors))
                if result.detail for err in dict.fromkeys(e for e in errs if e is not None)}
     return BatchRows(samples, extra, noise, details)
+
+
+def observe(observer: DriftObserver, lr: SideResult, cr: SideResult) -> None:
+    """Fold a batch's answers into the drift observer: every input's exchange when each input had its own request
+    (its answers or, where both sides refused it, its error bodies), else the batch's one exchange. Norms come
+    from the stored samples at finalize; batch documents only while the observer wants them."""
+    if lr.exchanges is not None and cr.exchanges is not None:
+        for le, ce in zip(lr.exchanges, cr.exchanges, strict=True):
+            if le is None or ce is None or le[2] != ce[2]:
+                continue  # no document on a side, or an error on one side only: the verdict's business
+            if le[2]:
+                observer.observe_errors(le[1], ce[1])
+            else:
+                observer.observe(le[0], le[1], ce[0], ce[1], norms=False, full=True)
+    elif lr.response is not None and cr.response is not None:
+        observer.observe(lr.request, lr.response, cr.request, cr.response, norms=False)

@@ -9,6 +9,8 @@ from farm.wiredrift.roles import DriftRoles
 from farm.wiredrift.rows import DriftRow
 from farm.wiredrift.structure import SIDES, renames
 
+_SCOPES = {"response": ("Response", "responses"), "request": ("Request", "requests"),
+           "error": ("Error body", "error bodies")}
 GENERAL_ORDER = ("method", "rename", "missing", "extra", "presence", "type", "value", "order", "scale")
 
 
@@ -39,9 +41,8 @@ def scope_rows(
     """General findings of one scope; `structural` adds renamed / missing / extra / presence rows; `paired`
     fields (a probe row pairs them) are never missing or extra, but still found as renamed."""
     scope = state[scope_name]
-    label = "Response" if scope_name == "response" else "Request"
-    noun = "responses" if scope_name == "response" else "requests"
-    docs = state["docs"]
+    label, noun = _SCOPES[scope_name]
+    docs = state["error_docs"] if scope_name == "error" else state["docs"]
     paths = {side: scope["paths"][side] for side in SIDES}
     rows: list[DriftRow] = []
     pairs = renames(scope)
@@ -126,6 +127,8 @@ def build_catalog(state: dict[str, Any], legacy: Profile, candidate: Profile) ->
     general += scope_rows(state, "response", explained, structural=True, paired=paired)
     # Request field names and optionality are already in the probe's "Request shape" row, where it has one.
     general += scope_rows(state, "request", {"legacy": set(), "candidate": set()}, structural=False)
+    if state.get("error_docs"):  # error bodies of one input from both sides (a probe with a request per input)
+        general += scope_rows(state, "error", {"legacy": set(), "candidate": set()}, structural=True)
     return rows + general
 
 

@@ -20,15 +20,19 @@ from farm.wiredrift.values import as_array, flatten
 STATE_VERSION = 1
 # Batches whose full documents are diffed: drift is structural and shows at once; norms cover every batch.
 DOC_BATCHES = 16
+INPUT_DOCS = 32  # per batch's worth, for probes observed per input: 512 documents diffed in all
 
 
 class DriftObserver:
     """Infers the wire-drift catalog between two gateways from their requests and responses.
 
-    `observe` is called once per batch. The full structural diff runs on the first `max_docs` batches only
-    (drift is structural: it shows at once, and the diff is the costly part); vector norms are folded in on
-    every batch with numpy, unless the caller supplies them through `observe_norms`. The state is plain
-    JSON (`to_dict` / `from_dict`), and observers of disjoint batches `merge` into the one-pass result.
+    `observe` is called once per batch, or once per input for a probe that sends a request per input
+    (`full=True`: every such response feeds the probe's facts, the first 512 the structural diff). The structural
+    diff of batch documents runs on the first `max_docs` batches only (drift is structural: it shows at once, and
+    the diff of a batch's document is the costly part); vector norms are folded in on every batch with numpy, unless the
+    caller supplies them through `observe_norms`. Error bodies both sides sent for one input (`observe_errors`)
+    are diffed in a scope of their own. The state is plain JSON (`to_dict` / `from_dict`), and observers of
+    disjoint batches `merge` into the one-pass result.
     """
 
     def __init__(self, legacy: Profile, candidate: Profile, *, max_docs: int = DOC_BATCHES) -> None:
@@ -53,6 +57,8 @@ class DriftObserver:
             "facts": {side: self.roles.empty_facts() for side in SIDES},
             "response": empty_scope(),
             "request": empty_scope(),
+            "error_docs": 0,
+            "error": empty_scope(),
         }
 
     @property
@@ -72,8 +78,10 @@ class DriftObserver:
         candidate_response: Any,
         *,
         norms: bool | None = None,
+        full: bool = False,
     ) -> None:
-        """Fold in one batch. `norms=None` computes vector norms here unless `observe_norms` has been used."""
+        """Fold in one batch (or one input's exchange). `norms=None` computes vector norms here unless
+        `observe_norms` has been used; `full` diffs the documents past `max_docs` too."""
         st = self._state
         st["batches"] += 1
         used: dict[str, str | None] = dict.fromkeys(SIDES)
@@ -83,8 +91,7 @@ class DriftObserver:
             for side, resp in (("legacy", legacy_response), ("candidate", candidate_response)):
                 st["errors"][side] += not isinstance(resp, dict | list)
             return
-        if st["docs"] < st["max_docs"]:
-            st["docs"] += 1
+        if full or st["docs"] < st["max_docs"]:
             self._vec_paths = None
             flats = {}
             for side, profile, req, resp in (("legacy", self.legacy, legacy_request, legacy_response),
@@ -92,8 +99,13 @@ class DriftObserver:
                 flats[side] = (flatten(req, self._ignore) if isinstance(req, dict) else {},
                                flatten(resp, self._ignore))
                 used[side] = self.roles.observe_facts(st["facts"][side], profile, req, flats[side][1])
-            observe_scope(st["response"], flats["legacy"][1], flats["candidate"][1], self._unordered)
-            observe_scope(st["request"], flats["legacy"][0], flats["candidate"][0], self._unordered)
+            # The probe's facts (type names, numbers as strings...) come from every document; the structural diff,
+            # the costly part, from the first max_docs batches or max_docs x INPUT_DOCS inputs' documents (its
+            # rows say "in n of N responses", N being those diffed).
+            if st["docs"] < st["max_docs"] * (INPUT_DOCS if full else 1):
+                st["docs"] += 1
+                observe_scope(st["response"], flats["legacy"][1], flats["candidate"][1], self._unordered)
+                observe_scope(st["request"], flats["legacy"][0], flats["candidate"][0], self._unordered)
         else:
             used = self._inferred_vector_paths()
         if norms if norms is not None else not self._external_norms:
@@ -103,6 +115,16 @@ class DriftObserver:
                 arr = as_array(get_path(resp, path)) if path is not None else None
                 if arr is not None:
                     update_norms(st["norms"][side], np.linalg.norm(arr, axis=1))
+
+    def observe_errors(self, legacy_error: Any, candidate_error: Any) -> None:
+        """Fold in the error bodies both sides sent for one input (an engine refusing a statement on both)."""
+        if not (isinstance(legacy_error, dict | list) and isinstance(candidate_error, dict | list)):
+            return
+        st = self._state
+        st.setdefault("error", empty_scope())
+        st["error_docs"] = st.get("error_docs", 0) + 1
+        observe_scope(st["error"], flatten(legacy_error, self._ignore), flatten(candidate_error, self._ignore),
+                      self._unordered)
 
     def observe_norms(self, legacy_norms: npt.ArrayLike, candidate_norms: npt.ArrayLike) -> None:
         """Norms the caller already computed; from now on `observe` leaves norms to the caller."""
@@ -144,6 +166,9 @@ class DriftObserver:
             self.roles.merge_facts(st["facts"][side], ot["facts"][side])
         merge_scope(st["response"], ot["response"])
         merge_scope(st["request"], ot["request"])
+        if ot.get("error_docs"):
+            st["error_docs"] = st.get("error_docs", 0) + ot["error_docs"]
+            merge_scope(st.setdefault("error", empty_scope()), ot["error"])
         self._vec_paths = None
 
     def catalog(self) -> list[DriftRow]:

@@ -150,7 +150,7 @@ class ChatProbe(Probe):
             if any(a is not None for a in answers) else None
         return SideResult(value, [part.errors[0] for part in parts[:n]], parts[0].status,
                           max(p.latency_ms for p in parts), max(p.attempts for p in parts), parts[0].request, doc,
-                          [p.latency_ms for p in parts[:n]], next((p.detail for p in parts if p.detail), None))
+                          [p.latency_ms for p in parts[:n]], detail=next((p.detail for p in parts if p.detail), None))
 
     # --- comparison --------------------------------------------------------------------------------
     def compare(self, legacy: SideResult, candidate: SideResult, n: int, params: VerdictParams,

@@ -18,22 +18,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import statistics
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
-import orjson
 
-from farm.gateway.client import RetryPolicy, Target, request_headers
-from farm.gateway.errors import CONNECTION, HTTP_STATUS, MALFORMED, NOT_FOUND, TIMEOUT
-from farm.probes.base import MalformedBody, SideResult, digest
+from farm.gateway.client import PER_BATCH_REQUESTS, worker_header
+from farm.gateway.errors import CONNECTION, HTTP_STATUS, MALFORMED, NOT_FOUND
+from farm.gateway.send import send
+from farm.probes.base import digest
 from farm.probes.storage.profile import StorageProfile
+from farm.wire import BodySink, MalformedBody, Request, RetryPolicy, SideResult, Target
 
 MAX_PAGES = 10_000
 KEPT_HEADERS = ("etag", "content-type", "last-modified", "content-length", "content-range", "accept-ranges")
-ERROR_BODY_MAX = 64 * 1024
 
 
 class SampleFailed(Exception):
@@ -74,51 +73,35 @@ def scratch_body(key: str) -> bytes:
     return hashlib.sha512(key.encode()).digest() * 16  # 1 KiB, a function of the key
 
 
-async def fetch(client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], policy: RetryPolicy,
-                content: bytes | None = None, params: dict[str, Any] | None = None) -> Fetched:
-    """One request, retried on 5xx, 429, timeouts and connection errors; the body hashed as it streams (JSON and
-    error bodies, small, are parsed instead)."""
-    error = CONNECTION
-    for attempt in range(policy.attempts):
-        start = time.perf_counter()
-        try:
-            async with client.stream(method, url, headers=headers, content=content, params=params,
-                                     timeout=policy.timeout) as resp:
-                status = resp.status_code
-                if status >= 500 or status == 429:
-                    error = HTTP_STATUS
-                else:
-                    kept = {h: resp.headers[h] for h in KEPT_HEADERS if h in resp.headers}
-                    kept.update({h: v for h, v in resp.headers.items() if h.startswith("x-meta-")})
-                    out = Fetched(status, kept, attempts=attempt + 1)
-                    json_body = resp.headers.get("content-type", "").startswith("application/json") and \
-                        (status >= 400 or params is not None)
-                    if json_body:
-                        raw = b""
-                        async for chunk in resp.aiter_raw():
-                            raw += chunk
-                            if len(raw) > ERROR_BODY_MAX * 64:
-                                break
-                        try:
-                            out.doc = orjson.loads(raw) if raw else None
-                        except orjson.JSONDecodeError:
-                            out.doc = raw[:200].decode(errors="replace")
-                        out.size = len(raw)
-                    else:
-                        h = hashlib.sha256()
-                        async for chunk in resp.aiter_raw():
-                            h.update(chunk)
-                            out.size += len(chunk)
-                        out.sha256 = h.hexdigest()
-                    out.latency_ms = (time.perf_counter() - start) * 1000.0
-                    return out
-        except httpx.TimeoutException:
-            error = TIMEOUT
-        except httpx.TransportError:
-            error = CONNECTION
-        if attempt + 1 < policy.attempts:
-            await asyncio.sleep(policy.delay(attempt))
-    raise TransportFailure(error)
+def _json_or_hash(params: dict[str, Any] | None) -> Callable[[int, Mapping[str, str]], BodySink | None]:
+    """Which answers are read as documents (a listing page, an error body; small) and which hashed as they stream."""
+    def sink(status: int, headers: Mapping[str, str]) -> BodySink | None:
+        json_body = headers.get("content-type", "").startswith("application/json") and \
+            (status >= 400 or params is not None)
+        return None if json_body else hashlib.sha256()
+
+    return sink
+
+
+async def fetch(client: httpx.AsyncClient, target: Target, method: str, url: str, headers: dict[str, str],
+                policy: RetryPolicy, content: bytes | None = None, params: dict[str, Any] | None = None) -> Fetched:
+    """One request through the send path (retries, deadline, size cap, body classes); the body hashed as it streams
+    (JSON and error bodies, small, are parsed instead). A listing page must be JSON."""
+    resp = await send(client, target, Request(method, url, headers, content=content, params=params,
+                                              accepts=("json",) if params is not None else None, decode=True,
+                                              sink=_json_or_hash(params)), policy)
+    if resp.error is not None or resp.status is None:
+        raise TransportFailure(resp.error or CONNECTION)
+    kept = {h: resp.headers[h] for h in KEPT_HEADERS if h in resp.headers}
+    kept.update({h: v for h, v in resp.headers.items() if h.startswith("x-meta-")})
+    out = Fetched(resp.status, kept, size=resp.size, latency_ms=resp.latency_ms, attempts=resp.attempts)
+    if resp.sink is not None:
+        out.sha256 = cast("hashlib._Hash", resp.sink).hexdigest()
+    elif resp.doc is not None:
+        out.doc = resp.doc
+    elif resp.content:
+        out.doc = resp.content[:200].decode(errors="replace")  # an error body that is no document: its words
+    return out
 
 
 def check_found(p: StorageProfile, f: Fetched, *, expect_missing: bool = False) -> None:
@@ -141,14 +124,14 @@ async def _object(client: httpx.AsyncClient, target: Target, p: StorageProfile, 
                                                                                                      list[float]]:
     key = str(item["key"])
     url = p.object_url(target.url, bucket, key)
-    head = await fetch(client, "HEAD", url, headers, policy)
-    got = await fetch(client, "GET", url, headers, policy)
+    head = await fetch(client, target, "HEAD", url, headers, policy)
+    got = await fetch(client, target, "GET", url, headers, policy)
     check_found(p, got)
     out: dict[str, Any] = {"op": "object", "key": key, "head": _summary(head), "get": _summary(got)}
     lat = [head.latency_ms, got.latency_ms]
     out["ranges"] = []
     for rng in item.get("ranges") or ranges_for(key):  # the input's own ranges, else the derived ones
-        r = await fetch(client, "GET", url, {**headers, "range": rng}, policy)
+        r = await fetch(client, target, "GET", url, {**headers, "range": rng}, policy)
         out["ranges"].append({"range": rng, "status": r.status, "sha256": r.sha256 if r.status < 300 else None,
                               "size": r.size if r.status < 300 else None})
         lat.append(r.latency_ms)
@@ -156,11 +139,11 @@ async def _object(client: httpx.AsyncClient, target: Target, p: StorageProfile, 
         scratch = f"{options.get('scratch_prefix') or 'farm-scratch/'}{target.name}/{digest(key)}"
         surl = p.object_url(target.url, bucket, scratch)
         body = scratch_body(key)
-        put = await fetch(client, "PUT", surl, {**headers, "content-type": "application/octet-stream"}, policy,
+        put = await fetch(client, target, "PUT", surl, {**headers, "content-type": "application/octet-stream"}, policy,
                           content=body)
-        back = await fetch(client, "GET", surl, headers, policy)
-        gone = await fetch(client, "DELETE", surl, headers, policy)
-        after = await fetch(client, "GET", surl, headers, policy)
+        back = await fetch(client, target, "GET", surl, headers, policy)
+        gone = await fetch(client, target, "DELETE", surl, headers, policy)
+        after = await fetch(client, target, "GET", surl, headers, policy)
         out["write"] = {"put": put.status, "get": back.status, "same": back.sha256 == hashlib.sha256(body).hexdigest(),
                         "delete": gone.status, "after": after.status}
         lat += [put.latency_ms, back.latency_ms, gone.latency_ms, after.latency_ms]
@@ -180,7 +163,7 @@ async def _listing(client: httpx.AsyncClient, target: Target, p: StorageProfile,
         params: dict[str, Any] = {"prefix": item.get("prefix") or "", p.limit_param: int(item.get("page_size") or 1000)}
         if token:
             params[p.token_param] = token
-        page = await fetch(client, "GET", url, headers, policy, params=params)
+        page = await fetch(client, target, "GET", url, headers, policy, params=params)
         lat.append(page.latency_ms)
         status = page.status
         check_found(p, page)
@@ -198,46 +181,56 @@ async def _listing(client: httpx.AsyncClient, target: Target, p: StorageProfile,
     return out, lat, first_doc
 
 
+async def _item(client: httpx.AsyncClient, target: Target, p: StorageProfile, bucket: str, item: dict[str, Any],
+                headers: dict[str, str], policy: RetryPolicy, options: Mapping[str, Any]) -> tuple[
+                    dict[str, Any], str | None, list[float], Any]:
+    """(value, error class, latencies, the listing's first page or the error body) of one input."""
+    try:
+        if item["op"] == "list":
+            value, lat, page = await _listing(client, target, p, bucket, item, headers, policy)
+            return value, None, lat, page
+        if item["op"] == "missing":
+            got = await fetch(client, target, "GET", p.object_url(target.url, bucket, item["key"]), headers, policy)
+            check_found(p, got, expect_missing=True)
+            return {"op": "missing", "key": item["key"], "status": got.status, "error": got.doc}, None, \
+                [got.latency_ms], got.doc
+        value, lat = await _object(client, target, p, bucket, item, headers, policy, options)
+        return value, None, lat, None
+    except SampleFailed as exc:
+        return {"op": item.get("op"), "failed": exc.error}, exc.error, [], None
+    except MalformedBody:
+        return {"op": item.get("op"), "failed": MALFORMED}, MALFORMED, [], None
+
+
 async def exchange(client: httpx.AsyncClient, target: Target, items: Sequence[Any], policy: RetryPolicy,
                    worker: str | None, options: Mapping[str, Any]) -> SideResult:
+    """A batch's inputs, PER_BATCH_REQUESTS at a time, each input's requests in turn."""
     p = target.profile
     assert isinstance(p, StorageProfile)
-    headers = {k: v for k, v in request_headers(target, worker).items() if k != "content-type"}
+    headers = worker_header(worker)
     bucket = str(options.get("bucket") or "farm-demo")
-    values: list[Any] = []
-    errors: list[str | None] = []
-    latencies: list[float] = []
-    attempts = 1
+    gate = asyncio.Semaphore(PER_BATCH_REQUESTS)
+
+    async def one(item: dict[str, Any]) -> tuple[dict[str, Any], str | None, list[float], Any]:
+        async with gate:
+            return await _item(client, target, p, bucket, item, headers, policy, options)
+
+    answers = await asyncio.gather(*(one(item) for item in items))
     doc: dict[str, Any] = {}
     request: dict[str, Any] = {}
-    for item in items:
-        try:
-            if item["op"] == "list":
-                value, lat, page = await _listing(client, target, p, bucket, item, headers, policy)
-                if "list" not in doc and page is not None:
-                    doc["list"] = page
-                    doc["list_pages"] = value["pages"]
-                    doc["list_sorted"] = value["keys"] == sorted(value["keys"])
-                    request["list_query"] = {"prefix": value["prefix"], p.limit_param: value["page_size"]}
-            elif item["op"] == "missing":
-                got = await fetch(client, "GET", p.object_url(target.url, bucket, item["key"]), headers, policy)
-                check_found(p, got, expect_missing=True)
-                value, lat = {"op": "missing", "key": item["key"], "status": got.status, "error": got.doc}, \
-                    [got.latency_ms]
-                if "error" not in doc and isinstance(got.doc, dict):
-                    doc["error"] = got.doc
-            else:
-                value, lat = await _object(client, target, p, bucket, item, headers, policy, options)
-                if "headers" not in doc:
-                    doc["headers"] = value["get"]["headers"]
-            values.append(value)
-            errors.append(None)
-            latencies.extend(lat)
-        except SampleFailed as exc:
-            values.append({"op": item.get("op"), "failed": exc.error})
-            errors.append(exc.error)
-        except MalformedBody:
-            values.append({"op": item.get("op"), "failed": MALFORMED})
-            errors.append(MALFORMED)
-    return SideResult(values, errors, 200 if all(e is None for e in errors) else None,
-                      statistics.fmean(latencies) if latencies else 0.0, attempts, request, doc or None)
+    for value, error, _, page in answers:  # what the drift catalog reads: the first of each kind, in input order
+        if error is not None:
+            continue
+        if value["op"] == "list" and "list" not in doc and page is not None:
+            doc["list"] = page
+            doc["list_pages"] = value["pages"]
+            doc["list_sorted"] = value["keys"] == sorted(value["keys"])
+            request["list_query"] = {"prefix": value["prefix"], p.limit_param: value["page_size"]}
+        elif value["op"] == "missing" and "error" not in doc and isinstance(page, dict):
+            doc["error"] = page
+        elif value["op"] == "object" and "headers" not in doc:
+            doc["headers"] = value["get"]["headers"]
+    errors = [a[1] for a in answers]
+    latencies = [ms for a in answers for ms in a[2]]
+    return SideResult([a[0] for a in answers], errors, 200 if all(e is None for e in errors) else None,
+                      statistics.fmean(latencies) if latencies else 0.0, 1, request, doc or None)
