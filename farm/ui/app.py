@@ -141,7 +141,9 @@ def create_app(settings: Settings) -> ASGIApp:
             stats_html = markdown(statistics_lines(verdict, probe.quantity))
         catalog_html = markdown([render_catalog(catalog_rows(findings), sweep.legacy, sweep.candidate)])
         adapter = (verdict.detail or {}).get("adapter_map") if verdict else None
-        errors = None if verdict is not None else side_errors(url, sweep.id)
+        # A sweep that ended without a verdict (failed, cancelled) still has its errors; a running one shows
+        # them live.
+        errors = side_errors(url, sweep.id) if verdict is None and sweep.status != "running" else None
         return page(request, "sweep.html", title=f"Sweep {sweep.id}", sweep=sweep, verdict=verdict,
                     when=sweep_time(sweep), stats_html=stats_html, params_html=params_html,
                     catalog_html=catalog_html, findings=len(findings), adapter=adapter,
