@@ -21,13 +21,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import psycopg
+from sqlalchemy import func, select, update
 
 from farm.gateway.process import free_port, spawn
 from farm.probes import get_probe
@@ -143,6 +146,16 @@ def fill(url: str, sweeps: int, samples: int, rng: np.random.Generator) -> tuple
     return ids[sweeps - running - 1], ids[-1]
 
 
+def reuse(url: str) -> tuple[str, str]:
+    """(a decided sweep, the biggest running sweep) of a database an earlier run filled."""
+    with transaction(url) as s:
+        decided = s.scalars(select(Verdict.sweep_id).where(Verdict.sweep_id.startswith("bench-"))
+                            .order_by(Verdict.sweep_id.desc()).limit(1)).one()
+        big = s.scalars(select(Sample.sweep_id).group_by(Sample.sweep_id).order_by(func.count().desc())
+                        .limit(1)).one()
+    return decided, big
+
+
 def serve(url: str, log: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     out = open(log, "wb")  # noqa: SIM115 - closed with the process
@@ -160,13 +173,22 @@ def serve(url: str, log: Path, env: dict[str, str]) -> tuple[subprocess.Popen[by
     raise SystemExit(f"farm ui did not start: {log.read_text()}")
 
 
-def time_pages(base: str, pages: list[tuple[str, str]], runs: int) -> None:
+def touch_verdict(url: str) -> None:
+    """A verdict written anew (as a re-finalised sweep's is): the board's cached rows no longer hold."""
+    with transaction(url) as s:
+        sid = s.scalars(select(Verdict.sweep_id).limit(1)).one()
+        s.execute(update(Verdict).where(Verdict.sweep_id == sid).values(created_at=datetime.now(UTC)))
+
+
+def time_pages(base: str, pages: list[tuple[str, str, Callable[[], None] | None]], runs: int) -> None:
     with httpx.Client(timeout=60) as client:
-        for label, path in pages:
+        for label, path, before in pages:
             for _ in range(2):
                 assert client.get(base + path).status_code == 200, path
             times = []
             for _ in range(runs):
+                if before is not None:
+                    before()
                 t0 = time.perf_counter()
                 r = client.get(base + path)
                 times.append((time.perf_counter() - t0) * 1000)
@@ -181,6 +203,7 @@ def main() -> None:
     parser.add_argument("--sweeps", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--reuse", action="store_true", help="--url was filled by an earlier run: time it again")
     args = parser.parse_args()
     scratch = None
     url = args.url
@@ -191,10 +214,13 @@ def main() -> None:
         url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{scratch}"
     try:
         upgrade(url)
-        t0 = time.perf_counter()
-        decided, big = fill(url, args.sweeps, args.samples, np.random.default_rng(7))
-        print(f"filled {args.sweeps:,} sweeps, {args.samples:,} samples in {time.perf_counter() - t0:.0f}s "
-              f"({url.split('@')[-1]})")
+        if args.reuse:
+            decided, big = reuse(url)
+        else:
+            t0 = time.perf_counter()
+            decided, big = fill(url, args.sweeps, args.samples, np.random.default_rng(7))
+            print(f"filled {args.sweeps:,} sweeps, {args.samples:,} samples in {time.perf_counter() - t0:.0f}s "
+                  f"({url.split('@')[-1]})")
         with tempfile.TemporaryDirectory() as tmp:
             plan = Path(tmp) / "farm.toml"
             plan.write_text('[signoff]\ncreated = 2020-01-01T00:00:00Z\n\n'
@@ -203,15 +229,19 @@ def main() -> None:
                                       f'candidate_path = "/v1/embed{e}"\n\n' for e in range(ENDPOINTS)))
             print("| page | path | median ms | slowest ms | KiB |")
             print("|---|---|---|---|---|")
-            for env, pages in (
+            cold = partial(touch_verdict, url)
+            runs: list[tuple[dict[str, str], list[tuple[str, str, Callable[[], None] | None]]]] = [
                 ({"FARM_CONFIG": ""}, [
-                    ("board", "/"), ("sweep (decided)", f"/sweeps/{decided}"),
-                    ("sweep (running, 100k samples)", f"/sweeps/{big}"),
-                    ("adapter.json", f"/sweeps/{decided}/adapter.json"),
-                    ("status (running, 100k samples)", f"/api/sweeps/{big}/status"),
-                    ("status (decided)", f"/api/sweeps/{decided}/status"), ("audits", "/audits")]),
-                ({"FARM_CONFIG": str(plan)}, [("board with a 25-endpoint sign-off plan", "/")]),
-            ):
+                    ("board", "/", None), ("board, cold (a verdict rewritten before each request)", "/", cold),
+                    ("sweep (decided)", f"/sweeps/{decided}", None),
+                    ("sweep (running, 100k samples)", f"/sweeps/{big}", None),
+                    ("adapter.json", f"/sweeps/{decided}/adapter.json", None),
+                    ("status (running, 100k samples)", f"/api/sweeps/{big}/status", None),
+                    ("status (decided)", f"/api/sweeps/{decided}/status", None), ("audits", "/audits", None)]),
+                ({"FARM_CONFIG": str(plan)}, [("board with a 25-endpoint sign-off plan", "/", None),
+                                              ("the same, cold", "/", cold)]),
+            ]
+            for env, pages in runs:
                 proc, base = serve(url, Path(tmp) / "ui.log", env)
                 try:
                     time_pages(base, pages, args.runs)

@@ -12,8 +12,9 @@ import base64
 import binascii
 import json
 import secrets
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -31,12 +32,20 @@ from farm.config import SignoffPlan
 from farm.errors import UsageError
 from farm.probes import get_probe
 from farm.report.sweep import catalog_rows, parameter_rows, statistics_lines, table
-from farm.signoff import evaluate
+from farm.signoff import Signoff, evaluate
 from farm.stats.intervals import clopper_pearson
-from farm.store.signoff import decided_sweeps, sweep_time
+from farm.store.signoff import sweep_time
 from farm.store.sweeps import get_sweep, load_outcome, side_errors, worst_samples
-from farm.store.ui import baseline_history, decided_headlines, latest_audits, progress, running_sweeps
-from farm.ui.board import board
+from farm.store.ui import (
+    baseline_history,
+    decided_for_signoff,
+    decided_headlines,
+    latest_audits,
+    progress,
+    running_sweeps,
+    verdicts_version,
+)
+from farm.ui.board import BoardRow, board
 from farm.ui.diff import sample_diff
 from farm.wiredrift import render_catalog
 
@@ -102,6 +111,14 @@ class BasicAuth:
         await self.app(scope, receive, send)
 
 
+@dataclass
+class _BoardCache:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    version: tuple[str, ...] | None = None
+    rows: list[BoardRow] = field(default_factory=list)
+    signoff: Signoff | None = None
+
+
 def create_app(settings: Settings) -> ASGIApp:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["safe_url"] = safe_url
@@ -113,15 +130,25 @@ def create_app(settings: Settings) -> ASGIApp:
     def not_found(request: Request, message: str) -> Response:
         return page(request, "error.html", 404, title="Not found", message=message)
 
+    cache = _BoardCache()
+
+    def decided_view() -> tuple[list[BoardRow], Signoff | None]:
+        """The board's rows and the sign-off, recomputed only when a verdict came or went since the last time."""
+        version = verdicts_version(url)
+        with cache.lock:  # one recomputation at a time; requests meanwhile wait for it rather than repeat it
+            if cache.version != version:
+                signoff = None
+                if settings.plan is not None:
+                    probes = {e.probe for e in settings.plan.endpoints}
+                    signoff = evaluate(settings.plan, settings.plan_source, decided_for_signoff(url, probes))
+                cache.version, cache.rows, cache.signoff = version, board(decided_headlines(url)), signoff
+            return cache.rows, cache.signoff
+
     def index(request: Request) -> Response:
-        rows = board(decided_headlines(url))
+        rows, signoff = decided_view()
         running = running_sweeps(url)
-        signoff = None
-        if settings.plan is not None:
-            probes = {e.probe for e in settings.plan.endpoints}
-            signoff = evaluate(settings.plan, settings.plan_source, decided_sweeps(url, probes))
-        return page(request, "board.html", title="Migration board", rows=rows, running=running, signoff=signoff,
-                    progress_by_id=progress(url, [s.id for s in running]))
+        # Running sweeps' counts are left to live.js: counting a big sweep's samples is the one slow read here.
+        return page(request, "board.html", title="Migration board", rows=rows, running=running, signoff=signoff)
 
     def sweep_page(request: Request) -> Response:
         try:

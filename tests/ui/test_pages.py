@@ -18,8 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
+from farm.config import load_config
 from farm.gateway.process import GatewayProcess, free_port, spawn
-from farm.store.ui import running_sweeps
+from farm.signoff import as_json, evaluate
+from farm.store.signoff import decided_sweeps
+from farm.store.ui import decided_for_signoff, running_sweeps
 from tests.audit.conftest import rewrite
 from tests.ui.conftest import UiServer, farm_env, run_sweep
 
@@ -89,6 +92,11 @@ def test_board_shows_the_verdicts_of_sweeps_made_here(swept: Swept, ui: Callable
     assert "safe to flip" in signoff.inner_text().lower() and swept.passed["sweep_id"] in signoff.inner_text()
     page.screenshot(path=str(tmp_path / "board.png"), full_page=True)
     assert SECRET not in page.content()
+    # The page's sign-off reads only some columns (farm.store.ui): it judges exactly as `farm signoff` does.
+    plan = load_config(str(config)).signoff
+    assert plan is not None
+    assert as_json(evaluate(plan, "farm.toml", decided_for_signoff(swept.db, {"embed"}))) == \
+        as_json(evaluate(plan, "farm.toml", decided_sweeps(swept.db, {"embed"})))
     # Following the link opens the sweep's own page.
     row.locator("td").nth(2).locator("a").first.click()
     page.wait_for_url(f"**/sweeps/{failed['sweep_id']}")
