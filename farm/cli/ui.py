@@ -27,15 +27,17 @@ def is_loopback(host: str) -> bool:
 
 
 def basic_auth(host: str) -> tuple[str, str] | None:
-    """The (user, password) pages ask for: from FARM_UI_AUTH, else FARM_FLOWER_AUTH; required beyond loopback."""
-    for var in AUTH_VARS:
+    """The (user, password) pages ask for. Beyond loopback they are required: FARM_UI_AUTH, else Flower's
+    FARM_FLOWER_AUTH. On loopback only FARM_UI_AUTH turns auth on (the stack's Flower credentials do not)."""
+    beyond = not is_loopback(host)
+    for var in AUTH_VARS if beyond else AUTH_VARS[:1]:
         value = os.environ.get(var)
         if value:
             user, sep, password = value.partition(":")
             if not (sep and user and password):
                 raise UsageError(f"{var} must be user:password")
             return user, password
-    if not is_loopback(host):
+    if beyond:
         raise UsageError(f"farm ui bound to {host}, beyond loopback, needs basic auth: set FARM_UI_AUTH=user:password "
                          "(or FARM_FLOWER_AUTH)")
     return None

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from farm.cli.ui import is_loopback
+from farm.cli.ui import basic_auth, is_loopback
+from farm.errors import UsageError
 from farm.store.models import Sweep, Verdict
 from farm.ui.app import safe_url
 from farm.ui.board import board
@@ -20,6 +21,19 @@ from farm.ui.diff import pair_lines, sample_diff
 ])
 def test_only_loopback_addresses_count_as_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_flowers_credentials_serve_only_beyond_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FARM_UI_AUTH", raising=False)
+    monkeypatch.setenv("FARM_FLOWER_AUTH", "ops:pw")
+    assert basic_auth("0.0.0.0") == ("ops", "pw") and basic_auth("127.0.0.1") is None
+    monkeypatch.setenv("FARM_UI_AUTH", "me:pass:word")  # the password may hold a colon
+    assert basic_auth("0.0.0.0") == basic_auth("127.0.0.1") == ("me", "pass:word")
+    monkeypatch.delenv("FARM_FLOWER_AUTH")
+    monkeypatch.delenv("FARM_UI_AUTH")
+    assert basic_auth("::1") is None
+    with pytest.raises(UsageError, match="beyond loopback"):
+        basic_auth("192.168.1.10")
 
 
 def test_json_pairs_are_compared_field_by_field_differing_first() -> None:
