@@ -46,6 +46,7 @@ from farm.store.ui import (
     verdicts_version,
 )
 from farm.ui.board import BoardRow, board
+from farm.ui.charts import latency_bars
 from farm.ui.diff import sample_diff
 from farm.wiredrift import render_catalog
 
@@ -164,8 +165,10 @@ def create_app(settings: Settings) -> ASGIApp:
         stats_html = ""
         params_html = markdown(table(["parameter", "value"],
                                      parameter_rows(sweep.params or {}, verdict.detail if verdict else {})))
+        latency_svg = ""
         if verdict is not None:
             stats_html = markdown(statistics_lines(verdict, probe.quantity))
+            latency_svg = latency_bars(((verdict.detail or {}).get("detail") or {}).get("latency") or {})
         catalog_html = markdown([render_catalog(catalog_rows(findings), sweep.legacy, sweep.candidate)])
         adapter = (verdict.detail or {}).get("adapter_map") if verdict else None
         # A sweep that ended without a verdict (failed, cancelled) still has its errors; a running one shows
@@ -176,7 +179,7 @@ def create_app(settings: Settings) -> ASGIApp:
                     catalog_html=catalog_html, findings=len(findings), adapter=adapter,
                     adapter_json=json.dumps(adapter, indent=2, sort_keys=True) if adapter else "",
                     lowest=[sample_diff(r) for r in lowest], failed=[sample_diff(r) for r in failed],
-                    errors=errors, running=sweep.status == "running")
+                    errors=errors, running=sweep.status == "running", latency_svg=latency_svg)
 
     def adapter_json(request: Request) -> Response:
         try:

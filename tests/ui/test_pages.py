@@ -115,6 +115,7 @@ def test_sweep_page_shows_the_catalog_and_a_worst_sample_diff(swept: Swept, ui: 
     stats = page.locator("#statistics").inner_text()
     assert f"disagreements (x): {failed['disagreements']:,}" in stats and "Latency per request" in stats
     assert "Errors per side and class" in stats
+    assert page.locator("#latency-plot svg rect").count() == 8  # p50, p95, p99 of both sides and a legend
     catalog = page.locator("#catalog table").first
     cells = [[c.strip() for c in r.split("\t")] for r in catalog.inner_text().splitlines()]
     assert ["Response: vectors field", "embeddings", "vectors"] in cells

@@ -12,6 +12,7 @@ from farm.errors import UsageError
 from farm.store.models import Sweep, Verdict
 from farm.ui.app import safe_url
 from farm.ui.board import board
+from farm.ui.charts import latency_bars
 from farm.ui.diff import pair_lines, sample_diff
 
 
@@ -102,3 +103,11 @@ def test_a_later_fail_of_the_endpoint_revokes_a_pairs_pass_whatever_pair_it_was_
 def test_credentials_in_a_url_are_never_shown() -> None:
     assert safe_url("postgresql+psycopg://farm:hunter2@db:5432/farm") == "postgresql+psycopg://db:5432/farm"
     assert safe_url("http://127.0.0.1:8101") == "http://127.0.0.1:8101"
+
+
+def test_latency_bars_draw_both_sides_at_three_quantiles() -> None:
+    svg = latency_bars({"legacy": {"p50": 10.0, "p95": 20.0, "p99": 40.0},
+                        "candidate": {"p50": 12.0, "p95": 30.0, "p99": 80.0}})
+    assert svg.count("<rect") == 6 + 2  # six bars, a two-entry legend
+    assert "candidate p99 80.0 ms" in svg and "legacy p50 10.0 ms" in svg
+    assert latency_bars({}) == "" and latency_bars({"legacy": {"p50": None}}) == ""
