@@ -54,9 +54,9 @@ def decided_headlines(url: str) -> list[tuple[Sweep, Verdict]]:
     return _decided(url, None, with_params=False)
 
 
-def decided_for_signoff(url: str, probes: Collection[str]) -> list[tuple[Sweep, Verdict]]:
-    """`farm.store.signoff.decided_sweeps` with only what `farm.signoff.evaluate` reads (the sweeps' parameters,
-    the verdicts' outcome, reason and effective parameters)."""
+def decided_for_signoff(url: str, probes: Collection[str] | None = None) -> list[tuple[Sweep, Verdict]]:
+    """`farm.store.signoff.decided_sweeps` (of every probe when `probes` is None) with only what the board and
+    `farm.signoff.evaluate` read: `decided_headlines`' attributes and the sweeps' parameters."""
     return _decided(url, probes, with_params=True)
 
 

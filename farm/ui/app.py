@@ -139,10 +139,14 @@ def create_app(settings: Settings) -> ASGIApp:
         with cache.lock:  # one recomputation at a time; requests meanwhile wait for it rather than repeat it
             if cache.version != version:
                 signoff = None
-                if settings.plan is not None:
+                if settings.plan is None:
+                    decided = decided_headlines(url)
+                else:  # one read serves both: the sign-off needs the sweeps' parameters too
+                    decided = decided_for_signoff(url)
                     probes = {e.probe for e in settings.plan.endpoints}
-                    signoff = evaluate(settings.plan, settings.plan_source, decided_for_signoff(url, probes))
-                cache.version, cache.rows, cache.signoff = version, board(decided_headlines(url)), signoff
+                    signoff = evaluate(settings.plan, settings.plan_source,
+                                       [(s, v) for s, v in decided if s.probe in probes])
+                cache.version, cache.rows, cache.signoff = version, board(decided), signoff
             return cache.rows, cache.signoff
 
     def index(request: Request) -> Response:
