@@ -10,7 +10,7 @@ import pytest
 from farm.cli.ui import basic_auth, is_loopback
 from farm.errors import UsageError
 from farm.store.models import Sweep, Verdict
-from farm.ui.app import safe_url
+from farm.ui.app import markdown, safe_url
 from farm.ui.board import board
 from farm.ui.charts import latency_bars
 from farm.ui.diff import pair_lines, sample_diff
@@ -111,3 +111,9 @@ def test_latency_bars_draw_both_sides_at_three_quantiles() -> None:
     assert svg.count("<rect") == 6 + 2  # six bars, a two-entry legend
     assert "candidate p99 80.0 ms" in svg and "legacy p50 10.0 ms" in svg
     assert latency_bars({}) == "" and latency_bars({"legacy": {"p50": None}}) == ""
+
+
+def test_text_from_gateways_is_escaped_not_rendered_as_html() -> None:
+    html = markdown(["| Field | legacy |", "|---|---|", "| <script>alert(1)</script> | `<b>` |"])
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<code>&lt;b&gt;</code>" in html
