@@ -23,7 +23,7 @@ import yaml
 
 from farm.errors import UsageError
 
-LEGACY_PORT, CANDIDATE_PORT, FLOWER_PORT = 8101, 8102, 5555
+LEGACY_PORT, CANDIDATE_PORT, FLOWER_PORT, UI_PORT = 8101, 8102, 5555, 8300
 # Prefork, not threads: Celery enforces task time limits only in child processes (the threads pool ignores
 # them, celery#9203), and a job's gateway calls already run concurrently inside one process (asyncio), so two
 # processes keep a gateway busy; threads also cost more CPU in GIL hand-offs (benchmarks/distributed_overhead.py).
@@ -57,6 +57,7 @@ def services() -> list[Service]:
         Service("beat", (*celery, "beat", "-l", "info", "--schedule", "{state}/celerybeat-schedule")),
         Service("flower", ("farm", "flower", "--address", "{host}", "--port", str(FLOWER_PORT)),
                 ports=(FLOWER_PORT,)),
+        Service("ui", ("farm", "ui", "--host", "{host}", "--port", str(UI_PORT)), ports=(UI_PORT,)),
     ]
 
 
@@ -89,12 +90,16 @@ def compose() -> dict[str, Any]:
                      "healthcheck": {"test": ["CMD", "pg_isready", "-U", "farm"], "interval": "2s", "retries": 30}},
     }}
     for svc in services():
+        env = {k: v for k, v in _COMPOSE_ENV.items() if svc.name != "ui" or "TOKEN" not in k}  # pages need none
         entry: dict[str, Any] = {
             "build": ".", "command": _argv(svc, "0.0.0.0", "/var/lib/farm"),
-            "environment": {**_COMPOSE_ENV, **svc.env},
+            "environment": {**env, **svc.env},
             "depends_on": {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_started"}},
         }
         if svc.name == "flower":
+            entry["environment"]["FARM_FLOWER_AUTH"] = "${FARM_FLOWER_AUTH:?set user:password for Flower}"
+        if svc.name == "ui":  # bound beyond loopback in its container: basic auth, else it refuses to start
+            entry["environment"]["FARM_UI_AUTH"] = "${FARM_UI_AUTH:-}"
             entry["environment"]["FARM_FLOWER_AUTH"] = "${FARM_FLOWER_AUTH:?set user:password for Flower}"
         if svc.ports:
             entry["ports"] = [f"127.0.0.1:{p}:{p}" for p in svc.ports]

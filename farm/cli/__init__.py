@@ -34,10 +34,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stack": ("farm.cli.stack", "The distributed farm as local processes, or as docker-compose.yml."),
     "stats": ("farm.cli.stats", "Statistics engine: check the verdict rules against simulated sweeps."),
     "sweep": ("farm.cli.sweep", "Run parity sweeps between a legacy gateway and a candidate."),
+    "ui": ("farm.cli.ui", "Web pages over the results: migration board, sweeps (live), audits; read-only."),
 }
 
 
-SERVERS = {"gateways", "flower", "stack"}  # they serve until stopped: SIGTERM is their normal end, not an error
+SERVERS = {"gateways", "flower", "stack", "ui"}  # they serve until stopped: SIGTERM is their normal end, not an error
 
 
 def _terminate(signum: int, frame: Any) -> None:

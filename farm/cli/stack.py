@@ -15,7 +15,8 @@ from farm.stack import compose_yaml, down, resolve_executable, service_status, s
 @click.group("stack", cls=OneLineGroup)
 def stack() -> None:
     """The distributed farm on this machine: demo gateways, one worker per gateway queue, the aggregation
-    worker, beat and Flower, as local processes (the same set docker-compose.yml runs in containers).
+    worker, beat, Flower and the web UI (`farm ui`, port 8300), as local processes (the same set
+    docker-compose.yml runs in containers).
 
     Needs Redis (FARM_BROKER_URL, default redis://127.0.0.1:6379/0) and the configured database.
     supervisord runs the services and restarts one that dies (backing off one that dies at start);
@@ -31,7 +32,8 @@ def up_cmd(only: tuple[str, ...]) -> None:
         raise UsageError("set FARM_FLOWER_AUTH=user:password for Flower (or leave it out with --only)")
     for name, pid in up(state_dir(), list(only) or None):
         click.echo(f"started {name} (pid {pid})")
-    click.echo("try: farm sweep embed --distributed --samples 5000")
+    click.echo("try: farm sweep embed --distributed --samples 5000; watch it on http://127.0.0.1:8300/"
+               if "ui" in (only or ("ui",)) else "try: farm sweep embed --distributed --samples 5000")
 
 
 @stack.command("down")

@@ -76,13 +76,15 @@ def test_stack_up_then_a_sweep_with_no_arguments(tmp_path: Path, pg_url: str) ->
         assert out["n"] == 1200 and out["mode"] == "distributed" and out["errors"] == 0
         assert out["legacy"]["url"] == "http://127.0.0.1:8101/ai/embed"
         status = farm("stack", "status")
-        assert status.stdout.count("running") == 7, status.stdout
+        assert status.stdout.count("running") == 8, status.stdout
         assert httpx.get("http://127.0.0.1:5555/api/workers", timeout=10).status_code == 401
+        board = httpx.get("http://127.0.0.1:8300/", timeout=10)  # the UI, on loopback: no auth asked
+        assert board.status_code == 200 and out["sweep_id"] in board.text
     finally:
         down = farm("stack", "down")
         broker.flushdb()
     assert down.returncode == 0 and "stopped worker-legacy" in down.stdout
-    assert farm("stack", "status").stdout.count("stopped") == 7
+    assert farm("stack", "status").stdout.count("stopped") == 8
 
 
 def _wait_ready(state: Path, timeout: float = 90) -> None:
