@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from farm.gateway.process import GatewayProcess, spawn
+from tests.isolation import RedisDbClaim
 
 PG_ADMIN = os.environ.get("FARM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -56,15 +57,25 @@ def pg_url() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def broker_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The machine's Redis as a Celery broker, on the test module's own database (`REDIS_DB`, default 9), so
-    suites never read each other's queues; flushed before and after."""
-    db = int(getattr(request.module, "REDIS_DB", 9))
-    client = redis.Redis(host="127.0.0.1", port=6379, db=db, socket_timeout=5, socket_connect_timeout=5)
+@pytest.fixture(scope="session")
+def redis_db() -> Iterator[RedisDbClaim]:
+    """A database of the machine's Redis claimed by this pytest process (one per xdist worker) for the session;
+    see tests/isolation.py for the claim. Tests take `broker_url`, which flushes it around each test."""
     try:
-        client.flushdb()
+        claim = RedisDbClaim()
     except redis.ConnectionError as exc:
         pytest.fail(f"Redis is required at 127.0.0.1:6379 (see .ci/run): {exc}")
-    yield f"redis://127.0.0.1:6379/{db}"
-    client.flushdb()
+    yield claim
+    claim.release()
+
+
+@pytest.fixture
+def broker_url(redis_db: RedisDbClaim) -> Iterator[str]:
+    """The machine's Redis as a Celery broker, on a database claimed by this test process (`redis_db`), so
+    parallel workers and other checkouts never read each other's queues; flushed before and after.
+
+    A module's `REDIS_DB` constant (the old convention: a fixed database per module) is ignored: it may stay in
+    a module, it picks nothing any more."""
+    redis_db.flush()
+    yield redis_db.url
+    redis_db.flush()

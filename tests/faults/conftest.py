@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -18,24 +17,16 @@ from typing import Any
 import psycopg
 import pytest
 
-from farm.gateway.process import GatewayProcess, spawn
+from farm.gateway.process import GatewayProcess, free_port, spawn
 from farm.stack import WORKER_OPTS, start_process
 from farm.store.db import _ENGINES, _READY, upgrade
 from tests.faults.services import PrivatePostgres, PrivateRedis
 from tests.integration.cluster import wait_for_log
 
 
-def _free(start: int) -> int:
-    for port in range(start, start + 40):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise AssertionError(f"no free port from {start}")
-
-
 @pytest.fixture(scope="session")
 def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis(_free(6391))
+    server = PrivateRedis(free_port())
     server.start()
     yield server
     server.stop()
@@ -43,7 +34,7 @@ def private_redis() -> Iterator[PrivateRedis]:
 
 @pytest.fixture(scope="session")
 def private_pg() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres(_free(5441))
+    server = PrivatePostgres(free_port())
     server.init()
     yield server
     server.destroy()

@@ -31,7 +31,6 @@ from farm.store.models import SideResult as SideRow
 from tests.integration.cluster import Cluster
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
-REDIS_DB = 9  # this suite's broker database (tests/conftest.py broker_url)
 SENTINEL = "sk-sentinel-" + secrets.token_hex(8)
 
 
