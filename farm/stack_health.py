@@ -1,0 +1,64 @@
+"""Does each stack service answer? `farm stack up` counts a service as started only when it answers: a gateway's
+`/healthz`, Flower's `/healthcheck` (both skip auth), a worker's reply to a Celery ping through the broker. Beat has
+no port and no ping: its supervised process state is its health.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from farm.stack import StackPorts
+
+HTTP_HEALTH = {"gateway-legacy": "/healthz", "gateway-candidate": "/healthz", "flower": "/healthcheck"}
+WORKER_PREFIX = "worker-"
+
+
+def worker_node(name: str) -> str:
+    """The Celery node name of a stack worker (`-n legacy@%h`)."""
+    return f"{name.removeprefix(WORKER_PREFIX)}@{socket.gethostname()}"
+
+
+class Health:
+    """Asks each service whether it answers. `broker_app`: a Celery app on the stack's broker (for pings)."""
+
+    def __init__(self, ports: StackPorts, broker_app: Any | None) -> None:
+        self.ports, self.app = ports, broker_app
+
+    def _port(self, name: str) -> int:
+        return {"gateway-legacy": self.ports.legacy, "gateway-candidate": self.ports.candidate,
+                "flower": self.ports.flower}[name]
+
+    def _http(self, name: str) -> bool:
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{self._port(name)}{HTTP_HEALTH[name]}", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return answer.status_code == 200
+
+    def _pong(self, names: list[str]) -> set[str]:
+        if not names or self.app is None:
+            return set()
+        nodes = {worker_node(n): n for n in names}
+        try:
+            replies = self.app.control.ping(destination=list(nodes), timeout=1.0)
+        except Exception:  # a broker that is down means "no answer"; the caller names the silent service
+            return set()
+        return {nodes[node] for reply in replies or [] for node in reply if node in nodes}
+
+    def answering(self, names: Iterable[str]) -> dict[str, bool | None]:
+        """name -> answers (True / False), or None for a service with nothing to ask (beat)."""
+        names = list(names)
+        pong = self._pong([n for n in names if n.startswith(WORKER_PREFIX)])
+        out: dict[str, bool | None] = {}
+        for name in names:
+            if name in HTTP_HEALTH:
+                out[name] = self._http(name)
+            elif name.startswith(WORKER_PREFIX):
+                out[name] = name in pong
+            else:
+                out[name] = None
+        return out
