@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import psycopg
@@ -18,6 +20,26 @@ from farm.gateway.process import GatewayProcess, spawn
 from tests.isolation import RedisDbClaim
 
 PG_ADMIN = os.environ.get("FARM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """A base temporary directory of this run's own (xdist workers get `popen-gwN` under it). pytest's default,
+    /tmp/pytest-of-USER/pytest-N, keeps only the newest three runs of *any* checkout: with several pytest runs on
+    the machine, another one deleted the directories our Celery workers, configs and logs were living in."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = tempfile.mkdtemp(prefix="farm-pytest-")
+        config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove this run's base directory when every test passed; keep it (logs) when one failed."""
+    own = session.config.stash.get(_OWN_BASETEMP, None)
+    if own is not None and exitstatus == 0:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+_OWN_BASETEMP = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")

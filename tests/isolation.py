@@ -1,5 +1,5 @@
 """Resources a test run holds alone on a shared machine: a Redis database of the machine's Redis, claimed for the
-whole pytest process (each xdist worker is a process: one database per worker).
+whole pytest process (each xdist worker is a process: one database per worker), and ports where nothing answers.
 
 Why a claim and not `20 + worker index`: Redis has 16 databases here (`config get databases`), and several
 pytest runs from different checkouts share the machine's Redis at once. A database N (1..15) belongs to whoever
@@ -11,7 +11,10 @@ frees its database within `CLAIM_TTL` seconds. Database 0 is the stack's default
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
+from collections.abc import Iterator
 
 import redis
 from redis.lock import Lock
@@ -71,3 +74,16 @@ class RedisDbClaim:
         self.flush()
         self._lock.release()
         self._control.close()
+
+
+@contextlib.contextmanager
+def dead_port() -> Iterator[int]:
+    """A loopback port where nothing answers (connections are refused) for as long as the block runs: bound but not
+    listening, so no other test can start a server there meanwhile (a port merely free now may be a parallel
+    worker's Redis a second later)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+    finally:
+        sock.close()

@@ -137,7 +137,12 @@ class SweepProcess:
     began: float
 
     def wait(self, timeout: float = 240) -> tuple[int, dict[str, Any], str, float]:
-        out, err = self.proc.communicate(timeout=timeout)
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # never left running into the next tests
+            self.proc.communicate()
+            raise
         seconds = time.monotonic() - self.began
         try:
             payload = json.loads(out) if out.strip() else {}
@@ -146,12 +151,30 @@ class SweepProcess:
         return self.proc.returncode, payload, err, seconds
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
 def start_sweep(env: dict[str, str], *extra: str, cwd: Path) -> SweepProcess:
     argv = [sys.executable, "-m", "farm", "sweep", "embed", "--distributed", "--json", "--quiet", "--no-report",
             *SWEEP, *extra]
     proc = subprocess.Popen(argv, env={**os.environ, **env}, cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+    _STARTED.append(proc)
     return SweepProcess(proc, time.monotonic())
+
+
+@pytest.fixture(autouse=True)
+def _no_sweep_left_running() -> Iterator[None]:
+    """A test that failed half-way leaves no `farm sweep` child sending into the next test's queues."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def newest_sweep(db_url: str) -> tuple[str, int]:

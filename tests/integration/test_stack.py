@@ -16,6 +16,7 @@ import yaml
 from farm.cli import main_group
 from farm.gateway.process import free_port
 from farm.stack import compose_yaml, services
+from tests.isolation import dead_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -119,12 +120,13 @@ def test_a_port_in_use_is_named_and_nothing_starts(tmp_path: Path) -> None:
 def test_a_service_that_cannot_start_stops_the_whole_stack(tmp_path: Path) -> None:
     """Workers whose broker is down never answer a ping: `up` names them, exits 2 and stops the gateways it had
     started (they were answering)."""
-    env = {**os.environ, "FARM_DATABASE_URL": f"sqlite:///{tmp_path}/farm.db", "FARM_CONFIG": "",
-           "FARM_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"}
     legacy, candidate = free_port(), free_port()
-    up = _farm(tmp_path, env, "stack", "up", "--only", "gateway-legacy", "--only", "gateway-candidate", "--only",
-               "worker-legacy", "--legacy-port", str(legacy), "--candidate-port", str(candidate), "--timeout", "8",
-               timeout=120)
+    with dead_port() as broker:
+        env = {**os.environ, "FARM_DATABASE_URL": f"sqlite:///{tmp_path}/farm.db", "FARM_CONFIG": "",
+               "FARM_BROKER_URL": f"redis://127.0.0.1:{broker}/0"}
+        up = _farm(tmp_path, env, "stack", "up", "--only", "gateway-legacy", "--only", "gateway-candidate", "--only",
+                   "worker-legacy", "--legacy-port", str(legacy), "--candidate-port", str(candidate), "--timeout",
+                   "8", timeout=120)
     assert up.returncode == 2, up.stdout + up.stderr
     assert len(up.stderr.strip().splitlines()) == 1 and "Traceback" not in up.stderr
     assert "stack service worker-legacy did not answer within 8s" in up.stderr, up.stderr
