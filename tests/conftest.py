@@ -10,13 +10,17 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 import redis
 
 from farm.gateway.process import GatewayProcess, spawn
+from tests.cli import sweep_json
+from tests.integration.cluster import Cluster, ClusterFactory
 from tests.isolation import RedisDbClaim
 
 PG_ADMIN = os.environ.get("FARM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -101,3 +105,26 @@ def broker_url(redis_db: RedisDbClaim) -> Iterator[str]:
     redis_db.flush()
     yield redis_db.url
     redis_db.flush()
+
+
+@pytest.fixture
+def celery_cluster(tmp_path: Path) -> Iterator[ClusterFactory]:
+    """Celery worker processes for one test: `celery_cluster(env)` is a `Cluster` on that environment (broker,
+    database, config: FARM_* variables); `.sweep_workers()` starts the three a sweep needs at once. Every process
+    started is stopped after the test, however it ended."""
+    started: list[Cluster] = []
+
+    def make(env: dict[str, str]) -> Cluster:
+        cluster = Cluster(tmp_path, env)
+        started.append(cluster)
+        return cluster
+
+    yield make
+    for cluster in started:
+        cluster.stop()
+
+
+@pytest.fixture
+def sweep_runner() -> Callable[..., tuple[int, dict[str, Any]]]:
+    """`sweep_runner(probe, env, *args)`: `farm sweep PROBE --json --quiet ARGS` in this process, (exit code, JSON)."""
+    return sweep_json

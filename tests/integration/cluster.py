@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,3 +87,6 @@ class Cluster:
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.tmp.glob("*.log"))
+
+
+ClusterFactory = Callable[[dict[str, str]], Cluster]  # the `celery_cluster` fixture (tests/conftest.py)
