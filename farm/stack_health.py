@@ -6,7 +6,7 @@ no port and no ping: its supervised process state is its health.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
@@ -23,10 +23,12 @@ def worker_node(name: str) -> str:
 
 
 class Health:
-    """Asks each service whether it answers. `broker_app`: a Celery app on the stack's broker (for pings)."""
+    """Asks each service whether it answers. `broker_app`: makes a Celery app on the stack's broker (for pings),
+    called only when a worker is asked about (importing Celery costs a second or two of CPU)."""
 
-    def __init__(self, ports: StackPorts, broker_app: Any | None) -> None:
-        self.ports, self.app = ports, broker_app
+    def __init__(self, ports: StackPorts, broker_app: Callable[[], Any] | None) -> None:
+        self.ports, self._make_app = ports, broker_app
+        self._app: Any | None = None
 
     def _port(self, name: str) -> int:
         return {"gateway-legacy": self.ports.legacy, "gateway-candidate": self.ports.candidate,
@@ -40,11 +42,13 @@ class Health:
         return answer.status_code == 200
 
     def _pong(self, names: list[str]) -> set[str]:
-        if not names or self.app is None:
+        if not names or self._make_app is None:
             return set()
+        if self._app is None:
+            self._app = self._make_app()
         nodes = {worker_node(n): n for n in names}
         try:
-            replies = self.app.control.ping(destination=list(nodes), timeout=1.0)
+            replies = self._app.control.ping(destination=list(nodes), timeout=1.0)
         except Exception:  # a broker that is down means "no answer"; the caller names the silent service
             return set()
         return {nodes[node] for reply in replies or [] for node in reply if node in nodes}

@@ -36,9 +36,12 @@ def stack() -> None:
 
 
 def _health(ports: StackPorts) -> Health:
-    from farm.distributed.celery_app import make_app  # late: Celery costs a second to import
+    def broker_app() -> object:
+        from farm.distributed.celery_app import make_app  # late, and only to ping workers: Celery is slow to import
 
-    return Health(ports, make_app(load_config()))
+        return make_app(load_config())
+
+    return Health(ports, broker_app)
 
 
 @stack.command("up")
