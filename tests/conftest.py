@@ -1,7 +1,10 @@
-"""Shared fixtures: real demo gateways on loopback, SQLite and real Postgres databases.
+"""Shared fixtures: real demo gateways on loopback (`lakehouse_pair`), SQLite and real Postgres databases
+(`sqlite_url`, `pg_url`: a fresh database per test), a Redis database per pytest process (`redis_db`,
+`broker_url`), Celery worker processes (`celery_cluster`) and the in-process sweep runner (`sweep_runner`).
 
-A test that needs Postgres, Redis or RabbitMQ fails when the service is down: it is never skipped,
-because CI (.ci/run) starts those services first.
+Built for pytest-xdist (`./scripts/test` runs two workers): session fixtures run once per worker, every server
+binds a free port, and each run has a base temporary directory of its own. A test that needs Postgres, Redis or
+RabbitMQ fails when the service is down: it is never skipped, because CI (.ci/run) starts those services first.
 """
 
 from __future__ import annotations
