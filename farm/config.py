@@ -7,10 +7,13 @@ Environment variables: `FARM_CONFIG` (path), `FARM_DATABASE_URL`, `FARM_BROKER_U
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +85,37 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class PlanEndpoint:
+    """One endpoint of a sign-off plan: its probe, the gateway pair to flip (base URLs, resolved from names), the
+    paths when the plan pins them, and the weakest verdict parameters a sweep may have to count for it."""
+
+    name: str
+    probe: str
+    legacy: str
+    candidate: str
+    legacy_path: str | None
+    candidate_path: str | None
+    tau: float
+    p_max: float
+    alpha: float
+    floor: float
+
+
+@dataclass(frozen=True)
+class SignoffPlan:
+    """`[signoff]`: the endpoints whose every PASS makes the gateway safe to flip, fixed at `created` (UTC):
+    sweeps started before it do not count (docs/statistics.md, "Sign-off")."""
+
+    created: datetime
+    endpoints: tuple[PlanEndpoint, ...]
+
+    def digest(self) -> str:
+        """A short hash of the resolved plan, printed with every sign-off: an edited plan shows a new hash."""
+        body = {"created": self.created.isoformat(), "endpoints": [asdict(e) for e in self.endpoints]}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
 class FarmConfig:
     source: str = "<defaults>"
     database_url: str = DEFAULT_DATABASE_URL
@@ -94,6 +128,7 @@ class FarmConfig:
     schedules: tuple[ScheduleConfig, ...] = ()
     audit_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     stack_ports: StackPorts = field(default_factory=StackPorts)
+    signoff: SignoffPlan | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     def thresholds_for(self, probe: str) -> Thresholds:
@@ -205,7 +240,8 @@ def parse_config(data: dict[str, Any], source: str) -> FarmConfig:
     """Validate a parsed TOML document; raise `ConfigError` on the first problem."""
     _check_keys(
         source, "", data,
-        {"database", "broker", "gateways", "profiles", "corpora", "thresholds", "schedules", "audit", "stack"},
+        {"database", "broker", "gateways", "profiles", "corpora", "thresholds", "schedules", "audit", "stack",
+         "signoff"},
     )
     database = _expect(source, "database", data.get("database", {}), dict, "a table")
     _check_keys(source, "database.", database, {"url"})
@@ -247,7 +283,89 @@ def parse_config(data: dict[str, Any], source: str) -> FarmConfig:
         if not known_profile(gw.profile, config):
             raise ConfigError(source, f"gateways.{gw.name}.profile", f"unknown wire profile {gw.profile!r}")
     _check_probe_names(source, data)
+    if "signoff" in data:
+        config = replace(config, signoff=_parse_signoff(source, data["signoff"], config))
     return config
+
+
+_PLAN_KEYS = {"probe", "legacy", "candidate", "legacy_path", "candidate_path", "tau", "r_min", "p_max", "alpha",
+              "floor"}
+
+
+def _plan_created(source: str, value: Any) -> datetime:
+    """`created`: a TOML date (midnight UTC) or date-time (UTC when it names no offset), or the same as a string."""
+    key = "signoff.created"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(source, key, f"expected a date (2026-12-01) or date-time, got {value!r}") from None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise ConfigError(source, key, "required: when the plan was fixed, a date (2026-12-01) or date-time "
+                      f"(got {type(value).__name__} {value!r})")
+
+
+def _plan_gateway(source: str, key: str, value: Any, config: FarmConfig) -> str:
+    ref: str = _expect(source, key, value, str, "a gateway name from [gateways] or an http(s):// URL")
+    if ref in config.gateways:
+        return config.gateways[ref].url
+    if ref.startswith(("http://", "https://")):
+        return ref.rstrip("/")
+    known = ", ".join(sorted(config.gateways)) or "none configured"
+    raise ConfigError(source, key, f"{ref!r} is not a gateway name ({known}) nor an http(s):// URL")
+
+
+def _plan_endpoint(source: str, name: str, body: Any, config: FarmConfig) -> PlanEndpoint:
+    from farm.probes import get_probe, probe_names  # late: keeps config free of cycles
+
+    key = f"signoff.endpoints.{name}"
+    _expect(source, key, body, dict, "a table")
+    _check_keys(source, key + ".", body, _PLAN_KEYS)
+    probe = _expect(source, key + ".probe", body.get("probe"), str, "a probe name")
+    if probe not in probe_names():
+        raise ConfigError(source, key + ".probe", f"unknown probe {probe!r} (known: {', '.join(probe_names())})")
+    paths: dict[str, str | None] = {}
+    for side in ("legacy_path", "candidate_path"):
+        path = body.get(side)
+        if path is not None and not _expect(source, f"{key}.{side}", path, str, "a path").startswith("/"):
+            raise ConfigError(source, f"{key}.{side}", f"a path starts with '/', got {path!r}")
+        paths[side] = path
+    if "tau" in body and "r_min" in body:
+        raise ConfigError(source, key + ".r_min", "r_min is tau under another name: give one of them")
+    values: dict[str, float] = {}
+    for attr in ("tau", "r_min", "p_max", "alpha", "floor"):
+        if attr in body:
+            number = float(_expect(source, f"{key}.{attr}", body[attr], (int, float), "a number"))
+            if not 0.0 <= number <= 1.0:
+                raise ConfigError(source, f"{key}.{attr}", f"must be between 0 and 1, got {number}")
+            values["tau" if attr == "r_min" else attr] = number
+    # What the plan leaves out is what a sweep of the probe would use by default now: [thresholds.<probe>],
+    # else the probe's default; resolved here, so the plan's hash covers the values it is judged by.
+    plugin, th = get_probe(probe), config.thresholds_for(probe)
+    defaults = {"tau": plugin.default_tau, "p_max": plugin.default_p_max, "alpha": None, "floor": plugin.default_floor}
+    resolved = {a: values.get(a, th.value(a, d)) for a, d in defaults.items()}
+    try:
+        VerdictParams(tau=resolved["tau"], p_max=resolved["p_max"], alpha=resolved["alpha"], floor=resolved["floor"])
+    except ValueError as exc:
+        raise ConfigError(source, key, str(exc)) from None
+    return PlanEndpoint(name, probe, _plan_gateway(source, key + ".legacy", body.get("legacy"), config),
+                        _plan_gateway(source, key + ".candidate", body.get("candidate"), config),
+                        paths["legacy_path"], paths["candidate_path"], **resolved)
+
+
+def _parse_signoff(source: str, table: Any, config: FarmConfig) -> SignoffPlan:
+    """`[signoff]`: `created` and `[signoff.endpoints.<name>]` tables (see `farm init` and docs/statistics.md)."""
+    _expect(source, "signoff", table, dict, "a table")
+    _check_keys(source, "signoff.", table, {"created", "endpoints"})
+    created = _plan_created(source, table.get("created"))
+    endpoints = _expect(source, "signoff.endpoints", table.get("endpoints"), dict,
+                        "a table of endpoints ([signoff.endpoints.<name>])")
+    if not endpoints:
+        raise ConfigError(source, "signoff.endpoints", "the plan names no endpoint")
+    return SignoffPlan(created, tuple(_plan_endpoint(source, name, body, config) for name, body in endpoints.items()))
 
 
 def _check_probe_names(source: str, data: dict[str, Any]) -> None:

@@ -47,22 +47,36 @@ class CorpusSpec:
     seed: int = 0
     format: str | None = None  # None: lines, or jsonl when `field` is set; "requests": captured bodies
     listed: str | None = None  # the probe lists its inputs through the legacy gateway (Probe.gateway_inputs)
+    order: str = "file"  # "random": a seeded permutation of every input (farm.order), then `limit` of them
+    order_seed: int | None = None
+
+    @property
+    def synthetic(self) -> bool:
+        return self.path is None and self.listed is None
+
+    @property
+    def shuffled(self) -> bool:
+        """Whether the inputs are drawn in a seeded random order (a synthetic set is random by construction)."""
+        return self.order == "random" and not self.synthetic
 
     @property
     def kind(self) -> str:
         return self.format or ("jsonl" if self.field else "lines")
 
     def describe(self) -> str:
-        if self.listed is not None:
-            return self.listed if self.limit is None else f"{self.listed}[:{self.limit}]"
-        if self.path is None:
+        if self.path is None and self.listed is None:
             return f"synthetic(seed={self.seed}, n={self.limit})"
-        source = f"{self.path}#{self.field}" if self.field else self.path
+        source = self.listed or (f"{self.path}#{self.field}" if self.field else str(self.path))
         if self.format == "requests":
             source = f"requests:{source}"
+        if self.shuffled:
+            taken = "" if self.limit is None else f"{self.limit} of "
+            return f"{taken}{source} in random order (seed {self.order_seed})"
         return source if self.limit is None else f"{source}[:{self.limit}]"
 
     def validate(self) -> None:
+        if self.order not in ("random", "file"):
+            raise UsageError(f"--order {self.order!r}: expected random or file")
         if self.listed is not None:
             if self.path is not None:
                 raise UsageError(f"{self.listed} and --corpus {self.path} are two sources of inputs: give one")

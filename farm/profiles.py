@@ -134,7 +134,10 @@ def profile_from_table(name: str, table: dict[str, Any], source: str) -> Profile
     values["method"] = str(values.get("method", "POST")).upper()
     if values["method"] not in ("POST", "PUT", "GET"):
         raise ConfigError(source, f"{key}.method", f"unsupported method {values['method']!r}")
-    return probe.profile_type(**values)
+    try:
+        return probe.profile_type(**values)
+    except ValueError as exc:  # the profile type's own check of a value (an sql profile's dialect)
+        raise ConfigError(source, key, str(exc)) from None
 
 
 def profile_to_dict(profile: Profile) -> dict[str, Any]:

@@ -60,7 +60,7 @@ def test_chrf_and_normalisation() -> None:
 def test_requests_of_both_shapes_and_back() -> None:
     conv = {"messages": [{"role": "user", "content": "hi"}], "temperature": 0.7}
     body = CANDIDATE.build_request(conv, None, {"max_tokens": 9, "seed": 3}, True)
-    assert body == {"messages": conv["messages"], "model": "trigram-demo",
+    assert body == {"messages": conv["messages"],  # no preset names a model: a real server would answer 404
                     "options": {"temperature": 0.7, "num_predict": 9, "seed": 3}, "stream": True}
     assert CANDIDATE.conversation_of(body) == {**conv, "max_tokens": 9, "seed": 3}
     assert LEGACY.build_request(conv, "m", {"max_tokens": 9}, False) == {
@@ -154,8 +154,14 @@ def test_the_adapter_map_turns_a_candidate_answer_into_the_legacy_shape() -> Non
         "`data: [DONE]`"
     doc = apply_adapter(adapter, CANDIDATE.answer_document("Hello there.", "length", 9, 3, "trigram-demo"))
     parsed = LEGACY.parse_answer(doc)
+    # The candidate counts one more prompt token: the map takes it back (legacy would have said 8).
     assert (parsed.text, parsed.finish, parsed.prompt_tokens, parsed.completion_tokens) == ("Hello there.", "length",
-                                                                                           9, 3)
+                                                                                           8, 3)
+    all_moves = [m for op in adapter["ops"] if op["op"] == "move" for m in op["moves"]]
+    assert [m["from"] for m in all_moves].count("message.content") == 1  # moved once, not twice
+    assert {"op": "affine", "path": "usage.prompt_tokens", "scale": 1, "offset": -1,
+            "why": "the candidate counts +1 prompt tokens"} in adapter["ops"]
+    assert not any(op["op"] == "affine" and op["path"] == "usage.completion_tokens" for op in adapter["ops"])
 
 
 def test_a_connection_broken_mid_stream_is_classified_by_the_client() -> None:
@@ -198,3 +204,78 @@ def test_a_connection_broken_mid_stream_is_classified_by_the_client() -> None:
     result = asyncio.run(streamed())
     assert result.errors == ["stream_truncated"] and len(calls) == 1 + 3  # the stream is not retried; the plain is
     assert result.value["answers"][0]["text"] == "Hello"
+
+
+# --- issue 20, items 9-11: real servers' framings and requests -----------------------------------------------
+OPENAI = PRESETS["openai"]
+OLLAMA = PRESETS["ollama"]
+assert isinstance(OPENAI, ChatProfile) and isinstance(OLLAMA, ChatProfile)
+
+
+def test_an_ndjson_last_line_without_its_newline_parses() -> None:
+    lines = OLLAMA.stream_events(["Hello", " world"], "stop", 7, 2, "m", cut=False)
+    blob = b"".join(lines).rstrip(b"\n")  # Ollama-like servers may end the stream without a newline
+    for at in (3, 10_000):
+        answer, done, _ = OLLAMA.parse_stream(_split([blob], at), True)
+        assert done and answer.text == "Hello world" and answer.finish == "stop"
+        assert (answer.prompt_tokens, answer.completion_tokens) == (7, 2)
+    value, errors, _ = get_probe("chat").parse_stream(OLLAMA, _split([blob], 5), True, 1)
+    assert errors == [None] and value["text"] == "Hello world"
+
+
+def test_an_sse_event_over_several_data_lines_is_joined_with_newlines() -> None:
+    # One JSON event split over three `data:` lines (the SSE spec joins them with "\n"), CRLF line ends, a
+    # comment, an `id:` field, and a final event without its blank line.
+    blob = (b': ping\r\nid: 1\r\ndata: {"choices": [{"delta":\r\ndata:  {"content": "Hel"}}],\r\n'
+            b'data: "model": "m"}\r\n\r\n'
+            b'data: {"choices": [{"delta": {"content": "lo"}, "finish_reason": "stop"}]}\n\n'
+            b'data: {"choices": [], "usage": {"prompt_tokens": 0, "completion_tokens": 2}}\n\n'
+            b"data: [DONE]")
+    for at in (1, 4, 10_000):
+        answer, done, _last = OPENAI.parse_stream(_split([blob], at), True)
+        assert done and answer.text == "Hello" and answer.finish == "stop", at
+        assert answer.prompt_tokens == 0 and answer.completion_tokens == 2  # a count of 0 is kept, not dropped
+    # A data value is JSON only once joined: the parts alone are not.
+    split_text = b'data: {"choices": [{"delta": {"content": "a\ndata: b"}}]}\n\n'
+    with pytest.raises(MalformedBody):
+        OPENAI.parse_stream([(1.0, split_text)], True)  # a raw newline inside a JSON string is invalid JSON
+
+
+@pytest.mark.parametrize(("profile", "blob", "message"), [
+    (OPENAI, b'data: {"choices": [{"delta": {"content": "Hi"}}]}\n\n'
+             b'data: {"error": {"message": "upstream overloaded", "type": "server_error"}}\n\n', "upstream overloaded"),
+    (OPENAI, b'data: {"choices": [{"delta": {"content": "Hi"}}]}\n\nevent: error\ndata: rate limited\n\n',
+     "rate limited"),
+    (OLLAMA, b'{"message": {"role": "assistant", "content": "Hi"}, "done": false}\n'
+             b'{"error": "model runner has unexpectedly stopped"}\n', "model runner has unexpectedly stopped"),
+], ids=["sse-json", "sse-event-error", "ndjson"])
+def test_an_error_event_inside_a_stream_is_its_own_class_with_its_message(profile: ChatProfile, blob: bytes,
+                                                                          message: str) -> None:
+    probe = get_probe("chat")
+    value, errors, _ = probe.parse_stream(profile, [(1.0, blob)], True, 1)
+    assert errors == ["stream_error"] and value["error"] == message and value["text"] == "Hi"
+    assert probe.error_detail(profile, value, errors) == f"error event in the stream: {message}"
+
+
+def test_a_count_of_zero_is_kept_in_plain_answers_and_streams() -> None:
+    answer = OLLAMA.parse_answer(OLLAMA.answer_document("", "stop", 0, 0, "m"))
+    assert (answer.prompt_tokens, answer.completion_tokens) == (0, 0)
+    lines = OLLAMA.stream_events(["x"], "stop", 5, 0, "m", cut=False)
+    answer, _, _ = OLLAMA.parse_stream([(1.0, b"".join(lines))], True)
+    assert answer.completion_tokens == 0
+
+
+def test_the_openai_preset_asks_for_usage_when_streaming_and_profiles_add_fields() -> None:
+    from farm.profiles import profile_from_table
+
+    conv = {"messages": [{"role": "user", "content": "hi"}]}
+    streamed, plain = OPENAI.build_request(conv, None, {}, True), OPENAI.build_request(conv, None, {}, False)
+    assert streamed["stream_options"] == {"include_usage": True} and "stream_options" not in plain
+    assert "model" not in streamed and OPENAI.build_request(conv, "gpt-x", {}, True)["model"] == "gpt-x"
+    custom = profile_from_table("mine", {"probe": "chat", "base": "ollama", "model": "llama3.2",
+                                         "request_extra": {"keep_alive": "5m", "options": {"num_ctx": 4096}}},
+                                "farm.toml")
+    assert isinstance(custom, ChatProfile)
+    body = custom.build_request({**conv, "temperature": 0.2}, None, {"max_tokens": 8}, True)
+    assert body["model"] == "llama3.2" and body["keep_alive"] == "5m"
+    assert body["options"] == {"num_ctx": 4096, "temperature": 0.2, "num_predict": 8}  # merged, not replaced

@@ -141,3 +141,50 @@ def test_the_optional_rbo_gate_fails_a_sweep_whose_recall_passes() -> None:
     gated = decide_retrieval(arrays, texts, params, options={"k": 10, "rbo_min": 0.95}, **kw)  # type: ignore[arg-type]
     assert gated.outcome == "FAIL" and gated.reason.startswith("FAIL: mean RBO@10 0.8000")
     assert gated.detail["retrieval"]["rbo_gate"]["outcome"] == "FAIL"
+
+
+# --- issue 20, item 7: general score relations ---------------------------------------------------------------
+def test_affine_monotone_and_declared_relations_are_fitted_and_credit_ties() -> None:
+    from farm.probes.search.metrics import AFFINE, CONVERTED, MONOTONE, declared_relation
+
+    sims = [0.95, 0.9, 0.84, 0.8, 0.77]
+    l2sq = [2 - 2 * s for s in sims]  # faiss IndexFlatL2 on unit vectors
+    rel = fit_relation(sims, l2sq)
+    assert rel.kind == AFFINE and rel.scale == pytest.approx(-2) and rel.offset == pytest.approx(2)
+    assert rel.to_legacy(2 - 2 * 0.6) == pytest.approx(0.6)
+    cubed = [s**3 for s in sims]  # monotone, not affine
+    mono = fit_relation(sims, cubed)
+    assert mono.kind == MONOTONE and mono.scale == 1.0
+    assert mono.to_legacy(0.84**3) == pytest.approx(0.84)  # a tie on the candidate's scale is one on legacy's
+    assert mono.to_legacy(0.99) is None  # beyond the common hits a monotone relation says nothing
+    assert fit_relation(sims, [-c for c in cubed]).scale == -1.0
+    l2 = [(2 - 2 * s) ** 0.5 for s in sims]
+    declared = declared_relation("similarity", "l2")
+    assert fit_relation(sims, l2, declared=declared).kind == CONVERTED
+    assert fit_relation(sims, l2).kind == MONOTONE  # undeclared: still a relation, ties still credited
+    assert fit_relation(sims[:2], [0.3, 0.9]).kind == NONE  # two points fit any line: not a relation
+    assert fit_relation(sims, [0.3, 0.9, 0.1, 0.5, 0.2]).kind == NONE
+    # A tie on one side that is not a tie on the other breaks a monotone relation.
+    assert fit_relation([0.9, 0.8, 0.8, 0.7], [0.1, 0.2, 0.25, 0.3]).kind == NONE
+
+
+@pytest.mark.parametrize("kind", ["l2sq", "l2", "monotone"])
+def test_duplicates_swapped_at_the_kth_rank_are_credited_under_any_relation(kind: str) -> None:
+    """The exact index answers squared L2 (2 - 2s), an L2 distance or any monotone score; duplicate documents
+    tie at the k-th rank and come back in the other order: not a miss."""
+    from farm.probes.search.metrics import declared_relation
+
+    ids = [f"d{i}" for i in range(9)]
+    sims = [0.99 - 0.013 * i for i in range(9)]
+    l_ids, l_scores = [*ids, "d9"], [*sims, 0.80]
+    conv = {"l2sq": lambda s: 2 - 2 * s, "l2": lambda s: (2 - 2 * s) ** 0.5, "monotone": lambda s: (1 - s) ** 3}[kind]
+    c_ids, c_scores = [*ids, "d9copy"], [conv(s) for s in [*sims, 0.80]]
+    declared = declared_relation("similarity", kind if kind != "monotone" else "distance")
+    m = query_metrics(l_ids, l_scores, c_ids, c_scores, 10, legacy_descending=True, declared=declared)
+    if kind == "monotone":  # beyond the last common hit nothing is known: no credit, but none for a miss either
+        assert m.relation.kind == "monotone" and m.recall == pytest.approx(0.9)
+        # the copy of a common hit's document, in the list instead of the k-th: ties d8 on both scales
+        c_ids2, c_scores2 = [*ids, "d8copy"], [conv(s) for s in [*sims, sims[-1]]]
+        l_ids2, l_scores2 = [*ids, "d8b"], [*sims, sims[-1]]
+        m = query_metrics(l_ids2, l_scores2, c_ids2, c_scores2, 10, legacy_descending=True, declared=declared)
+    assert m.recall == 1.0 and m.recall_plain == pytest.approx(0.9) and m.tie_credit == 1, m

@@ -148,12 +148,14 @@ def test_a_sweep_schedule_takes_the_probes_own_options() -> None:
     config = config_with(sql)
     spec = build_spec(config, sweep_request(sweep_args(config, config.schedules[0])))
     assert spec.probe == "sql" and spec.corpus.limit == 50
-    assert spec.probe_options == {"max_rows": 5, "strict_types": True, "float_tol": 1e-6, "allow_writes": False}
+    assert spec.probe_options == {"max_rows": 5, "strict_types": True, "float_tol": 1e-6, "allow_writes": False,
+                                  "dialect": "sqlite"}  # the legacy profile's, resolved when specified
     storage = {**SWEEP, "args": {**sql["args"], "probe": "storage", "list_prefix": "logs/"}}
     del storage["args"]["max_rows"], storage["args"]["strict_types"], storage["args"]["float_tol"]
     config = config_with(storage)
     spec = build_spec(config, sweep_request(sweep_args(config, config.schedules[0])))
-    assert spec.probe_options["list_prefix"] == "logs/" and spec.corpus.describe() == "listing(farm-demo/logs/)[:50]"
+    assert spec.probe_options["list_prefix"] == "logs/"
+    assert spec.corpus.describe() == f"50 of listing(farm-demo/logs/) in random order (seed {spec.corpus.order_seed})"
     chat = {**SWEEP, "args": {**sql["args"], "probe": "chat", "max_tokens": 64, "temperature": 0.5}}
     for key in ("max_rows", "strict_types", "float_tol"):
         del chat["args"][key]

@@ -66,9 +66,11 @@ def test_resume_refuses_what_it_cannot_go_on_with(tmp_path: Path) -> None:
     set_status(db, distributed, "cancelled")
     runner = CliRunner()
     first = runner.invoke(main_group, ["sweep", "resume", embedded], env=env)
-    assert first.exit_code == 2 and "only distributed sweeps can be resumed" in first.output
+    assert first.exit_code == 2 and "ran embedded: say how far to go on, --more N or --until-decided" in first.output
     second = runner.invoke(main_group, ["sweep", "resume", distributed], env=env)
     assert second.exit_code == 2 and "is cancelled: only a running, finalizing or failed" in second.output
+    third = runner.invoke(main_group, ["sweep", "resume", distributed, "--more", "10"], env=env)
+    assert third.exit_code == 2 and "--more and --until-decided continue embedded sweeps only" in third.output
 
 
 def test_an_ambiguous_sweep_id_prefix_names_some_of_its_matches(tmp_path: Path) -> None:

@@ -24,9 +24,11 @@ def stats_group() -> None:
 @click.option("--alpha", type=float, default=0.05, show_default=True, help="Error rate of the verdict.")
 @click.option("--cap", type=int, default=20_000, show_default=True, help="Max samples of the sequential design.")
 @click.option("--markdown", is_flag=True, help="Print the table as Markdown (as pasted in docs/statistics.md).")
-@click.option("--family", type=click.Choice(["binomial", "bounded"]), default="binomial", show_default=True,
+@click.option("--family", type=click.Choice(["binomial", "bounded", "corpora"]), default="binomial",
+              show_default=True,
               help="Verdict family: binomial agreement (embed, sql, storage, chat at temperature 0) or bounded "
-                   "mean (search and retrieve scores, chat similarity; --cap defaults to 10,000 there).")
+                   "mean (search and retrieve scores, chat similarity; --cap defaults to 10,000 there); `corpora`: "
+                   "the scenarios of real corpora (easy-first files, finite corpora, noise blips, continuation).")
 def simulate_command(sweeps: int, seed: int, p_max: float, alpha: float, cap: int, markdown: bool,
                      family: str) -> None:
     """False-PASS rate, power and samples used, per design. Binomial: at true rates 0, p_max/2, p_max, 2 p_max,
@@ -39,6 +41,11 @@ def simulate_command(sweeps: int, seed: int, p_max: float, alpha: float, cap: in
         raise UsageError("--alpha must be in (0, 1)")
     if cap < 1:
         raise UsageError("--cap must be >= 1")
+    if family == "corpora":
+        from farm.stats.simulate_corpora import render_markdown_corpora, simulate_corpora
+
+        click.echo(render_markdown_corpora(simulate_corpora(sweeps=sweeps, seed=seed, alpha=alpha), alpha), nl=False)
+        return
     if family == "bounded":
         from farm.stats.bounded import MeanParams
         from farm.stats.simulate_bounded import render_markdown_bounded, simulate_bounded

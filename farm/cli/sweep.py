@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,27 @@ def flow_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+@contextmanager
+def json_on_stop(as_json: bool) -> Iterator[None]:
+    """With `--json`, a sweep stopped because a side failed (exit 4) still prints one JSON document on stdout;
+    the one-line error on stderr and the exit code stay as they are."""
+    from farm.sweep.health import SideFailed
+
+    try:
+        yield
+    except SideFailed as exc:
+        if as_json:
+            click.echo(json.dumps(exc.to_json(), sort_keys=True, default=str))
+        raise
+
+
 def print_outcome(payload: dict[str, object], as_json: bool) -> None:
     bad = payload.get("corpus_bad_lines")
     if isinstance(bad, dict) and bad.get("count"):  # skipped, never fatal: but said where the user looks
         click.echo(f"farm: warning: {bad['count']:,} corpus lines skipped (first: {bad.get('first')})", err=True)
+    stats = payload.get("statistics")
+    for warning in (stats.get("warnings") or []) if isinstance(stats, dict) else []:
+        click.echo(f"farm: warning: {warning}", err=True)  # a probe's caveat on its own verdict
     if as_json:
         click.echo(json.dumps(payload, sort_keys=True, default=str))
     else:
@@ -110,6 +128,18 @@ def sweep_options(command: Callable[..., Any], probe: Probe) -> Callable[..., An
         click.option("--samples", type=click.IntRange(min=1), default=None,
                      help="Number of inputs: the synthetic corpus size, or a cap on --corpus."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic corpus."),
+        click.option("--order", type=click.Choice(["random", "file"]), default="random", show_default=True,
+                     help="Order the inputs are drawn in: a seeded random permutation of the whole corpus (then "
+                          "--samples of them), or the corpus's own order (`file`: not with --until-decided, which "
+                          "would decide on whatever the file holds first)."),
+        click.option("--order-seed", type=click.IntRange(min=0), default=None,
+                     help="Seed of the random order (default: a fresh one, printed and recorded; give it again "
+                          "to replay a sweep's order)."),
+        click.option("--population", type=click.Choice(["stream", "corpus"]), default=None,
+                     help="What the corpus stands for: `stream`, a sample of endless traffic (the default for files "
+                          "and captured requests), or `corpus`, the whole population of interest (finite-population "
+                          "bounds; sweeping all of it is a census"
+                          f"{'; the default for this probe' if probe.default_population == 'corpus' else ''})."),
         click.option("--model", default=None, help="Force this model on both sides (as the seed did)."),
         click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True),
         click.option("--concurrency", type=click.IntRange(1, 512), default=8, show_default=True,
@@ -171,11 +201,15 @@ def probe_command(name: str) -> click.Command:
             options["noise_sample"] = 0.05
         mine = {key: options.pop(key) for key in own}
         spec = build_spec(config, SweepRequest(probe=name, probe_options=mine, **options))
+        if spec.corpus.shuffled and not quiet:
+            click.echo(f"farm: inputs in random order, seed {spec.corpus.order_seed} (--order-seed "
+                       f"{spec.corpus.order_seed} replays it)", err=True)
         if not no_report:
             writable_dir(reports_dir, "--reports-dir")  # before the sweep, not after it: the verdict is not lost
         flow = Flow(max_inflight, batches_per_task, resend_after, stall_timeout, resend_min)
-        payload = run_sweep(config, spec, None if no_report else Path(reports_dir), distributed=distributed,
-                            show_progress=not quiet, flow=flow)
+        with json_on_stop(as_json):
+            payload = run_sweep(config, spec, None if no_report else Path(reports_dir), distributed=distributed,
+                                show_progress=not quiet, flow=flow)
         print_outcome(payload, as_json)
         ctx.exit(EXIT_BY_OUTCOME.get(str(payload.get("verdict")), EXIT_FAIL))
 
@@ -189,8 +223,9 @@ def probe_command(name: str) -> click.Command:
         if opt.type is bool:  # a boolean option is a flag (`--strict-types`), unset unless given
             command = click.option(opt.flag, is_flag=True, default=None, help=opt.help)(command)
             continue
-        command = click.option(opt.flag, type=opt.type, default=None,
-                               help=f"{opt.help} [default: {opt.default}]")(command)
+        command = click.option(opt.flag, type=opt.type, default=None,  # a None default is said in the help
+                               help=opt.help if opt.default is None else f"{opt.help} [default: {opt.default}]")(
+            command)
     return click.command(name, cls=OneLineCommand)(command)
 
 
@@ -261,19 +296,56 @@ def cancel_cmd(ctx: click.Context, sweep_id: str) -> None:
 
 @sweep.command("resume")
 @click.argument("sweep_id")
+@click.option("--more", type=click.IntRange(min=1), default=None,
+              help="Embedded: draw N more inputs of the same sequence and judge all samples with the always-valid "
+                   "bounds (what an INCONCLUSIVE verdict asks for).")
+@click.option("--until-decided", is_flag=True,
+              help="Embedded: go on until the always-valid verdict decides, up to --max-samples in all.")
+@click.option("--max-samples", type=click.IntRange(min=1), default=None,
+              help="Cap of the samples in all for --until-decided (default: 100,000 more).")
+@click.option("--reports-dir", type=click.Path(file_okay=False), default="reports", show_default=True)
+@click.option("--no-report", is_flag=True, help="Do not write Markdown reports.")
 @flow_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def resume_cmd(ctx: click.Context, /, sweep_id: str, as_json: bool, quiet: bool, **flow: Any) -> None:
-    """Go on with a distributed sweep whose producer stopped (crashed, interrupted, gave up on a stall, or a
-    scheduled fire cut off): sends again every batch not yet paired, then waits for the verdict.
+def resume_cmd(ctx: click.Context, /, sweep_id: str, more: int | None, until_decided: bool, max_samples: int | None,
+               reports_dir: str, no_report: bool, as_json: bool, quiet: bool, **flow: Any) -> None:
+    """Go on with a sweep.
+
+    A distributed sweep whose producer stopped (crashed, interrupted, gave up on a stall, or a scheduled fire cut
+    off): sends again every batch not yet paired, then waits for the verdict.
+
+    An embedded sweep (INCONCLUSIVE, interrupted, or stopped at its cap): `--more N` draws the next N inputs of
+    the same sequence, `--until-decided` goes on until decided. Either way the whole sweep is then judged by the
+    always-valid bounds, so continuing after an INCONCLUSIVE keeps the false PASS rate at or below alpha (a fresh
+    fixed-n test on the larger sample would not).
 
     Runs where the corpus is readable, with the same broker and database. Exit code as `sweep <probe>`.
     """
-    from farm.distributed.producer import resume_distributed_sweep
+    config = config_from(ctx)
+    sweep_row = get_sweep(config.database_url, sweep_id)
+    if sweep_row.mode == "distributed":
+        if more is not None or until_decided:
+            raise UsageError(f"sweep {sweep_row.id} is distributed: --more and --until-decided continue embedded "
+                             "sweeps only; resume it without them")
+        from farm.distributed.producer import resume_distributed_sweep
 
-    payload = resume_distributed_sweep(config_from(ctx), sweep_id, show_progress=not quiet, flow=Flow(**flow))
+        with json_on_stop(as_json):
+            payload = resume_distributed_sweep(config, sweep_id, show_progress=not quiet, flow=Flow(**flow))
+    else:
+        from farm.sweep.continuation import plan_continuation
+
+        if not no_report:
+            writable_dir(reports_dir, "--reports-dir")
+        spec, resume = plan_continuation(config.database_url, sweep_row.id, more=more, until_decided=until_decided,
+                                         max_samples=max_samples)
+        with json_on_stop(as_json):
+            run = run_embedded_sweep(spec, None if no_report else Path(reports_dir), show_progress=not quiet,
+                                     resume=resume)
+        payload = report_json(spec.database_url, run.outcome.sweep_id)
+        if run.report is not None:
+            payload["report"] = str(run.report.path)
     print_outcome(payload, as_json)
     ctx.exit(EXIT_BY_OUTCOME.get(str(payload.get("verdict")), EXIT_FAIL))
 

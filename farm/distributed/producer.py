@@ -116,7 +116,7 @@ class SideWatch:
             self.cleared = True
             return
         retrying(set_status, self.url, self.sweep_id, "failed")  # workers skip the rest of its batches
-        raise SideFailed(f"sweep {self.sweep_id}: {reason}")
+        raise SideFailed(self.sweep_id, reason)
 
 
 @dataclass(frozen=True)

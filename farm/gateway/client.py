@@ -178,6 +178,35 @@ async def call_gateway(client: httpx.AsyncClient, probe: Probe, target: Target, 
     return await post_batch(client, probe, target, items, model, policy, worker, options)
 
 
+ERROR_BODY_BYTES = 200  # bytes of an error answer's body shown in a stop reason
+
+
+def http_detail(status: int, content: bytes, headers: Mapping[str, str]) -> str:
+    """`HTTP 404: {"error":"model not found"}`: the status and the body's first bytes on one line, the request's
+    own token (if the gateway echoed it) masked."""
+    text = " ".join(content[:ERROR_BODY_BYTES].decode(errors="replace").split())
+    auth = headers.get("authorization", "")
+    token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else ""
+    if token:
+        text = text.replace(token, "***")
+    more = "..." if len(content) > ERROR_BODY_BYTES else ""
+    return f"HTTP {status}: {text}{more}" if text else f"HTTP {status}"
+
+
+async def _head(resp: httpx.Response) -> bytes:
+    """The first bytes of an error answer (enough for `http_detail`), not a whole stream."""
+    out = b""
+    async for chunk in resp.aiter_bytes():
+        out += chunk
+        if len(out) > ERROR_BODY_BYTES:
+            break
+    return out
+
+
+def first_detail(parts: Sequence[SideResult]) -> str | None:
+    return next((p.detail for p in parts if p.detail), None)
+
+
 def _join(parts: Sequence[SideResult]) -> SideResult:
     """One item per request, joined: the value lists each item's parsed value (None where it failed), the
     latency is the mean per request (each item's own in `latencies_ms`), the status the first failing one; the
@@ -190,7 +219,7 @@ def _join(parts: Sequence[SideResult]) -> SideResult:
                       sum(p.latency_ms for p in parts) / max(1, len(parts)),
                       max((p.attempts for p in parts), default=0),
                       first.request if first else {}, first.response if first else None,
-                      [p.latency_ms for p in parts])
+                      [p.latency_ms for p in parts], first_detail(parts))
 
 
 async def post_batch(client: httpx.AsyncClient, probe: Probe, target: Target, items: Sequence[Any],
@@ -227,7 +256,7 @@ async def _send(client: httpx.AsyncClient, probe: Probe, target: Target, body: d
     payload = orjson.dumps(body)
     if probe.streams(target.profile, body):
         return await _send_stream(client, probe, target, body, payload, n, policy, headers)
-    error, status = CONNECTION, None
+    error, status, detail = CONNECTION, None, None
     start = time.perf_counter()
     attempt = 0
     for attempt in range(policy.attempts):
@@ -241,11 +270,12 @@ async def _send(client: httpx.AsyncClient, probe: Probe, target: Target, body: d
             latency = (time.perf_counter() - start) * 1000.0
             status = answer.status
             if status >= 500 or status == 429:
-                error = HTTP_STATUS
+                error, detail = HTTP_STATUS, http_detail(status, answer.content, headers)
                 if status in (429, 503):
                     wait = retry_after(answer.headers.get("retry-after"), policy.retry_after_max)
             elif status >= 400:
-                return SideResult(None, [HTTP_STATUS] * n, status, latency, attempt + 1, body)
+                return SideResult(None, [HTTP_STATUS] * n, status, latency, attempt + 1, body,
+                                  detail=http_detail(status, answer.content, headers))
             else:
                 try:
                     check_content_type(answer.headers.get("content-type"), probe.accepts)
@@ -258,22 +288,29 @@ async def _send(client: httpx.AsyncClient, probe: Probe, target: Target, body: d
                 except MalformedBody:
                     return SideResult(None, [MALFORMED] * n, status, latency, attempt + 1, body)
                 else:
-                    return SideResult(value, errors, status, latency, attempt + 1, body, doc)
+                    return SideResult(value, errors, status, latency, attempt + 1, body, doc,
+                                      detail=_parsed_detail(probe, target, value, errors))
         if error not in RETRIED:
             break
         if attempt + 1 < policy.attempts:
             await asyncio.sleep(policy.delay(attempt) if wait is None else wait)
     latency = (time.perf_counter() - start) * 1000.0
-    return SideResult(None, [error] * n, status, latency, attempt + 1, body)
+    return SideResult(None, [error] * n, status, latency, attempt + 1, body,
+                      detail=detail if error == HTTP_STATUS else None)
+
+
+def _parsed_detail(probe: Probe, target: Target, value: Any, errors: Sequence[str | None]) -> str | None:
+    return probe.error_detail(target.profile, value, errors) if any(e is not None for e in errors) else None
 
 
 async def _send_stream(client: httpx.AsyncClient, probe: Probe, target: Target, body: dict[str, Any],
                        payload: bytes, n: int, policy: RetryPolicy, headers: dict[str, str]) -> SideResult:
     """A streamed request: read piece by piece, timed (`_stream`); retried while nothing arrived."""
-    error, status = CONNECTION, None
+    error, status, detail = CONNECTION, None, None
     start = time.perf_counter()
     for attempt in range(policy.attempts):
         start = time.perf_counter()
+        detail = None
         try:
             async with asyncio.timeout(policy.request_deadline):
                 outcome = await _stream(client, probe, target, payload, headers, policy, n, start, attempt, body)
@@ -281,7 +318,7 @@ async def _send_stream(client: httpx.AsyncClient, probe: Probe, target: Target, 
                 return outcome
             error, status = CONNECTION, None  # a stream that broke before its first byte
         except _Retryable as exc:
-            error, status = exc.error, exc.status
+            error, status, detail = exc.error, exc.status, exc.detail
         except TimeoutError:
             error, status = DEADLINE, None
         except httpx.TimeoutException:
@@ -291,13 +328,13 @@ async def _send_stream(client: httpx.AsyncClient, probe: Probe, target: Target, 
         if attempt + 1 < policy.attempts:
             await asyncio.sleep(policy.delay(attempt))
     latency = (time.perf_counter() - start) * 1000.0
-    return SideResult(None, [error] * n, status, latency, policy.attempts, body)
+    return SideResult(None, [error] * n, status, latency, policy.attempts, body, detail=detail)
 
 
 class _Retryable(Exception):
-    def __init__(self, error: str, status: int | None) -> None:
+    def __init__(self, error: str, status: int | None, detail: str | None = None) -> None:
         super().__init__(error)
-        self.error, self.status = error, status
+        self.error, self.status, self.detail = error, status, detail
 
 
 async def _stream(client: httpx.AsyncClient, probe: Probe, target: Target, payload: bytes,
@@ -317,12 +354,12 @@ async def _stream(client: httpx.AsyncClient, probe: Probe, target: Target, paylo
     async with client.stream(target.profile.method, target.endpoint, content=payload, headers=headers,
                              timeout=policy.timeout, extensions={"trace": trace}) as resp:
         status = resp.status_code
-        if status >= 500 or status == 429:
-            raise _Retryable(HTTP_STATUS, status)
         if status >= 400:
-            await resp.aread()
+            content = await _head(resp)
+            if status >= 500 or status == 429:
+                raise _Retryable(HTTP_STATUS, status, http_detail(status, content, headers))
             return SideResult(None, [HTTP_STATUS] * n, status, (time.perf_counter() - start) * 1000.0, attempt + 1,
-                              body)
+                              body, detail=http_detail(status, content, headers))
         try:
             async for chunk in resp.aiter_raw():
                 pieces.append(((time.perf_counter() - sent[0]) * 1000.0, chunk))
@@ -339,4 +376,5 @@ async def _stream(client: httpx.AsyncClient, probe: Probe, target: Target, paylo
         value, errors, doc = probe.parse_stream(target.profile, pieces, complete, n)
     except MalformedBody:
         return SideResult(None, [MALFORMED] * n, status, latency, attempt + 1, body)
-    return SideResult(value, errors, status, latency, attempt + 1, body, doc)
+    return SideResult(value, errors, status, latency, attempt + 1, body, doc,
+                      detail=_parsed_detail(probe, target, value, errors))

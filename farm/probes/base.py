@@ -79,6 +79,7 @@ class SideResult:
     request: dict[str, Any]
     response: Any = None
     latencies_ms: list[float] | None = None  # per sample, when the batch took one request per input
+    detail: str | None = None  # what the error class alone does not say ("HTTP 404: {...}"), for the stop reason
 
     @property
     def ok(self) -> bool:
@@ -148,6 +149,9 @@ class Probe:
     # parsed by `parse_response` with n = 1 (whose value is then a one-element list).
     batched: ClassVar[bool] = True
     default_noise_sample: ClassVar[float | None] = None  # fraction of batches asked twice (A/A), when not 0
+    # What a corpus file stands for when `--population` is not given: "stream" (a sample of traffic) or
+    # "corpus" (the whole population of interest, e.g. a regression suite of statements).
+    default_population: ClassVar[str] = "stream"
     request_per_input: ClassVar[bool] = False  # each input its own request (`requests`): latency per sample
     # Media types the gateway client reads (a substring of the response's Content-Type; none sent is fine);
     # another one is the `content_type` error. A probe reading NDJSON or SSE adds "ndjson" / "event-stream".
@@ -213,6 +217,12 @@ class Probe:
         (`farm.gateway.client.post_batch`). Like it, it never raises: failures are error classes per sample."""
         return None
 
+    def resolve_options(self, options: dict[str, Any], legacy: Profile, candidate: Profile) -> dict[str, Any]:
+        """The sweep's values of `sweep_options` completed from the two gateways' wire profiles, once when the
+        sweep is specified (sql: `--dialect` defaults to the legacy profile's); UsageError on a bad value. The
+        default returns them as given."""
+        return options
+
     def check_inputs(self, inputs: Iterable[tuple[str, Any]], options: Mapping[str, Any]) -> None:
         """Refuse a corpus before anything is sent (UsageError, one line naming where: `file:line` or `input N`),
         e.g. write statements; streamed once when the sweep is specified. The default accepts every input."""
@@ -229,6 +239,11 @@ class Probe:
         if len(parts) != 1:
             raise NotImplementedError("a probe with several requests per batch combines their answers")
         return parts[0]
+
+    def error_detail(self, profile: Profile, value: Any, errors: Sequence[str | None]) -> str | None:
+        """What a parsed answer's error classes alone do not say (a message sent inside a stream, the order the
+        scores came in and the profile key that would read it): shown in the reason a sweep stops with."""
+        return None
 
     def streams(self, profile: Profile, body: dict[str, Any]) -> bool:
         """Whether this request's answer is a stream: the client then reads it piece by piece, timed."""
@@ -271,20 +286,6 @@ class Probe:
                                    arrays["latency_legacy_ms"], arrays["latency_candidate_ms"])
         decide = decide_mean_family if self.family == "mean" else decide_binomial
         return decide(samples, params, quantity=self.quantity, planned=planned, noise=noise, sequential=sequential)
-
-    def sequential_step(self, rows: Sequence[dict[str, Any]], params: VerdictParams) -> tuple[int, int, int]:
-        """(compared, disagreements, catastrophic) of one batch's rows, for the sequential stop."""
-        compared = disagreements = catastrophic = 0
-        for row in rows:
-            le, ce, score = row["legacy_error"], row["candidate_error"], row["score"]
-            if le is None and ce is not None:  # the candidate fails where legacy answers: a disagreement
-                compared += 1
-                disagreements += 1
-            elif isinstance(score, float):
-                compared += 1
-                disagreements += score < params.tau
-                catastrophic += score < params.floor
-        return compared, disagreements, catastrophic
 
     # --- sweep options -----------------------------------------------------------------------------
     # Options of `farm sweep <probe>` beyond the shared ones (e.g. `--k 10`); their values reach

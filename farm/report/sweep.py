@@ -14,10 +14,12 @@ from typing import Any
 
 from farm.errors import UsageError
 from farm.probes import Probe, get_probe
-from farm.report.parity_log import ParityRow, record, write_atomic
+from farm.report.parity_log import ParityRow, pair_note, revoke, revoked_cell, upsert, write_atomic
 from farm.report.plots import latency_plot
+from farm.signoff import Endpoint, base_url
 from farm.stats.latency import per_request
 from farm.store.models import DriftFinding, Sweep, Verdict
+from farm.store.signoff import decided_sweeps
 from farm.store.sweeps import get_sweep, load_outcome, load_sample_arrays
 from farm.wiredrift import DriftRow, render_catalog
 
@@ -104,10 +106,33 @@ def _noise(d: dict[str, Any], quantity: str) -> list[str]:
         rep = d.get(side) or {}
         rows.append([side, fmt(rep.get("n")), fmt(rep.get("below_tau")), fmt(rep.get("self_agreement_rate"), 6),
                      fmt(rep.get("min"), 6)])
-    return ["### Noise floor (each gateway against itself)", "",
-            *table(["gateway", "pairs", "below tau", "self-agreement", f"min self-{quantity}"], rows), "",
-            f"Effective tau: {fmt(d.get('tau_effective'))} (tau {fmt(d.get('tau'))}; "
-            f"{'lowered to the legacy noise floor' if d.get('material') else 'unchanged'}).", ""]
+    lowered = d.get("tau_effective") != d.get("tau")
+    out = ["### Noise floor (each gateway against itself)", "",
+           *table(["gateway", "pairs", "below tau", "self-agreement", f"min self-{quantity}"], rows), "",
+           f"Effective tau: {fmt(d.get('tau_effective'))} (tau {fmt(d.get('tau'))}; "
+           f"{'lowered to the legacy noise floor' if lowered else 'unchanged'}{_jitter(d)}).", ""]
+    ci = d.get("legacy_below_tau_effective_ci")
+    if d.get("legacy_below_tau_effective") and ci:
+        out += [f"Legacy disagrees with itself at the effective tau in {fmt(d['legacy_below_tau_effective'])} "
+                    f"pairs (rate in [{fmt(ci[0], 4)}, {fmt(ci[1], 4)}]): a faithful candidate would too.", ""]
+    return out
+
+
+def _jitter(d: dict[str, Any]) -> str:
+    jitter = d.get("legacy_jitter")
+    if jitter is None:
+        return ""
+    return f"; legacy jitter, the q{d.get('quantile', 0.9):g} self-distance: {fmt(jitter, 6)}, x {fmt(d.get('kappa'))}"
+
+
+def _population(stats: dict[str, Any]) -> list[str]:
+    """What the verdict speaks for: a stream it sampled, or a corpus (partly, or all of it: a census)."""
+    population = stats.get("population")
+    if not population:
+        return []
+    if stats.get("census"):
+        return [f"- population: the corpus of {population:,} inputs, all compared: a census, the rate is exact"]
+    return [f"- population: the corpus of {population:,} inputs (finite-population bounds)"]
 
 
 def _latency(d: dict[str, Any]) -> list[str]:
@@ -136,13 +161,13 @@ def _statistics(verdict: Verdict, quantity: str) -> list[str]:
                  f"- samples scored (n): {verdict.n:,}; below the floor: {verdict.disagreements:,}; "
                  f"samples with an error: {verdict.errors:,}",
                  f"- mean {quantity}: {fmt(stats.get('mean'), 6)}, bounds [{fmt(d.get('lower'), 6)}, "
-                 f"{fmt(d.get('upper'), 6)}] ({stats.get('bounds', '')}){needed}", ""]
+                 f"{fmt(d.get('upper'), 6)}] ({stats.get('bounds', '')}){needed}", *_population(stats), ""]
     else:
         lines = ["## Statistics", "",
                  f"- samples compared (n): {verdict.n:,}; disagreements (x): {verdict.disagreements:,}; "
                  f"samples with an error: {verdict.errors:,}",
                  f"- disagreement rate bounds: [{fmt(d.get('lower'), 6)}, {fmt(d.get('upper'), 6)}] "
-                 f"({stats.get('bounds', '')}){needed}", ""]
+                 f"({stats.get('bounds', '')}){needed}", *_population(stats), ""]
     summary = stats.get(quantity)
     if isinstance(summary, dict) and summary.get("n"):
         lines += [f"### {quantity.capitalize()} of compared samples", "",
@@ -178,26 +203,64 @@ def render(url: str, sweep_id: str, reports_dir: Path, *, update_summary: bool =
     plots = [*plots, latency_plot(legacy_ms, candidate_ms, out_dir / f"{stem}_latency.png")]
     text = _markdown(probe, sweep, verdict, findings, sections, [p.name for p in plots])
     write_atomic(path, text)
-    summary = None
-    if update_summary and verdict.outcome == "PASS":
-        summary = out_dir / "SUMMARY.md"
-        record(summary, parity_row(probe, sweep, verdict, path.name))
+    summary = update_parity_log(url, sweep, reports_dir) if update_summary else None
     return RenderedReport(path, plots, summary)
+
+
+def update_parity_log(url: str, sweep: Sweep, reports_dir: Path) -> Path | None:
+    """Bring the parity log's rows of `sweep`'s endpoint in line with the database: per gateway pair (by name), its
+    latest PASS, revoked when a later sweep of the endpoint (any pair, any URL) did not PASS; rows the database
+    does not know (a person's, another database's) are revoked by the endpoint's latest FAIL or INCONCLUSIVE when
+    dated before it. Returns the log's path, or None when it holds nothing of the endpoint's and was not changed."""
+    endpoint = Endpoint.of(sweep)
+    history = [(s, v) for s, v in decided_sweeps(url, [sweep.probe]) if Endpoint.of(s) == endpoint]
+    latest_pass: dict[tuple[str, str], int] = {}
+    for i, (s, v) in enumerate(history):
+        if v.outcome == "PASS":
+            latest_pass[(s.legacy, s.candidate)] = i
+    rows = []
+    for i in sorted(latest_pass.values()):
+        s, v = history[i]
+        row = parity_row(get_probe(s.probe), s, v, report_path(reports_dir, s).name)
+        later = next((h for h in history[i + 1:] if h[1].outcome != "PASS"), None)
+        rows.append(row if later is None else _revoked(row, *later))
+    summary = reports_dir / "cutover" / "SUMMARY.md"
+    if not rows and not summary.exists():
+        return None  # only a PASS starts a parity log
+    text = summary.read_text(encoding="utf-8") if summary.exists() else ""
+    new = text
+    last_bad = next((h for h in reversed(history) if h[1].outcome != "PASS"), None)
+    if last_bad is not None:
+        bad, bad_verdict = last_bad
+        new = revoke(new, (endpoint.probe, endpoint.legacy_path, endpoint.candidate_path), sweep_date(bad),
+                     bad_verdict.outcome, _revoked_note(bad))
+    for row in rows:
+        new = upsert(new, row)
+    if new != text:
+        write_atomic(summary, new)
+    return summary if rows or new != text else None
+
+
+def _revoked_note(bad: Sweep) -> str:
+    return f"Revoked by sweep `{bad.id}` (`{base_url(bad, 'legacy')}` → `{base_url(bad, 'candidate')}`)."
+
+
+def _revoked(row: ParityRow, bad: Sweep, verdict: Verdict) -> ParityRow:
+    return ParityRow(row.endpoint, row.date, row.legacy_path, row.candidate_path,
+                     revoked_cell(row.date, verdict.outcome, sweep_date(bad)), f"{row.notes} {_revoked_note(bad)}")
 
 
 def parity_row(probe: Probe, sweep: Sweep, verdict: Verdict, report_name: str) -> ParityRow:
     model = sweep.model or "gateway default"
+    endpoint = Endpoint.of(sweep)
     return ParityRow(
         endpoint=f"`{sweep.probe}` ({model})", date=sweep_date(sweep),
-        legacy_path=_path_of(sweep.legacy_url), candidate_path=_path_of(sweep.candidate_url),
+        legacy_path=endpoint.legacy_path, candidate_path=endpoint.candidate_path,
         verdict=probe.parity_cell(verdict, sweep.params),
-        notes=f"{verdict.reason} Sweep `{sweep.id}`, see `{report_name}`.",
+        notes=f"{pair_note(sweep.legacy, sweep.candidate, base_url(sweep, 'legacy'), base_url(sweep, 'candidate'))} "
+              f"{verdict.reason} "
+              f"Sweep `{sweep.id}`, see `{report_name}`.",
     )
-
-
-def _path_of(url: str) -> str:
-    rest = url.split("://", 1)[-1]
-    return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
 
 
 def _markdown(probe: Probe, sweep: Sweep, verdict: Verdict, findings: list[DriftFinding], sections: list[str],

@@ -18,13 +18,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 from farm.stats._format import fmt_conf, fmt_cos, fmt_int, fmt_pct
-from farm.stats.intervals import cp_lower, cp_upper, samples_needed, wilson
+from farm.stats.finite import (
+    CENSUS_METHOD,
+    HYPERGEOMETRIC_METHOD,
+    SEQUENCE_METHOD,
+    census,
+    exact,
+    rate_bounds,
+    rate_decision,
+)
+from farm.stats.intervals import samples_needed, wilson
 from farm.stats.latency import METHOD_NAME as LATENCY_METHOD
 from farm.stats.latency import latency_summary
 from farm.stats.noise import NoiseSamples, noise_floor
 from farm.stats.params import VerdictParams
+from farm.stats.power import needed_at_power
 from farm.stats.sequential import METHOD_NAME as SEQUENTIAL_METHOD
-from farm.stats.sequential import confidence_sequence, sequential_decision, sequential_samples_needed
 from farm.stats.verdict import FAIL, INCONCLUSIVE, PASS, Verdict, plain
 
 
@@ -83,12 +92,35 @@ def error_detail(samples: AgreementSamples, total: int, alpha: float) -> tuple[d
     return detail, findings
 
 
+def decide_rate(x: int, n: int, params: VerdictParams, sequential: bool) -> str | None:
+    """PASS / FAIL / None (undecided) for x disagreements in n: the stream's bounds, or the corpus's when the
+    population is finite (farm.stats.finite); the one rule of the verdict and of the sequential stop."""
+    return rate_decision(x, n, params.alpha, params.p_max, population=params.population, sequential=sequential)
+
+
 def survives_lost(x: int, n: int, lost: int, params: VerdictParams, sequential: bool) -> bool:
     """Whether a PASS on x disagreements in n still holds with `lost` more samples, all disagreeing (the samples
-    legacy failed on, at their worst): the verdict's rule, and the sequential stop's."""
-    if sequential:
-        return bool(sequential_decision(x + lost, n + lost, params) == PASS)
-    return bool(cp_upper(x + lost, n + lost, params.alpha) <= params.p_max)
+    legacy failed on, at their worst)."""
+    return decide_rate(x + lost, n + lost, params, sequential) == PASS
+
+
+def rate_needed(x: int, n: int, drawn: int, params: VerdictParams, sequential: bool) -> tuple[int | None, str]:
+    """More samples for the verdict to decide at 80% power if the observed rate continues, and to what (PASS or
+    FAIL). A finite corpus caps it at what it still holds (`drawn` inputs taken so far): the census decides."""
+    rate = x / n if n else 0.0
+    to_pass = rate < params.p_max
+    target = PASS if to_pass else FAIL
+
+    def decides(xx: int, nn: int) -> bool:  # the stream's rule: never fewer samples than the corpus's needs
+        return rate_decision(xx, nn, params.alpha, params.p_max, population=None, sequential=sequential) == target
+
+    needed = None if rate == params.p_max else needed_at_power(x, n, rate, decides, to_pass=to_pass)
+    if exact(params.population):
+        assert params.population is not None
+        remaining = max(0, params.population - drawn)
+        if needed is None or needed > remaining:
+            return remaining, "census"
+    return needed, target
 
 
 def lost_to_legacy(samples: AgreementSamples, l_err: NDArray[np.bool_], holds: Callable[[int], bool]) -> str | None:
@@ -169,12 +201,11 @@ def decide_binomial(
     worst = float(compared.min()) if compared.size else math.nan
     catastrophic = int(np.count_nonzero(compared < params.floor))
 
-    if sequential:
-        lower, upper = confidence_sequence(x, n, params.alpha, p_ref=params.p_max)
-        decision = sequential_decision(x, n, params)
-    else:
-        lower, upper = cp_lower(x, n, params.alpha), cp_upper(x, n, params.alpha)
-        decision = PASS if n and upper <= params.p_max else FAIL if lower > params.p_max else None
+    lower, upper = rate_bounds(x, n, params.alpha, params.p_max, population=params.population,
+                               sequential=sequential)
+    decision = decide_rate(x, n, params, sequential)
+    drawn = n + int(l_err.sum())
+    is_census = census(drawn, params.population)
 
     # --- the sentence ----------------------------------------------------------------------------
     counts = f"{fmt_int(x)} of {fmt_int(n)} below {quantity} {fmt_cos(tau_eff)}"
@@ -182,7 +213,9 @@ def decide_binomial(
         counts += f", {fmt_int(int(cand_only.sum()))} of them candidate-only errors"
     if nf.adjusted:
         counts += f"; tau lowered from {fmt_cos(params.tau)} to the legacy noise floor"
-    how = ", always-valid" if sequential else ""
+    how = ", census" if is_census else ", always-valid" if sequential else ""
+    if exact(params.population) and not is_census:
+        how += f", {fmt_int(drawn)} of a corpus of {fmt_int(params.population or 0)}"
 
     lost = (lost_to_legacy(samples, l_err, lambda k: survives_lost(x, n, k, params, sequential))
             if decision == PASS else None)
@@ -197,33 +230,51 @@ def decide_binomial(
     elif lost:
         outcome = INCONCLUSIVE
         reason = f"INCONCLUSIVE: {lost} ({counts})"
+    elif decision == PASS and is_census:
+        outcome = PASS
+        reason = f"PASS: disagreement {fmt_pct(x / n if n else 0.0)} <= {fmt_pct(params.p_max)}{how} ({counts})"
     elif decision == PASS:
         outcome = PASS
         reason = f"PASS: disagreement <= {fmt_pct(params.p_max)} at {conf}{how} ({counts})"
     elif decision == FAIL:
         outcome = FAIL
         worst_txt = f"; worst {fmt_cos(worst)}" if compared.size else ""
-        reason = f"FAIL: disagreement >= {fmt_pct(lower)} at {conf}{how} ({counts}{worst_txt})"
+        rate_txt = (f"{fmt_pct(x / n if n else 0.0)} > {fmt_pct(params.p_max)}" if is_census
+                    else f">= {fmt_pct(lower)} at {conf}")
+        reason = f"FAIL: disagreement {rate_txt}{how} ({counts}{worst_txt})"
     else:
         outcome = INCONCLUSIVE
-        if sequential:
-            needed = sequential_samples_needed(x, n, params.p_max, params.alpha)
-        else:
-            needed = samples_needed(x, n, params.p_max, params.alpha)
+        needed, needed_for = rate_needed(x, n, drawn, params, sequential)
         head = f"INCONCLUSIVE: {counts}; upper bound {fmt_pct(upper)} > {fmt_pct(params.p_max)}"
-        if needed is None:
+        if needed_for == "census":
+            reason = (f"{head}; the {fmt_int(needed or 0)} inputs of the corpus not yet swept decide it (a census); "
+                      "continue with `farm sweep resume SWEEP_ID --more N`")
+        elif needed is None:
             reason = (f"{head}, and at the observed rate {fmt_pct(x / n if n else 0.0)} no sample size "
                       f"can show <= {fmt_pct(params.p_max)}")
         else:
-            reason = f"{head}; about {fmt_int(needed)} more samples needed"
+            reason = (f"{head}; about {fmt_int(needed)} more samples needed to {needed_for} at 80% power; "
+                      "continue with `farm sweep resume SWEEP_ID --more N`")
 
+    finite_pop = exact(params.population)
+    if is_census:
+        interval, decision_method = "census", CENSUS_METHOD
+    elif sequential:
+        interval = "wor-confidence-sequence" if finite_pop else "confidence-sequence"
+        decision_method = f"sequential: {SEQUENCE_METHOD if finite_pop else SEQUENTIAL_METHOD}"
+    else:
+        interval = "hypergeometric" if finite_pop else "clopper-pearson"
+        decision_method = (HYPERGEOMETRIC_METHOD if finite_pop
+                           else "fixed-n: one-sided exact Clopper-Pearson bounds at level 1 - alpha")
     methods = {
-        "interval": "confidence-sequence" if sequential else "clopper-pearson",
-        "decision": f"sequential: {SEQUENTIAL_METHOD}" if sequential
-        else "fixed-n: one-sided exact Clopper-Pearson bounds at level 1 - alpha",
+        "interval": interval,
+        "decision": decision_method,
+        "population": f"corpus of {params.population} inputs" if params.population else "stream",
+        "needed": "80% power at the observed rate (farm.stats.power)",
         "errors": "wilson",
         "latency": LATENCY_METHOD,
-        "noise": f"legacy self-{quantity} threshold shift (kappa = 2)" if noise is not None else "not measured",
+        "noise": f"legacy self-{quantity} threshold shift (kappa x the q0.9 of legacy self-distance)"
+        if noise is not None else "not measured",
     }
     detail: dict[str, Any] = {
         "integrity": integrity_detail,
@@ -236,6 +287,8 @@ def decide_binomial(
         "noise": nf.detail,
         "latency": latency_summary(samples.latency_legacy_ms, samples.latency_candidate_ms, alpha=params.alpha),
         "sequential": sequential,
+        "census": is_census,
+        "population": params.population,
         "bounds": "always-valid two-sided (1 - alpha) confidence sequence" if sequential
         else "one-sided (1 - alpha) exact bounds",
     }

@@ -48,6 +48,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from farm.stats._format import fmt_conf, fmt_int, fmt_pct, fmt_score
+from farm.stats.finite import CENSUS_METHOD, HYPERGEOMETRIC_METHOD, SEQUENCE_METHOD, exact, rate_bounds
 from farm.stats.intervals import cp_lower, cp_upper, first_total, samples_needed
 from farm.stats.sequential import METHOD_NAME as FLOOR_SEQUENTIAL_METHOD
 from farm.stats.sequential import confidence_sequence, log_martingale, sequential_samples_needed
@@ -55,6 +56,7 @@ from farm.stats.verdict import plain
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 
+Z_POWER = 0.8416  # the standard normal's 0.8 quantile: "needed" is the size that decides with 80% probability
 TRUNCATION = 0.5  # WSR's c: a bet never risks more than half the capital, so one 0 score cannot ruin it
 THETA = 0.5  # hedge weight of the positive capital process (WSR Theorem 3)
 SCORE_TOLERANCE = 1e-9  # a similarity of 1 + 1e-12 is rounding, not a bad score
@@ -64,6 +66,7 @@ _CHUNK_ROWS = 1 << 15  # samples per block, so n x grid temporaries stay a few M
 
 MEAN_FIXED_METHOD = ("betting confidence interval: hedged capital, predictable plug-in bets tuned to n, "
                      "one-sided bounds (Waudby-Smith & Ramdas 2024, JRSS-B, sec. 5)")
+WOR_NOTE = "; without replacement from the corpus (Waudby-Smith & Ramdas, NeurIPS 2020)"
 MEAN_SEQUENTIAL_METHOD = ("betting confidence sequence: hedged capital, predictable plug-in bets, running "
                           "intersection (Waudby-Smith & Ramdas 2024, JRSS-B, Theorem 3)")
 
@@ -78,6 +81,7 @@ class MeanParams:
     alpha: float = 0.05
     floor: float = 0.5
     p_max: float = 0.01
+    population: int | None = None  # a finite corpus of this many inputs (farm.stats.finite); None: a stream
 
     def __post_init__(self) -> None:
         # r_min = 1 could never PASS (no finite sample proves a mean of exactly 1); 0 could never FAIL.
@@ -156,22 +160,36 @@ def plug_in_bets(x: NDArray[np.float64], level: float, *, fixed_n: int | None) -
 
 
 def log_capital(x: NDArray[np.float64], bets: NDArray[np.float64], m: NDArray[np.float64],
-                positive: NDArray[np.bool_], *, running: bool) -> NDArray[np.float64]:
+                positive: NDArray[np.bool_], *, running: bool, population: int | None = None) -> NDArray[np.float64]:
     """Per column j: log K+_n(m_j) where positive[j], else log K-_n(m_j); with `running`, the maximum over
     t <= n of log K_t (what the running intersection of the confidence sequence needs).
 
-    x and bets are 1-D over samples; the work is vectorised over (block of samples) x (columns)."""
+    With a finite `population` N (sampling without replacement, Waudby-Smith & Ramdas, NeurIPS 2020) the
+    t-th draw is bet against the mean of what is left if the population mean is m:
+    (N m - S_{t-1}) / (N - t + 1); a mean the draws so far already rule out (the rest would need a mean
+    outside [0, 1]) is rejected outright. x and bets are 1-D over samples; the work is vectorised over
+    (block of samples) x (columns)."""
     m = np.asarray(m, dtype=np.float64)
     sign = np.where(positive, 1.0, -1.0)
-    with np.errstate(divide="ignore"):
-        cap = TRUNCATION / np.where(positive, m, 1.0 - m)  # m = 0 (or 1) needs no truncation: inf
+    prefix = np.concatenate([[0.0], np.cumsum(x)[:-1]]) if population is not None else None
     total = np.zeros(m.shape)
     best = np.zeros(m.shape)  # K_0 = 1, log 0; a max below 0 never crosses a positive threshold anyway
     for start in range(0, x.size, _CHUNK_ROWS):
         xs = x[start:start + _CHUNK_ROWS, None]
-        gain = np.minimum(bets[start:start + _CHUNK_ROWS, None], cap[None, :])
-        gain *= (xs - m[None, :]) * sign[None, :]
-        np.log1p(gain, out=gain)
+        if prefix is None or population is None:
+            mm = np.broadcast_to(m[None, :], (xs.shape[0], m.size))
+            impossible = None
+        else:
+            left = float(population) - np.arange(start, start + xs.shape[0], dtype=np.float64)
+            mm = (population * m[None, :] - prefix[start:start + xs.shape[0], None]) / left[:, None]
+            impossible = np.where(positive[None, :], mm < 0.0, mm > 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cap = TRUNCATION / np.where(positive[None, :], mm, 1.0 - mm)  # m = 0 (or 1) needs no truncation
+            gain = np.minimum(bets[start:start + _CHUNK_ROWS, None], np.where(cap > 0, cap, np.inf))
+            gain *= (xs - mm) * sign[None, :]
+            np.log1p(gain, out=gain)
+        if impossible is not None:
+            gain[impossible] = np.inf
         if running:
             np.cumsum(gain, axis=0, out=gain)
             gain += total
@@ -183,7 +201,7 @@ def log_capital(x: NDArray[np.float64], bets: NDArray[np.float64], m: NDArray[np
 
 
 def _search(x: NDArray[np.float64], bets: NDArray[np.float64], threshold: float, anchor: float, *,
-            running: bool) -> tuple[float, float, bool, bool]:
+            running: bool, population: int | None = None) -> tuple[float, float, bool, bool]:
     """Both ends of the confidence set, rounded outward, and whether `anchor` (r_min) is rejected by the
     positive (mean above it) or the negative (mean below it) capital.
 
@@ -191,7 +209,8 @@ def _search(x: NDArray[np.float64], bets: NDArray[np.float64], threshold: float,
     bracket (a rejected point or the edge, an accepted point) and shrinks it with a few candidates per
     round; both ends share one pass over the samples per round."""
     both = np.array([True, False])
-    at_anchor = log_capital(x, bets, np.array([anchor, anchor]), both, running=running) >= threshold
+    at_anchor = log_capital(x, bets, np.array([anchor, anchor]), both, running=running,
+                            population=population) >= threshold
     pass_side, fail_side = bool(at_anchor[0]), bool(at_anchor[1])
     # 1 is never rejected by K+ (K+(1) <= 1) and 0 never by K-, so the edges are safe bracket ends.
     lo_rej, lo_acc = (anchor, 1.0) if pass_side else (0.0, anchor)
@@ -201,7 +220,8 @@ def _search(x: NDArray[np.float64], bets: NDArray[np.float64], threshold: float,
     while max(abs(lo_acc - lo_rej), abs(hi_acc - hi_rej)) > _SEARCH_TOL:
         lo_grid = np.linspace(lo_rej, lo_acc, k + 2)[1:-1]
         hi_grid = np.linspace(hi_rej, hi_acc, k + 2)[1:-1]
-        hit = log_capital(x, bets, np.concatenate([lo_grid, hi_grid]), positive, running=running) >= threshold
+        hit = log_capital(x, bets, np.concatenate([lo_grid, hi_grid]), positive, running=running,
+                          population=population) >= threshold
         new = []
         for grid, h, rej, acc in ((lo_grid, hit[:k], lo_rej, lo_acc), (hi_grid, hit[k:], hi_rej, hi_acc)):
             # Monotone in m: walking from rej to acc, the rejected candidates are a prefix of the grid.
@@ -214,18 +234,23 @@ def _search(x: NDArray[np.float64], bets: NDArray[np.float64], threshold: float,
 
 
 def mean_bounds(scores: NDArray[np.float64], alpha_mean: float, anchor: float, *,
-                sequential: bool) -> tuple[float, float, bool, bool]:
+                sequential: bool, population: int | None = None) -> tuple[float, float, bool, bool]:
     """(lower, upper, anchor rejected from below, anchor rejected from above) for scores in [0, 1].
 
     Fixed n: one-sided (1 - alpha_mean) bounds. Sequential: the always-valid two-sided (1 - alpha_mean)
     confidence sequence after these samples, running intersection included. "Rejected from below" is the
-    PASS side of the mean test (lower >= anchor), "from above" the FAIL side (upper < anchor)."""
+    PASS side of the mean test (lower >= anchor), "from above" the FAIL side (upper < anchor). With a finite
+    `population` of which these are a random draw without replacement, the bounds are on its mean; once
+    every member was drawn (a census) they are the mean itself."""
     x = np.asarray(scores, dtype=np.float64)
     if x.size == 0:
         return 0.0, 1.0, False, False
+    if population is not None and x.size >= population:
+        mean = float(x.mean())
+        return mean, mean, mean >= anchor, mean < anchor
     level = side_level(alpha_mean, sequential)
     bets = plug_in_bets(x, level, fixed_n=None if sequential else x.size)
-    return _search(x, bets, level, anchor, running=sequential)
+    return _search(x, bets, level, anchor, running=sequential, population=population)
 
 
 # --- samples still needed ----------------------------------------------------------------------------------
@@ -233,17 +258,21 @@ def mean_bounds(scores: NDArray[np.float64], alpha_mean: float, anchor: float, *
 
 def _projected_log_capital(values: NDArray[np.float64], weights: NDArray[np.float64], var: float, r: float,
                            total: int, level: float, sequential: bool) -> float:
-    """Expected log capital against mean r after `total` samples drawn like the observed ones (their
-    empirical distribution held fixed, the bets' running variance s2_t = (1/4 + t var) / (t + 1)): the
-    projection behind `needed`. Bets vary with t, so t is summed in log-spaced blocks."""
-    edges = np.unique(np.geomspace(1, total + 1, num=48).astype(np.int64))
-    lengths = np.diff(edges).astype(np.float64)
-    mids = np.sqrt(edges[:-1] * np.maximum(edges[1:] - 1, 1)).astype(np.float64)
+    """The log capital against mean r after `total` samples drawn like the observed ones (their empirical
+    distribution held fixed, the bets' running variance s2_t = (1/4 + t var) / (t + 1)) that is reached with
+    probability about 0.8: its expectation less z_0.8 times its standard deviation (a sum of independent
+    per-sample log growths): the projection behind `needed`, at 80% power. Bets vary with t, so t is summed in
+    log-spaced blocks (in floats: block products of int64 overflow past 3e9 samples)."""
+    edges = np.unique(np.floor(np.geomspace(1.0, total + 1.0, num=48)))
+    lengths = np.diff(edges)
+    mids = np.sqrt(edges[:-1] * np.maximum(edges[1:] - 1.0, 1.0))
     s2 = (0.25 + (mids - 1.0) * var) / mids  # s2_{t-1}
     horizon = mids * np.log1p(mids) if sequential else float(total)
     lam = np.minimum(np.sqrt(2.0 * level / (s2 * horizon)), TRUNCATION / r)
-    per_sample = np.log1p(lam[:, None] * (values[None, :] - r)) @ weights
-    return float(per_sample @ lengths)
+    growth = np.log1p(lam[:, None] * (values[None, :] - r))
+    mean = growth @ weights
+    spread = (growth - mean[:, None]) ** 2 @ weights
+    return float(mean @ lengths - Z_POWER * math.sqrt(max(float(spread @ lengths), 0.0)))
 
 
 def _mean_needed(x: NDArray[np.float64], params: MeanParams, sequential: bool, *, to_pass: bool) -> int | None:
@@ -334,18 +363,32 @@ def decide_mean(
     x, unscored = _clean_scores(scores)
     n = int(x.size)
     conf = fmt_conf(params.alpha)
-    how = ", always-valid" if sequential else ""
-    over = " (always-valid)" if sequential else ""
     below = int(np.count_nonzero(x < params.floor))
     rate = below / n if n else 0.0
     mean = float(x.mean()) if n else math.nan
 
     # --- mean ---------------------------------------------------------------------------------------------
-    lower, upper, mean_pass, mean_fail = mean_bounds(x, params.alpha_mean, params.r_min, sequential=sequential)
+    finite = exact(params.population)
+    # The scored draws stand for the population less the inputs that could not be scored (legacy failed): the
+    # legacy-errors rule (farm.stats.mean_family) checks a PASS again with those scored 0, over all N.
+    population = max(n, (params.population or 0) - unscored) if finite else None
+    is_census = population is not None and n >= population
+    lower, upper, mean_pass, mean_fail = mean_bounds(x, params.alpha_mean, params.r_min, sequential=sequential,
+                                                     population=population)
+
+    how = ", census" if is_census else ", always-valid" if sequential else ""
+    over = " (census)" if is_census else " (always-valid)" if sequential else ""
+    if population is not None and not is_census:
+        how += f", {fmt_int(n)} of a corpus of {fmt_int(population)}"
 
     # --- floor --------------------------------------------------------------------------------------------
     af = params.alpha_floor
-    if sequential:
+    if population is not None:
+        floor_lower, floor_upper = rate_bounds(below, n, af, params.p_max, population=population,
+                                               sequential=sequential)
+        floor_pass = n > 0 and floor_upper <= params.p_max
+        floor_fail = floor_lower > params.p_max
+    elif sequential:
         floor_lower, floor_upper = _floor_sequence(below, n, af, params.p_max)
         decided = n > 0 and log_martingale(below, n, params.p_max, p_ref=params.p_max) >= math.log(1.0 / af)
         floor_pass = decided and rate < params.p_max
@@ -405,15 +448,23 @@ def decide_mean(
         else:
             head = (f"INCONCLUSIVE: mean {q} {fmt_score(mean)} [{lo_txt}, {hi_txt}] straddles {r_txt} "
                     f"over {_samples(n)}{over}; {floor_count}")
-        if needed is None:
+        if population is not None and (needed is None or needed > population - n):
+            needed, needed_for = population - n, "census"
+            reason = (f"{head}; the {fmt_int(needed)} inputs of the corpus not yet swept decide it (a census); "
+                      "continue with `farm sweep resume SWEEP_ID --more N`")
+        elif needed is None:
             reason = f"{head}; at the observed scores no sample size decides"
         else:
-            reason = f"{head}; about {fmt_int(needed)} more samples needed to {needed_for}"
+            reason = (f"{head}; about {fmt_int(needed)} more samples needed to {needed_for} at 80% power; "
+                      "continue with `farm sweep resume SWEEP_ID --more N`")
 
     methods = {
-        "mean": MEAN_SEQUENTIAL_METHOD if sequential else MEAN_FIXED_METHOD,
-        "floor": f"sequential: {FLOOR_SEQUENTIAL_METHOD}" if sequential
-        else "fixed-n: one-sided exact Clopper-Pearson bounds",
+        "mean": "census: the corpus's exact mean" if is_census else
+        (MEAN_SEQUENTIAL_METHOD if sequential else MEAN_FIXED_METHOD) + (WOR_NOTE if population else ""),
+        "floor": CENSUS_METHOD if is_census else
+        (SEQUENCE_METHOD if sequential else HYPERGEOMETRIC_METHOD) if population else
+        f"sequential: {FLOOR_SEQUENTIAL_METHOD}" if sequential else "fixed-n: one-sided exact Clopper-Pearson bounds",
+        "population": f"corpus of {params.population} inputs" if params.population else "stream",
         "alpha_split": "bonferroni: alpha/2 mean test, alpha/2 floor test",
         "needed": "projection: observed score distribution and variance held fixed (mean); "
                   "observed floor rate held fixed (floor)",
@@ -426,6 +477,8 @@ def decide_mean(
         "sequential": sequential,
         "bounds": "always-valid two-sided (1 - alpha/2) confidence sequences, running intersection for the mean"
         if sequential else "one-sided (1 - alpha/2) bounds",
+        "census": is_census,
+        "population": params.population,
         "mean_decided": PASS if mean_pass else FAIL if mean_fail else None,
         "floor_decided": PASS if floor_pass else FAIL if floor_fail else None,
         "floor_rate": rate if n else None,

@@ -23,7 +23,8 @@ from farm.stats.verdict import Verdict, plain
 
 
 def mean_params(params: VerdictParams) -> MeanParams:
-    return MeanParams(r_min=params.tau, alpha=params.alpha, floor=max(0.0, params.floor), p_max=params.p_max)
+    return MeanParams(r_min=params.tau, alpha=params.alpha, floor=max(0.0, params.floor), p_max=params.p_max,
+                      population=params.population)
 
 
 def _self_report(values: NDArray[np.float64], r_min: float) -> dict[str, Any]:

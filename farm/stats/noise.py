@@ -3,11 +3,15 @@
 Rule (docs/statistics.md, "Noise floor"): when the legacy gateway's own repeat answers fall below tau
 materially often, tau cannot be met even by a perfect copy of legacy, so the threshold becomes
 
-    tau_effective = max(floor, min(tau, 1 - KAPPA * (1 - min(legacy self-cosine))))
+    tau_effective = max(floor, min(tau, 1 - KAPPA * d_q))
 
-i.e. the candidate may differ from legacy by up to KAPPA times the largest distance (1 - cosine) that
-legacy showed against itself. KAPPA = 2 covers the tail beyond the largest of the m self-distances
-observed (for an exponential tail, P(d > 2 max) is about m^-2). The catastrophic floor is never relaxed.
+where d_q is the QUANTILE (0.9) of legacy's self-distances (1 - self-score): the candidate may differ from
+legacy by up to KAPPA times legacy's typical jitter. A quantile, not the maximum: one blip among the A/A pairs
+(a single pair at 0.995 among 150 at 0.99999) cannot move it, where a maximum would lower tau for every sample
+and let a drifted candidate through. KAPPA = 3: for an exponential tail of self-distances P(d > 3 d_0.9) is
+0.1%. It needs MIN_PAIRS pairs; with fewer, tau stays. The blips themselves are shown, with an exact interval
+on legacy's own disagreement rate at tau_effective: when even its lower bound exceeds p_max, no candidate (not
+even a copy of legacy) can PASS, and the verdict says so. The catastrophic floor is never relaxed.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from farm.stats.intervals import clopper_pearson, cp_upper
 if TYPE_CHECKING:
     from farm.stats.params import VerdictParams
 
-KAPPA = 2.0
+KAPPA = 3.0
+QUANTILE = 0.9
+MIN_PAIRS = 10
 SELF_QUANTILES = (0.0, 0.001, 0.01, 0.05, 0.5)
 
 
@@ -78,13 +84,23 @@ def noise_floor(noise: NoiseSamples | None, params: VerdictParams) -> NoiseFloor
     # be shown to be under p_max/2 (with a huge self-sample a rare blip is not worth relaxing tau for).
     material = bool(m > 0 and x > 0 and cp_upper(x, m, params.alpha) > params.p_max / 2.0)
     tau_eff = params.tau
-    if material:
-        worst = float(legacy["min"])
-        tau_eff = max(params.floor, min(params.tau, 1.0 - KAPPA * (1.0 - worst)))
+    legacy_arr = np.asarray(noise.legacy_self, dtype=np.float64)
+    legacy_finite = legacy_arr[np.isfinite(legacy_arr)]
+    jitter = float(np.quantile(1.0 - legacy_finite, QUANTILE)) if legacy_finite.size >= MIN_PAIRS else None
+    if material and jitter is not None:
+        tau_eff = max(params.floor, min(params.tau, 1.0 - KAPPA * jitter))
         if tau_eff == params.floor:
-            findings.append(
-                f"legacy noise floor reaches the catastrophic floor (legacy self-cosine down to {fmt_cos(worst)})"
-            )
+            findings.append(f"legacy noise floor reaches the catastrophic floor (legacy self-score "
+                            f"q{1 - QUANTILE:g} {fmt_cos(1.0 - jitter)})")
+    elif material:
+        findings.append(f"legacy disagrees with itself, but {m} A/A pairs are too few to measure its jitter "
+                        f"(at least {MIN_PAIRS}): tau kept")
+    blips = int(np.count_nonzero(legacy_finite < tau_eff))
+    blip_lo, blip_hi = clopper_pearson(blips, int(legacy_finite.size), params.alpha)
+    if blips and blip_lo > params.p_max:
+        findings.append(f"legacy disagrees with itself in {blips} of {legacy_finite.size} A/A pairs at "
+                        f"{fmt_cos(tau_eff)} (rate >= {blip_lo:.3%}): above p_max, so not even a copy of legacy "
+                        "can PASS; raise p_max or lower tau knowingly")
     cand_arr = np.asarray(noise.candidate_self, dtype=np.float64)
     cand_below = int(np.count_nonzero(cand_arr[np.isfinite(cand_arr)] < tau_eff))
     if cand_below:
@@ -100,10 +116,14 @@ def noise_floor(noise: NoiseSamples | None, params: VerdictParams) -> NoiseFloor
         "candidate": candidate,
         "material": material,
         "kappa": KAPPA,
+        "quantile": QUANTILE,
+        "legacy_jitter": jitter,
         "tau": params.tau,
         "tau_effective": tau_eff,
+        "legacy_below_tau_effective": blips,
+        "legacy_below_tau_effective_ci": [blip_lo, blip_hi],
         "candidate_below_tau_effective": cand_below,
-        "rule": "tau_effective = max(floor, min(tau, 1 - kappa * (1 - min legacy self-cosine))) when legacy"
-        " self-disagreement at tau is material",
+        "rule": f"tau_effective = max(floor, min(tau, 1 - {KAPPA:g} x the q{QUANTILE:g} of legacy self-distance)) "
+                "when legacy self-disagreement at tau is material",
     }
     return NoiseFloor(tau_eff, tau_eff < params.tau, detail, findings)

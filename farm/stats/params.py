@@ -14,6 +14,9 @@ class VerdictParams:
     p_max: float = 0.001
     alpha: float = 0.05
     floor: float = 0.99
+    # The corpus is the whole population of interest and holds this many inputs (`--population corpus`):
+    # finite-population bounds, and a sweep over all of them is a census. None: a sample of an endless stream.
+    population: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.p_max < 1.0:
@@ -22,3 +25,5 @@ class VerdictParams:
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
         if not -1.0 <= self.floor <= self.tau <= 1.0:
             raise ValueError(f"need -1 <= floor <= tau <= 1, got floor={self.floor}, tau={self.tau}")
+        if self.population is not None and self.population < 1:
+            raise ValueError(f"population must be >= 1, got {self.population}")

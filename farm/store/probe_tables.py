@@ -10,7 +10,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlalchemy import Column, Connection, Float, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy import Column, Connection, Float, ForeignKey, Integer, MetaData, String, Table, inspect, text
+from sqlalchemy.schema import CreateColumn
 
 from farm.probes.base import Probe
 from farm.store.models import NAMING_CONVENTION, Sweep
@@ -54,5 +55,16 @@ def ready_table(conn: Connection, probe: Probe) -> Table | None:
     key = (str(conn.engine.url), probe.name)
     if key not in _CREATED:
         table.create(conn, checkfirst=True)
+        add_missing_columns(conn, table)
         _CREATED.add(key)
     return table
+
+
+def add_missing_columns(conn: Connection, table: Table) -> None:
+    """A probe that gained a column since its table was made in this database: the column is added (nullable,
+    so older rows read as None), as a migration would for a migrated table."""
+    have = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    for column in table.columns:
+        if column.name not in have:
+            ddl = CreateColumn(column).compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {conn.dialect.identifier_preparer.quote(table.name)} ADD COLUMN {ddl}"))

@@ -124,6 +124,12 @@ def sample_count(url: str, sweep_id: str) -> int:
         return int(s.scalar(select(func.count()).select_from(Sample).where(Sample.sweep_id == sweep_id)) or 0)
 
 
+def stored_indices(url: str, sweep_id: str) -> set[int]:
+    """The sample indices a sweep has stored (what a continued sweep does not ask again)."""
+    with transaction(url) as s:
+        return set(s.scalars(select(Sample.idx).where(Sample.sweep_id == sweep_id)).all())
+
+
 def side_errors(url: str, sweep_id: str) -> tuple[int, dict[str, dict[str, int]]]:
     """The sweep's stored samples, and per side the count of each error class among them."""
     counts: dict[str, dict[str, int]] = {"legacy": {}, "candidate": {}}

@@ -10,19 +10,17 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
-import numpy as np
 
 from farm.corpus import Batch, CorpusStats, batches
 from farm.gateway.client import PER_BATCH_REQUESTS, make_client
 from farm.probes.base import Probe
 from farm.reconnect import retrying
-from farm.stats.binomial import survives_lost
-from farm.stats.params import VerdictParams
-from farm.stats.sequential import sequential_decision
 from farm.store.sweeps import write_samples
+from farm.sweep.finalize import decide_stored
 from farm.sweep.health import MIN_BATCHES
 from farm.sweep.spec import SweepSpec
 from farm.sweep.step import BatchRows, call_side, compare_sides, in_noise_subsample
@@ -34,55 +32,31 @@ FLUSH_ROWS = 1024  # samples per database write: fewer transactions, at most thi
 
 @dataclass
 class Tally:
-    """Running counts for the sequential stop and the progress line."""
+    """Running counts for the progress line and the side-health check, and where the sequential stop stands."""
 
     samples: int = 0
-    compared: int = 0
-    disagreements: int = 0
-    catastrophic: int = 0
     batches: int = 0
     decided: str | None = None
     decided_at: int | None = None
     errors: dict[str, int] = field(default_factory=dict)
-    scores: list[float] = field(default_factory=list)  # the mean family's scores so far (its sequential stop)
     checked_at: int = 0
     failed_side: str | None = None  # why the sweep stopped: a side failed on every sample (farm.sweep.health)
+    details: dict[str, str] = field(default_factory=dict)  # the first detail seen per "side:error class"
 
     def side_failure(self, where: dict[str, str]) -> str | None:
         from farm.sweep.health import failing_side, split_tally
 
-        return failing_side(self.samples, split_tally(self.errors), where)
+        return failing_side(self.samples, split_tally(self.errors), where, split_tally(self.details))
 
-    def legacy_lost(self) -> int:
-        """Samples legacy failed on so far: a PASS must hold were they all disagreements (as the verdict rules)."""
-        return sum(n for key, n in self.errors.items() if key.startswith("legacy:"))
-
-    def decision(self, probe: Probe, params: VerdictParams) -> str | None:
-        """PASS or FAIL once the always-valid bounds decide, else None (safe to ask after every batch)."""
-        lost = self.legacy_lost()
-        if probe.family != "mean":
-            if self.catastrophic:
-                return "FAIL"
-            decided = sequential_decision(self.disagreements, self.compared, params)
-            if decided == "PASS" and not survives_lost(self.disagreements, self.compared, lost, params, True):
-                return None  # not yet: the samples legacy failed on could still undo it
-            return decided
-        # The betting sequence is O(n) a call: ask every 5% of the samples seen (at least 256 apart).
-        if self.samples - self.checked_at < max(256, self.checked_at // 20):
-            return None
+    def due(self, batch_size: int) -> bool:
+        """Whether the sequential stop should ask the verdict now: after every batch at first, then every 5% of
+        the samples seen (the verdict reads every stored sample, so asking after each batch would be quadratic)."""
+        if self.samples - self.checked_at < max(batch_size, self.checked_at // 20):
+            return False
         self.checked_at = self.samples
-        from farm.stats.bounded import decide_mean
-        from farm.stats.mean_family import mean_params
+        return True
 
-        scores = np.asarray(self.scores, dtype=np.float64)
-        outcome = decide_mean(scores, mean_params(params), sequential=True).outcome
-        if outcome == "PASS" and lost:
-            worst = np.concatenate([scores, np.zeros(lost)])  # as the verdict scores them when checking a PASS
-            if decide_mean(worst, mean_params(params), sequential=True).outcome != "PASS":
-                return None
-        return None if outcome == "INCONCLUSIVE" else outcome
-
-    def add(self, probe: Probe, rows: list[dict[str, Any]], params: VerdictParams) -> None:
+    def add(self, rows: list[dict[str, Any]]) -> None:
         self.batches += 1
         self.samples += len(rows)
         for row in rows:
@@ -91,16 +65,6 @@ class Tally:
                 if err is not None:
                     key = f"{side}:{err}"
                     self.errors[key] = self.errors.get(key, 0) + 1
-        if probe.family == "mean":
-            for row in rows:
-                if row["legacy_error"] is None:  # as the verdict scores them: a candidate-only error is 0
-                    score = 0.0 if row["candidate_error"] is not None else row["score"]
-                    if isinstance(score, float):
-                        self.scores.append(score)
-        compared, disagreements, catastrophic = probe.sequential_step(rows, params)
-        self.compared += compared
-        self.disagreements += disagreements
-        self.catastrophic += catastrophic
 
 
 @dataclass
@@ -126,8 +90,9 @@ async def run_batch(spec: SweepSpec, probe: Probe, client: httpx.AsyncClient, ba
 
 
 async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None = None,
-                       worker: str = "embedded") -> EngineResult:
-    """Run the sweep to the end of the corpus, or until decided when `spec.until_decided`."""
+                       worker: str = "embedded", done: set[int] | frozenset[int] = frozenset()) -> EngineResult:
+    """Run the sweep to the end of the corpus, or until decided when `spec.until_decided`; a continued sweep
+    skips the batches whose samples (`done`, by index) are stored already."""
     probe = spec.plugin
     observer = DriftObserver(spec.legacy.profile, spec.candidate.profile)
     tally = Tally()
@@ -155,9 +120,29 @@ async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None
         if stop.is_set():
             return None
         batch = next(source, None)
+        while batch is not None and done and all(i in done for i in batch.idxs):
+            planned += len(batch.items)
+            batch = next(source, None)
         if batch is not None:
             planned += len(batch.items)
         return batch
+
+    deciding = asyncio.Lock()
+
+    async def decide() -> None:
+        """The sequential stop: the verdict itself, on every sample stored so far (in sample order, the noise
+        floor included), always-valid; it stops the sweep at its first PASS or FAIL."""
+        async with deciding:
+            if tally.decided is not None or not tally.due(spec.batch_size):
+                return
+            await flush()
+            seen = tally.samples
+            verdict = await loop.run_in_executor(writer, partial(
+                retrying, decide_stored, spec.database_url, sweep_id, probe, spec.params, planned=None,
+                sequential=True, options=spec.probe_options))
+            if verdict.outcome in ("PASS", "FAIL"):
+                tally.decided, tally.decided_at = verdict.outcome, seen
+                stop.set()
 
     async def lane(client: httpx.AsyncClient) -> None:
         while (batch := next_batch()) is not None:
@@ -167,7 +152,9 @@ async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None
             pending.noise.extend(rows.noise)
             if len(pending.samples) >= FLUSH_ROWS:
                 await flush()
-            tally.add(probe, rows.samples, spec.params)
+            tally.add(rows.samples)
+            for key, text in rows.details.items():
+                tally.details.setdefault(key, text)
             if progress is not None:
                 progress(len(rows.samples))
             if tally.batches == MIN_BATCHES and tally.failed_side is None:
@@ -175,10 +162,7 @@ async def run_embedded(spec: SweepSpec, sweep_id: str, progress: Progress | None
                 if tally.failed_side is not None:
                     stop.set()
             if spec.until_decided and tally.decided is None:
-                decision = tally.decision(probe, spec.params)
-                if decision is not None:
-                    tally.decided, tally.decided_at = decision, tally.samples
-                    stop.set()
+                await decide()
 
     try:
         # Probes taking one request per input send up to PER_BATCH_REQUESTS per lane and side: room for all of

@@ -23,6 +23,16 @@ from farm.sweep.spec import SweepSpec, new_sweep_id
 
 
 @dataclass(frozen=True)
+class Continuation:
+    """A recorded sweep going on (`farm sweep resume ID --more N`): its id, the samples it has, and each
+    continuation so far (from which sample, how many more)."""
+
+    sweep_id: str
+    done: frozenset[int]
+    history: list[dict[str, object]]
+
+
+@dataclass(frozen=True)
 class SweepRun:
     outcome: Outcome
     report: RenderedReport | None
@@ -55,9 +65,14 @@ def gateway_rows(spec: SweepSpec) -> list[dict[str, str]]:
              "token_env": t.token_env or ""} for t in targets]
 
 
-def run_embedded_sweep(spec: SweepSpec, reports_dir: Path | None, *, show_progress: bool = True) -> SweepRun:
-    sweep_id = new_sweep_id()
-    create_sweep(spec.database_url, spec.sweep_row(sweep_id, "embedded"), gateway_rows(spec))
+def run_embedded_sweep(spec: SweepSpec, reports_dir: Path | None, *, show_progress: bool = True,
+                       resume: Continuation | None = None) -> SweepRun:
+    """Record and run a sweep, or go on with a recorded one (`resume`)."""
+    if resume is None:
+        sweep_id = new_sweep_id()
+        create_sweep(spec.database_url, spec.sweep_row(sweep_id, "embedded"), gateway_rows(spec))
+    else:
+        sweep_id = resume.sweep_id
     label = f"{spec.probe} {spec.legacy.name} vs {spec.candidate.name}"
     # The verdict's scipy import (0.3 s) happens while the first batches wait on the gateways, not before.
     threading.Thread(target=importlib.import_module, args=("scipy.special",), daemon=True).start()
@@ -65,7 +80,10 @@ def run_embedded_sweep(spec: SweepSpec, reports_dir: Path | None, *, show_progre
         total = planned_total(spec) if show_progress else spec.corpus.limit
         with progress_bar(total, label, show_progress) as bar:
             task = bar.task_ids[0]
-            result = run_interruptible(run_embedded(spec, sweep_id, lambda n: bar.advance(task, n)))
+            if resume is not None:
+                bar.advance(task, len(resume.done))
+            result = run_interruptible(run_embedded(spec, sweep_id, lambda n: bar.advance(task, n),
+                                                    done=resume.done if resume is not None else frozenset()))
     except BaseException:
         # Best effort: when the database is what failed, the error that stopped the sweep is the one to report.
         with contextlib.suppress(Exception):
@@ -75,11 +93,15 @@ def run_embedded_sweep(spec: SweepSpec, reports_dir: Path | None, *, show_progre
         from farm.sweep.health import SideFailed
 
         set_status(spec.database_url, sweep_id, "failed")
-        raise SideFailed(f"sweep {sweep_id}: {result.tally.failed_side}")
+        raise SideFailed(sweep_id, result.tally.failed_side)
     extra: dict[str, object] = {"stopped_early_at": result.tally.decided_at} if result.tally.decided_at else {}
+    if resume is not None:
+        extra["continued"] = resume.history
+    # A continued sweep was looked at before: only the always-valid bounds may judge it now.
+    sequential = spec.until_decided or resume is not None
     if result.corpus.bad_lines:
         extra["corpus_bad_lines"] = {"count": result.corpus.bad_lines, "first": result.corpus.first_bad}
     outcome = finalize(spec.database_url, sweep_id, spec.probe, spec.params, result.observer,
-                       planned=result.planned, sequential=spec.until_decided, extra=extra)
+                       planned=result.planned, sequential=sequential, extra=extra)
     report = render(spec.database_url, sweep_id, reports_dir) if reports_dir is not None else None
     return SweepRun(outcome, report, result.planned, result.tally.decided_at)

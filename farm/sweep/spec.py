@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
@@ -16,6 +16,7 @@ from farm.config import FarmConfig, GatewayConfig
 from farm.corpus import CorpusSpec, CorpusStats, iter_items
 from farm.errors import UsageError
 from farm.gateway.client import MAX_BODY_BYTES, RetryPolicy, Target
+from farm.order import new_seed, shuffled
 from farm.probes import Probe, get_probe
 from farm.profiles import Profile, profile_from_dict, profile_to_dict, resolve_profile
 from farm.stats.params import VerdictParams
@@ -51,6 +52,9 @@ class SweepRequest:
     until_decided: bool = False
     max_samples: int | None = None
     probe_options: dict[str, Any] | None = None  # values of the probe's own `sweep_options`
+    order: str = "random"  # "random": a seeded permutation of the inputs; "file": as the corpus lists them
+    order_seed: int | None = None  # None: a fresh seed (recorded and printed)
+    population: str | None = None  # "stream" or "corpus"; None: the default for the corpus kind
 
     @classmethod
     def names(cls) -> set[str]:
@@ -79,17 +83,26 @@ class SweepSpec:
         return get_probe(self.probe)
 
     def inputs(self, stats: CorpusStats) -> Iterator[Any]:
-        """The sweep's inputs in order, lazily: the corpus's, or those the probe lists through the legacy gateway
-        (read again by a resumed sweep: the same while the listing has not changed)."""
+        """The sweep's inputs in the order they are drawn, lazily: the corpus's (or those the probe lists through
+        the legacy gateway), in a seeded random order unless `--order file`, then the first `limit` of them.
+        A resumed sweep reads the same sequence (same seed; a listing read again is the same while unchanged)."""
+        if not self.corpus.shuffled:
+            return self._source(stats, self.corpus.limit)
+        return islice(shuffled(self._source(stats, None), self.corpus.order_seed or 0), self.corpus.limit)
+
+    def _source(self, stats: CorpusStats, limit: int | None) -> Iterator[Any]:
+        """The inputs in the corpus's own order (file order, or the listing's)."""
         source = self.plugin.gateway_inputs(self.probe_options)
         if source is None:
-            return iter_items(self.corpus, self.plugin, self.legacy.profile, stats)
-        return islice(source.read(self.legacy, self.retry), self.corpus.limit)
+            return iter_items(replace(self.corpus, limit=limit), self.plugin, self.legacy.profile, stats)
+        return islice(source.read(self.legacy, self.retry), limit)
 
     def located_inputs(self) -> Iterator[tuple[str, Any]]:
-        """The inputs with where each comes from (`file:line`, else `input N`), for messages naming one."""
+        """Every input in the corpus's own order with where it comes from (`file:line`, else `input N`), for
+        messages naming one."""
         stats = CorpusStats()
-        for i, item in enumerate(self.inputs(stats)):
+        limit = None if self.corpus.shuffled else self.corpus.limit
+        for i, item in enumerate(self._source(stats, limit)):
             yield stats.position or f"input {i + 1}", item
 
     def parameters(self) -> dict[str, Any]:
@@ -134,7 +147,7 @@ def spec_from_row(sweep: Any, database_url: str) -> SweepSpec:
         legacy=target_from_dict(stored["legacy"]), candidate=target_from_dict(stored["candidate"]),
         corpus=CorpusSpec(**stored["corpus"]), database_url=database_url, model=p.get("model"),
         batch_size=p["batch_size"], concurrency=p["concurrency"],
-        params=VerdictParams(tau=p["tau"], p_max=p["p_max"], alpha=p["alpha"], floor=p["floor"]),
+        params=params_of(sweep),
         noise_sample=p["noise_sample"], until_decided=bool(p.get("until_decided")),
         retry=RetryPolicy(**stored["retry"]), probe=sweep.probe,
         legacy_secondary=target_from_dict(secondary) if secondary else None,
@@ -144,7 +157,8 @@ def spec_from_row(sweep: Any, database_url: str) -> SweepSpec:
 
 def params_of(sweep: Any) -> VerdictParams:
     p = sweep.params
-    return VerdictParams(tau=p["tau"], p_max=p["p_max"], alpha=p["alpha"], floor=p["floor"])
+    return VerdictParams(tau=p["tau"], p_max=p["p_max"], alpha=p["alpha"], floor=p["floor"],
+                         population=p.get("population"))
 
 
 def target_to_dict(target: Target) -> dict[str, Any]:
@@ -229,9 +243,15 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
     elif req.max_samples is not None:
         raise UsageError("--max-samples only applies with --until-decided (use --samples to cap a sweep)")
     fmt = "requests" if req.corpus_format == "requests" else None
-    options = probe_options(probe, req.probe_options)
+    options = probe.resolve_options(probe_options(probe, req.probe_options), lt.profile, ct.profile)
     listed = probe.gateway_inputs(options)
-    corpus = CorpusSpec(corpus_ref, field_name, limit, req.seed, fmt, listed.describe if listed else None)
+    if req.order == "file" and req.until_decided:
+        raise UsageError("--order file with --until-decided: a sequential stop over the corpus's own order decides "
+                         "on whatever comes first (a log sorted by time, statements grouped by feature); drop "
+                         "--order file to draw the inputs in random order")
+    seed = req.order_seed if req.order_seed is not None else new_seed()
+    corpus = CorpusSpec(corpus_ref, field_name, limit, req.seed, fmt, listed.describe if listed else None,
+                        order=req.order, order_seed=seed if req.order == "random" else None)
     corpus.validate()
     # Each parameter: the command line, else [thresholds.<probe>], else the probe's default, else the engine's.
     th = config.thresholds_for(req.probe)
@@ -246,6 +266,7 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
                                alpha=req.alpha if req.alpha is not None else th.value("alpha", None), floor=floor)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    population = population_of(req, corpus, probe)
     spec = SweepSpec(
         legacy=lt, candidate=ct, corpus=corpus, database_url=config.database_url, model=req.model,
         batch_size=req.batch_size, concurrency=req.concurrency, params=params,
@@ -255,9 +276,36 @@ def build_spec(config: FarmConfig, req: SweepRequest) -> SweepSpec:
         probe=req.probe, legacy_secondary=secondary, probe_options=options,
     )
     probe.check_inputs(spec.located_inputs(), options)  # e.g. writes refused
-    if corpus.path is not None and next(spec.inputs(CorpusStats()), None) is None:
-        raise UsageError(f"corpus {corpus.describe()}: no inputs (empty, blank, or every line skipped)")
+    if population == "corpus" or corpus.path is not None:
+        size = sum(1 for _ in spec.located_inputs()) if population == "corpus" else None
+        if size == 0 or (size is None and next(spec.located_inputs(), None) is None):
+            raise UsageError(f"corpus {corpus.describe()}: no inputs (empty, blank, or every line skipped)")
+        if size is not None:
+            spec = replace(spec, params=replace(params, population=size))
     return spec
+
+
+POPULATIONS = ("stream", "corpus")
+
+
+def population_of(req: SweepRequest, corpus: CorpusSpec, probe: Probe) -> str:
+    """What the corpus stands for: a sample of an endless stream (the default for files, captured traffic and
+    listings through the gateway: the bounds speak for what they were drawn from, and a listing is not read
+    whole before the sweep unless asked) or the whole population of interest (`corpus`: a probe's own choice
+    for its files, e.g. a SQL regression suite). A synthetic set is always a stream: it has no end."""
+    given = req.population
+    if given is not None and given not in POPULATIONS:
+        raise UsageError(f"--population {given!r}: expected stream or corpus")
+    if corpus.synthetic:
+        if given == "corpus":
+            raise UsageError("--population corpus needs --corpus FILE (the synthetic set is a stream, not a "
+                             "population)")
+        return "stream"
+    if given is not None:
+        return given
+    if corpus.listed is not None or corpus.format == "requests":
+        return "stream"
+    return probe.default_population
 
 
 def probe_options(probe: Probe, given: dict[str, Any] | None) -> dict[str, Any]:

@@ -54,6 +54,7 @@ class BatchRows:
     samples: list[dict[str, Any]]
     extra: list[dict[str, Any]]
     noise: list[dict[str, Any]]
+    details: dict[str, str] = field(default_factory=dict)  # "side:error class" -> what the class alone does not say
 
 
 def compare_sides(probe: Probe, sweep_id: str, batch_no: int, start: int, legacy: SideCall, candidate: SideCall,
@@ -81,4 +82,8 @@ def compare_sides(probe: Probe, sweep_id: str, batch_no: int, start: int, legacy
     if observer is not None and lr.response is not None and cr.response is not None:
         # Norms come from the stored samples at finalize; documents only while the observer wants them.
         observer.observe(lr.request, lr.response, cr.request, cr.response, norms=False)
-    return BatchRows(samples, extra, noise)
+    details = {f"{side}:{err}": result.detail
+               for side, result, errs in (("legacy", lr, compared.legacy_errors), ("candidate", cr,
+                                                                                    compared.candidate_errors))
+               if result.detail for err in dict.fromkeys(e for e in errs if e is not None)}
+    return BatchRows(samples, extra, noise, details)

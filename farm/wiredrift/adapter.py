@@ -203,7 +203,9 @@ def _affine(scale: float, offset: float) -> Callable[[Any, int], Any]:
     def fn(old: Any, _i: int) -> Any:
         if isinstance(old, bool) or not isinstance(old, int | float):
             return old
-        return scale * old + offset
+        new = scale * old + offset
+        # An integer count moved by an integer offset stays an integer (token counts).
+        return int(new) if isinstance(old, int) and float(scale).is_integer() and float(offset).is_integer() else new
     return fn
 
 

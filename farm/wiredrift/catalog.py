@@ -33,9 +33,11 @@ def _collapse(paths: set[str], universe: list[str]) -> dict[str, list[str]]:
 
 
 def scope_rows(
-    state: dict[str, Any], scope_name: str, explained: dict[str, set[str]], *, structural: bool
+    state: dict[str, Any], scope_name: str, explained: dict[str, set[str]], *, structural: bool,
+    paired: dict[str, set[str]] | None = None,
 ) -> list[DriftRow]:
-    """General findings of one scope; `structural` adds renamed / missing / extra / presence rows."""
+    """General findings of one scope; `structural` adds renamed / missing / extra / presence rows; `paired`
+    fields (a probe row pairs them) are never missing or extra, but still found as renamed."""
     scope = state[scope_name]
     label = "Response" if scope_name == "response" else "Request"
     noun = "responses" if scope_name == "response" else "requests"
@@ -58,7 +60,7 @@ def scope_rows(
                                      {"legacy_path": lp, "candidate_path": cp}))
         for side, kind, other in (("legacy", "missing", "candidate"), ("candidate", "extra", "legacy")):
             lonely = {p for p in paths[side] if p not in paths[other]
-                      and p not in renamed[side] and p not in explained[side]}
+                      and p not in renamed[side] and p not in explained[side] and p not in (paired or {}).get(side, ())}
             for group, leaves in _collapse(lonely, list(paths[side])).items():
                 n = max(paths[side][p]["seen"] for p in leaves)
                 cell = f"`{group}` ({_times(n, docs, noun)})"
@@ -119,7 +121,9 @@ def build_catalog(state: dict[str, Any], legacy: Profile, candidate: Profile) ->
     if legacy.method != candidate.method:
         general.append(DriftRow("method", "Request method", f"`{legacy.method}`", f"`{candidate.method}`", False,
                                 {"legacy_method": legacy.method, "candidate_method": candidate.method}))
-    general += scope_rows(state, "response", explained, structural=True)
+    paired = {side: set(roles.fields(state, p, side).paired) for side, p in (("legacy", legacy),
+                                                                                ("candidate", candidate))}
+    general += scope_rows(state, "response", explained, structural=True, paired=paired)
     # Request field names and optionality are already in the probe's "Request shape" row, where it has one.
     general += scope_rows(state, "request", {"legacy": set(), "candidate": set()}, structural=False)
     return rows + general

@@ -24,6 +24,7 @@ class RoleFields:
     model: str | None = None
     texts: str | None = None    # the request field holding the inputs
     extra: tuple[str, ...] = ()  # other fields the probe's own rows explain (hit ids, scores...)
+    paired: tuple[str, ...] = ()  # fields the probe's rows pair with the other side's: never missing or extra
 
     def paths(self) -> set[str]:
         return {p for p in (self.vectors, self.dim, self.model, *self.extra) if p is not None}

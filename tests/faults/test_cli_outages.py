@@ -124,7 +124,8 @@ def test_a_wrong_path_on_one_side_stops_the_sweep_early(tmp_path: Path, legacy_g
     result = _farm("sweep", "embed", "--legacy", legacy_gw.url, "--candidate", legacy_gw.url, "--candidate-profile",
                    "lakehouse-candidate", "--samples", "20000", "--quiet", "--no-report", env=env, cwd=tmp_path)
     line = _one_line(result, code=4)
-    assert "candidate failing:" in line and "HTTP error status at " + legacy_gw.url + "/v1/embed" in line, line
+    assert "candidate failing:" in line and "HTTP error status (HTTP 404" in line, line  # the status and body start
+    assert ") at " + legacy_gw.url + "/v1/embed" in line, line
     assert "legacy " not in line  # the legacy side answered
     stopped_at = int(line.split("candidate failing: ")[1].split(" of ")[0].replace(",", ""))
     assert 3 * 32 <= stopped_at <= 32 * 32 and time.monotonic() - began < 30  # early: 20,000 were planned

@@ -93,13 +93,15 @@ def test_inputs_listed_under_a_prefix_through_the_legacy_gateway(pair: dict[str,
     # continuation tokens in its own field names until exhausted.
     legacy, candidate = pair["drifty"], pair["legacy"]
     args = ("--legacy", legacy.url, "--legacy-profile", "lakehouse-candidate", "--candidate", candidate.url,
-            "--candidate-profile", "lakehouse-legacy", "--list-prefix", "logs/", "--p-max", "0.1", "--no-report")
+            "--candidate-profile", "lakehouse-legacy", "--list-prefix", "logs/", "--p-max", "0.1", "--no-report",
+            "--order-seed", "3")
     code, out = sweep(tmp_path, *args)
     assert code == 0 and out["verdict"] == "PASS", out["reason"]
     assert out["n"] == len(logs) + 2  # the listing itself, every key under the prefix, one missing key
-    assert out["parameters"]["corpus"] == "listing(farm-demo/logs/)"
-    code, out = sweep(tmp_path, *args, "--samples", "7")
-    assert out["n"] == 7 and out["disagreements"] == 0 and out["parameters"]["corpus"] == "listing(farm-demo/logs/)[:7]"
+    assert out["parameters"]["corpus"] == "listing(farm-demo/logs/) in random order (seed 3)"
+    code, out = sweep(tmp_path, *args, "--samples", "7")  # 7 drawn at random from the whole listing
+    assert out["n"] == 7 and out["disagreements"] == 0
+    assert out["parameters"]["corpus"] == "7 of listing(farm-demo/logs/) in random order (seed 3)"
     runner = CliRunner()
     env = {"FARM_DATABASE_URL": f"sqlite:///{tmp_path}/farm.db", "FARM_CONFIG": ""}
     for extra, message in [(("--corpus", keys_file(tmp_path, logs)), "two sources of inputs"),

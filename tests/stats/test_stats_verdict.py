@@ -49,7 +49,8 @@ def test_inconclusive_at_five_with_samples_needed() -> None:
     assert v.needed == 2990
     assert v.upper == pytest.approx(1 - 0.05 ** (1 / 5))  # one-sided 95% bound
     assert v.reason == (
-        "INCONCLUSIVE: 0 of 5 below cosine 0.9999; upper bound 45.1% > 0.1%; about 2,990 more samples needed"
+        "INCONCLUSIVE: 0 of 5 below cosine 0.9999; upper bound 45.1% > 0.1%; about 2,990 more samples needed to "
+        "PASS at 80% power; continue with `farm sweep resume SWEEP_ID --more N`"
     )
 
 

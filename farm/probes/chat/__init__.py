@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from farm.probes import register
 from farm.probes.base import Backend, Column, Compared, DemoOption, Probe, Profile, SideResult
 from farm.probes.chat.compare import finish_class, similarity, stream_check
-from farm.probes.chat.profile import PRESETS, STREAM_TRUNCATED, ChatAnswer, ChatProfile
+from farm.probes.chat.profile import PRESETS, STREAM_ERROR, STREAM_TRUNCATED, ChatAnswer, ChatProfile
 from farm.probes.chat.prompts import conversation_from_json, conversation_from_text, synthetic_conversation
 from farm.stats.noise import NoiseSamples
 from farm.stats.params import VerdictParams
@@ -72,7 +72,7 @@ class ChatProbe(Probe):
         Column("ttft_legacy_ms", "float"), Column("ttft_candidate_ms", "float"),
         Column("tps_legacy", "float"), Column("tps_candidate", "float"),
         Column("stream_legacy", "int"), Column("stream_candidate", "int"),
-        Column("text_legacy", "text"), Column("text_candidate", "text"),
+        Column("text_legacy", "text"), Column("text_candidate", "text"), Column("messages", "int"),
     )
     sweep_options: ClassVar[tuple[DemoOption, ...]] = (
         DemoOption("--temperature", "Sampling temperature sent to both sides (a conversation's own wins).", 0.0,
@@ -131,7 +131,13 @@ class ChatProbe(Probe):
     def parse_stream(self, profile: Profile, pieces: Sequence[tuple[float, bytes]], complete: bool,
                      n: int) -> tuple[Any, list[str | None], Any]:
         answer, done, last = _chat(profile).parse_stream(pieces, complete)
-        return answer.to_dict(), [None if done else STREAM_TRUNCATED] * n, last if last is not None else {}
+        error = STREAM_ERROR if answer.error is not None else None if done else STREAM_TRUNCATED
+        return answer.to_dict(), [error] * n, last if last is not None else {}
+
+    def error_detail(self, profile: Profile, value: Any, errors: Sequence[str | None]) -> str | None:
+        if STREAM_ERROR in errors and isinstance(value, dict) and value.get("error"):
+            return f"error event in the stream: {value['error']}"
+        return None
 
     def combine(self, profile: Profile, items: Sequence[Any], parts: list[SideResult],
                 options: Mapping[str, Any]) -> SideResult:
@@ -141,10 +147,11 @@ class ChatProbe(Probe):
         plain_doc = parts[n].response if len(parts) > n else None
         doc = plain_doc if plain_doc is not None else next((p.response for p in parts if p.response is not None),
                                                            None)
-        value = {"answers": answers, "check": check} if any(a is not None for a in answers) else None
+        value = {"answers": answers, "check": check, "messages": [len(item["messages"]) for item in items]} \
+            if any(a is not None for a in answers) else None
         return SideResult(value, [part.errors[0] for part in parts[:n]], parts[0].status,
                           max(p.latency_ms for p in parts), max(p.attempts for p in parts), parts[0].request, doc,
-                          [p.latency_ms for p in parts[:n]])
+                          [p.latency_ms for p in parts[:n]], next((p.detail for p in parts if p.detail), None))
 
     # --- comparison --------------------------------------------------------------------------------
     def compare(self, legacy: SideResult, candidate: SideResult, n: int, params: VerdictParams,
@@ -154,6 +161,9 @@ class ChatProbe(Probe):
         cols["margin"] = [float(options.get("margin", 0.1)) if semantic else None] * n
         score: list[float | None] = [None] * n
         agreed: list[bool | None] = [None] * n
+        counts = (legacy.value or candidate.value or {}).get("messages")  # per-message token offsets need them
+        if isinstance(counts, list) and len(counts) == n:
+            cols["messages"] = counts
         for side, result in (("legacy", legacy), ("candidate", candidate)):
             answers = result.value["answers"] if result.value else [None] * n
             for i, a in enumerate(answers):
@@ -165,8 +175,10 @@ class ChatProbe(Probe):
                 cols[f"finish_{side}"][i] = ans.finish
                 cols[f"ttft_{side}_ms"][i] = ans.ttft_ms
                 cols[f"tps_{side}"][i] = ans.tokens_per_s
-                cols[f"text_{side}"][i] = ans.text[:TEXT_KEPT]
-            cols[f"stream_{side}"][0] = stream_check(result.value) if n else None
+                cols[f"text_{side}"][i] = ans.text[:TEXT_KEPT] + (f" [stream error: {ans.error}]" if ans.error
+                                                                  else "")
+            # A stream cut or failed is counted once, as its sample's error, not again as a stream-vs-plain miss.
+            cols[f"stream_{side}"][0] = stream_check(result.value) if n and result.errors[0] is None else None
         for i in range(n):
             if legacy.errors[i] is not None or candidate.errors[i] is not None or not legacy.value \
                     or not candidate.value:
@@ -202,11 +214,8 @@ class ChatProbe(Probe):
                options: Mapping[str, Any] | None = None) -> Verdict:
         from farm.probes.chat.verdict import decide_chat
 
-        return decide_chat(arrays, errors, params, planned=planned, noise=noise, sequential=sequential)
-
-    def sequential_step(self, rows: Sequence[dict[str, Any]], params: VerdictParams) -> tuple[int, int, int]:
-        # Semantic samples carry no per-sample agreement (their threshold comes from the noise floor at the end).
-        return super().sequential_step([r for r in rows if r["agreed"] is not None or r["score"] is None], params)
+        return decide_chat(arrays, errors, params, planned=planned, noise=noise, sequential=sequential,
+                           options=options or {})
 
     # --- demo gateway ------------------------------------------------------------------------------
     def demo_backend(self, profile: Profile, knobs: dict[str, Any]) -> Backend:

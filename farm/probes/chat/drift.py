@@ -8,6 +8,7 @@ row's evidence); the structural diff adds the general findings after them.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from numpy.typing import NDArray
 
 from farm.probes.base import Profile
 from farm.probes.chat.profile import ChatProfile
-from farm.probes.chat.verdict import finish_map, offsets
+from farm.probes.chat.verdict import finish_map, token_accounting
 from farm.wiredrift.roles import DriftRoles, RoleFields, url_row
 from farm.wiredrift.rows import DriftRow
 
@@ -39,19 +40,48 @@ def done_marker(p: ChatProfile) -> str:
     return f"`data: {p.done_marker}`" if p.stream_format == "sse" else f"`\"{p.done_field}\": true` on the last line"
 
 
+MAX_COUNTS = 64  # responses whose token counts are kept per side, to fit the adapter's count offsets
+
+
 class ChatRoles(DriftRoles):
     fact_keys = ("streamed",)
 
+    def empty_facts(self) -> dict[str, Any]:
+        return {**super().empty_facts(), "counts": []}
+
     def observe_facts(self, facts: dict[str, Any], profile: Profile, request: Any, flat: dict[str, Any]) -> str | None:
+        p = _chat(profile)
         facts["docs"] += 1
-        if isinstance(request, dict) and _chat(profile).wants_stream(request):
+        if isinstance(request, dict) and p.wants_stream(request):
             facts["streamed"]["requests"] = facts["streamed"].get("requests", 0) + 1
+        # In observation order: the observer folds both sides of a batch together, so the n-th entry of each
+        # side answers the same conversation.
+        if len(facts["counts"]) < MAX_COUNTS:
+            facts["counts"].append([_count(flat.get(p.prompt_tokens_path)),
+                                    _count(flat.get(p.completion_tokens_path))])
         return None
+
+    def merge_facts(self, facts: dict[str, Any], other: dict[str, Any]) -> None:
+        super().merge_facts(facts, other)
+        facts["counts"] = (facts.get("counts", []) + other.get("counts", []))[:MAX_COUNTS]
 
     def fields(self, state: dict[str, Any], profile: Profile, side: str) -> RoleFields:
         p = _chat(profile)
-        # The answer text plays the part of the main values: the adapter map moves it like embed's vectors.
-        return RoleFields(vectors=p.text_path, model=p.model_field or None, texts=p.messages_field)
+        # The answer text plays the part of the main values: the adapter map moves it like embed's vectors. The
+        # finish and count fields are paired by the probe's own rows: not also missing and extra fields.
+        return RoleFields(vectors=p.text_path, model=p.model_field or None, texts=p.messages_field,
+                          paired=(p.finish_path, p.prompt_tokens_path, p.completion_tokens_path))
+
+    def count_offsets(self, state: dict[str, Any]) -> tuple[int | None, int | None]:
+        """The constant offsets (candidate - legacy) of the prompt and completion counts on the observed answers;
+        None where the counts are not there, or the offset is not one value."""
+        pairs = list(zip(state["facts"]["legacy"].get("counts", []), state["facts"]["candidate"].get("counts", []),
+                         strict=False))
+        out: list[int | None] = []
+        for i in (0, 1):
+            d = Counter(c[i] - lg[i] for lg, c in pairs if lg[i] is not None and c[i] is not None)
+            out.append(next(iter(d)) if len(d) == 1 else None)
+        return out[0], out[1]
 
     def rows(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> list[DriftRow]:
         lp, cp = _chat(legacy), _chat(candidate)
@@ -97,10 +127,23 @@ class ChatRoles(DriftRoles):
     def adapter_moves(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> list[dict[str, Any]]:
         lp, cp = _chat(legacy), _chat(candidate)
         seen = state["response"]["paths"]
-        pairs = ((cp.text_path, lp.text_path), (cp.finish_path, lp.finish_path),
-                 (cp.prompt_tokens_path, lp.prompt_tokens_path), (cp.completion_tokens_path, lp.completion_tokens_path))
+        # The text is the role fields' main values: the shared map moves it already.
+        pairs = ((cp.finish_path, lp.finish_path), (cp.prompt_tokens_path, lp.prompt_tokens_path),
+                 (cp.completion_tokens_path, lp.completion_tokens_path))
         return [{"from": c, "to": lt} for c, lt in pairs
                 if c and lt and c != lt and c in seen["candidate"] and lt in seen["legacy"]]
+
+    def adapter_ops(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> list[dict[str, Any]]:
+        """The candidate's counts brought back by their constant offset (a per-message offset needs the request,
+        which one response document does not have: the catalog's token rows say it)."""
+        lp = _chat(legacy)
+        ops = []
+        for path, off, what in zip((lp.prompt_tokens_path, lp.completion_tokens_path), self.count_offsets(state),
+                                   ("prompt", "completion"), strict=True):
+            if off:
+                ops.append({"op": "affine", "path": path, "scale": 1, "offset": -off,
+                            "why": f"the candidate counts {off:+d} {what} tokens"})
+        return ops
 
     def adapter_notes(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> dict[str, Any]:
         lp, cp = _chat(legacy), _chat(candidate)
@@ -114,15 +157,29 @@ class ChatRoles(DriftRoles):
             "finish_reason_classes": "see the drift catalog's `Finish reason names` row (from paired samples)"}
 
 
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _offset_row(kind: str, what: str, stats: dict[str, Any]) -> DriftRow | None:
     if not stats["n"]:
+        silent = [side for side, n in (stats.get("sent") or {}).items() if n == 0]
+        if stats.get("answers") and silent:
+            return DriftRow(kind, f"Token accounting: {what} tokens",
+                            "not sent" if "legacy" in silent else "reference count",
+                            "not sent" if "candidate" in silent else "count sent", False, stats)
         return None
     off, bad = stats["offset"], stats["inconsistent"]
     if off == 0 and bad == 0:
         return DriftRow(kind, f"Token accounting: {what} tokens", "reference count", "same count", True, stats)
     more = f"counts {abs(off)} {'more' if off > 0 else 'fewer'} {what} token{'s' if abs(off) != 1 else ''}"
     cell = f"candidate {more}" if off else "same count on most samples"
-    if bad:
+    k = stats.get("per_message")
+    if k:
+        cell = (f"candidate counts {abs(k)} {'more' if k > 0 else 'fewer'} {what} token{'s' if abs(k) != 1 else ''} "
+                f"per message (an offset that grows with the conversation; {bad} of {stats['n']} samples off the "
+                f"modal {off:+d}, disagreements)")
+    elif bad:
         cell += f"; inconsistent on {bad} of {stats['n']} samples (disagreements)"
     return DriftRow(kind, f"Token accounting: {what} tokens", "reference count", cell, False, stats)
 
@@ -130,13 +187,9 @@ def _offset_row(kind: str, what: str, stats: dict[str, Any]) -> DriftRow | None:
 def sample_rows(arrays: dict[str, NDArray[Any]], errors: dict[str, list[Any]]) -> list[DriftRow]:
     """Rows from the paired samples: count offsets, finish-reason names, stream-vs-plain equality."""
     rows: list[DriftRow] = []
-    every = np.ones(arrays["prompt_legacy"].shape, dtype=bool)
-    for kind, what, mask, l_col, c_col in (
-            ("tokens_prompt", "prompt", every, "prompt_legacy", "prompt_candidate"),
-            ("tokens_completion", "completion", arrays["exact"] == 1, "completion_legacy", "completion_candidate")):
-        stats = offsets(arrays[l_col], arrays[c_col], mask)
-        stats.pop("off_mode")
-        row = _offset_row(kind, what, stats)
+    tokens, _ = token_accounting(arrays)
+    for kind, what in (("tokens_prompt", "prompt"), ("tokens_completion", "completion")):
+        row = _offset_row(kind, what, tokens[what])
         if row is not None:
             rows.append(row)
     fm = finish_map(errors, arrays["exact"])

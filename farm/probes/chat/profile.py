@@ -2,14 +2,20 @@
 token counts and the finish reason, and how it frames a stream (Server-Sent Events or NDJSON).
 
 Presets: `lakehouse-legacy` (`POST /ai/chat`, OpenAI-like, SSE), `lakehouse-candidate` (`POST /v1/chat`,
-Ollama-like, NDJSON), `openai` (`/v1/chat/completions`) and `ollama` (`/api/chat`). Streamed and non-streamed
-answers parse into one typed value, `ChatAnswer`.
+Ollama-like, NDJSON), `openai` (`/v1/chat/completions`, asks for usage in streams) and `ollama` (`/api/chat`).
+No preset names a model: the request carries one only when the profile (`model = ...`) or the sweep (`--model`)
+gives it. Streamed and non-streamed answers parse into one typed value, `ChatAnswer`.
+
+Stream parsing follows the SSE spec where it matters (an event's `data:` lines joined with "\n", dispatched at
+the blank line; `event: error`), reads an NDJSON last line without its newline, and keeps an error sent inside
+a stream (`{"error": ...}`) as its own class, `stream_error`, with its message. It is written here, not taken
+from httpx-sse, because the pieces arrive timed (time to first token) and the decoder there is private.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import orjson
@@ -18,6 +24,8 @@ from farm.probes.base import MalformedBody, Profile
 from farm.profiles import get_path, set_path
 
 STREAM_TRUNCATED = "stream_truncated"  # the stream ended (or broke) before its done marker
+STREAM_ERROR = "stream_error"          # the stream carried an error event (its message is kept)
+ERROR_CHARS = 200                      # characters of an in-stream error message kept
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,7 +33,7 @@ class ChatProfile(Profile):
     probe: ClassVar[str] = "chat"
     messages_field: str = "messages"
     model_field: str = "model"
-    default_model: str = ""               # sent when the sweep forces none ("" : the field is left out)
+    model: str = ""                       # sent when the sweep gives none (`--model`); "": no model field
     temperature_path: str = "temperature"
     max_tokens_path: str = "max_tokens"
     seed_path: str = "seed"
@@ -39,6 +47,8 @@ class ChatProfile(Profile):
     stream_finish_path: str = "choices[].finish_reason"
     done_marker: str = "[DONE]"           # SSE: the data of the last event
     done_field: str = "done"              # NDJSON: true on the last line
+    request_extra: dict[str, Any] = field(default_factory=dict)  # more request fields, sent every time
+    stream_extra: dict[str, Any] = field(default_factory=dict)   # more request fields, sent when streaming
 
     def __post_init__(self) -> None:
         if self.stream_format not in ("sse", "ndjson"):
@@ -47,8 +57,11 @@ class ChatProfile(Profile):
     # --- requests ------------------------------------------------------------------------------------
     def build_request(self, conversation: Mapping[str, Any], model: str | None, settings: Mapping[str, Any],
                       stream: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {self.messages_field: conversation["messages"]}
-        chosen = model or self.default_model
+        body: dict[str, Any] = _merged({}, self.request_extra)
+        if stream:
+            body = _merged(body, self.stream_extra)
+        body[self.messages_field] = conversation["messages"]
+        chosen = model or self.model
         if chosen and self.model_field:
             body[self.model_field] = chosen
         for key, path in (("temperature", self.temperature_path), ("max_tokens", self.max_tokens_path),
@@ -96,56 +109,79 @@ class ChatProfile(Profile):
     def parse_stream(self, pieces: Sequence[tuple[float, bytes]], complete: bool) -> tuple[ChatAnswer, bool, Any]:
         """A streamed answer from its timed pieces: (answer, whether the done marker came, the last event as
         the document standing for the stream). MalformedBody on a line of another framing."""
-        text: list[str] = []
-        finish: str | None = None
-        prompt = completion = None
-        ttft = None
-        done = False
-        last: Any = None
+        s = _Stream()
         buffer = b""
+        t = 0.0
         for t, chunk in pieces:
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             for raw in lines:
-                event = self._event(raw)
-                if event is None:
-                    continue
-                if event is _DONE:
-                    done = True
-                    continue
-                last = event
-                piece = first(get_path(event, self.stream_text_path))
-                if isinstance(piece, str) and piece:
-                    text.append(piece)
-                    ttft = t if ttft is None else ttft
-                finish = _str(first(get_path(event, self.stream_finish_path))) or finish
-                prompt = _int(get_path(event, self.prompt_tokens_path)) or prompt
-                completion = _int(get_path(event, self.completion_tokens_path)) or completion
-                if self.stream_format == "ndjson" and get_path(event, self.done_field) is True:
-                    done = True
-        if buffer.strip() and complete:
-            event = self._event(buffer)  # a last line without its newline
-            if event is _DONE:
-                done = True
-        answer = ChatAnswer(text="".join(text), finish=finish, prompt_tokens=prompt, completion_tokens=completion,
-                            ttft_ms=ttft, streamed=True, chunks=sum(1 for _ in text))
-        return answer, done, last
+                self._line(raw, t, s)
+        if complete:
+            if buffer.strip():
+                self._line(buffer, t, s)  # a last line without its newline
+            if s.data:
+                self._dispatch(t, s)      # SSE: a last event without its blank line
+        answer = ChatAnswer(text="".join(s.text), finish=s.finish, prompt_tokens=s.prompt,
+                            completion_tokens=s.completion, ttft_ms=s.ttft, streamed=True, chunks=len(s.text),
+                            error=s.error)
+        return answer, s.done, s.last
 
-    def _event(self, raw: bytes) -> Any:
-        line = raw.strip()
+    def _line(self, raw: bytes, t: float, s: _Stream) -> None:
+        if self.stream_format == "ndjson":
+            line = raw.strip()
+            if line:
+                self._event(_json(line, "ndjson"), t, s)
+            return
+        line = raw.rstrip(b"\r")
         if not line:
-            return None
-        if self.stream_format == "sse":
-            if line.startswith(b":") or not line.startswith(b"data:"):
-                return None  # comments (keep-alive pings) and event / id fields
-            data = line[5:].strip()
-            if data.decode(errors="replace") == self.done_marker:
-                return _DONE
-            line = data
+            self._dispatch(t, s)  # a blank line ends the event
+            return
+        if line.startswith(b":"):
+            return  # a comment (keep-alive ping)
+        name, _, value = line.partition(b":")
+        value = value[1:] if value.startswith(b" ") else value
+        if name == b"data":
+            s.data.append(value)
+        elif name == b"event":
+            s.event_type = value.decode(errors="replace").strip()
+
+    def _dispatch(self, t: float, s: _Stream) -> None:
+        """An SSE event: its data lines joined with a newline, as the spec says."""
+        data, event_type = b"\n".join(s.data), s.event_type
+        s.data, s.event_type = [], ""
+        if not data.strip():
+            return
+        if data.strip().decode(errors="replace") == self.done_marker:
+            s.done = True
+            return
         try:
-            return orjson.loads(line)
+            event = orjson.loads(data)
         except orjson.JSONDecodeError:
-            raise MalformedBody(f"not a {self.stream_format} stream line: {line[:60]!r}") from None
+            if event_type == "error":  # `event: error` with a plain-text message
+                s.error = data.decode(errors="replace").strip()[:ERROR_CHARS]
+                return
+            raise MalformedBody(f"not a sse stream event: {data[:60]!r}") from None
+        if event_type == "error" and not (isinstance(event, dict) and "error" in event):
+            event = {"error": event}
+        self._event(event, t, s)
+
+    def _event(self, event: Any, t: float, s: _Stream) -> None:
+        if isinstance(event, dict) and event.get("error") not in (None, False, ""):
+            s.error = error_message(event["error"])
+            return
+        s.last = event
+        piece = first(get_path(event, self.stream_text_path))
+        if isinstance(piece, str) and piece:
+            s.text.append(piece)
+            s.ttft = t if s.ttft is None else s.ttft
+        s.finish = _str(first(get_path(event, self.stream_finish_path))) or s.finish
+        prompt, completion = _int(get_path(event, self.prompt_tokens_path)), _int(
+            get_path(event, self.completion_tokens_path))
+        s.prompt = prompt if prompt is not None else s.prompt  # a count of 0 is a count
+        s.completion = completion if completion is not None else s.completion
+        if self.stream_format == "ndjson" and get_path(event, self.done_field) is True:
+            s.done = True
 
     # --- demo gateway: building answers ---------------------------------------------------------------
     def answer_document(self, text: str, finish: str, prompt: int, completion: int, model: str) -> dict[str, Any]:
@@ -202,7 +238,47 @@ class ChatProfile(Profile):
         return "text/event-stream" if self.stream_format == "sse" else "application/x-ndjson"
 
 
-_DONE = object()
+@dataclass
+class _Stream:
+    """What a stream said so far, while it is parsed."""
+
+    text: list[str] = field(default_factory=list)
+    finish: str | None = None
+    prompt: int | None = None
+    completion: int | None = None
+    ttft: float | None = None
+    done: bool = False
+    last: Any = None
+    error: str | None = None
+    data: list[bytes] = field(default_factory=list)  # SSE: the data lines of the event being read
+    event_type: str = ""
+
+
+def _json(line: bytes, framing: str) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise MalformedBody(f"not a {framing} stream line: {line[:60]!r}") from None
+
+
+def error_message(error: Any) -> str:
+    """An error event's message: OpenAI's `{"message": ...}`, Ollama's string, else the JSON."""
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        text = str(error["message"])
+    elif isinstance(error, str):
+        text = error
+    else:
+        text = orjson.dumps(error).decode()
+    return text[:ERROR_CHARS]
+
+
+def _merged(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """`extra` merged into a copy of `base`, tables into tables."""
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merged(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), dict) \
+            else (_merged({}, value) if isinstance(value, Mapping) else value)
+    return out
 
 
 @dataclass(frozen=True)
@@ -217,6 +293,7 @@ class ChatAnswer:
     tokens_per_s: float | None = None  # completion tokens over the request's whole duration
     streamed: bool = False
     chunks: int = 0
+    error: str | None = None           # an error event inside the stream: its message
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -246,14 +323,16 @@ def _str(value: Any) -> str | None:
 PRESETS: dict[str, Profile] = {
     "lakehouse-legacy": ChatProfile(name="lakehouse-legacy", path="/ai/chat"),
     "lakehouse-candidate": ChatProfile(
-        name="lakehouse-candidate", path="/v1/chat", default_model="trigram-demo",
+        name="lakehouse-candidate", path="/v1/chat",
         temperature_path="options.temperature", max_tokens_path="options.num_predict", seed_path="options.seed",
         text_path="message.content", finish_path="done_reason", prompt_tokens_path="prompt_eval_count",
         completion_tokens_path="eval_count", stream_format="ndjson", stream_text_path="message.content",
         stream_finish_path="done_reason"),
-    "openai": ChatProfile(name="openai", path="/v1/chat/completions", default_model="trigram-demo"),
+    # OpenAI sends usage in a stream only when asked (a last chunk with empty `choices`).
+    "openai": ChatProfile(name="openai", path="/v1/chat/completions",
+                          stream_extra={"stream_options": {"include_usage": True}}),
     "ollama": ChatProfile(
-        name="ollama", path="/api/chat", default_model="trigram-demo",
+        name="ollama", path="/api/chat",
         temperature_path="options.temperature", max_tokens_path="options.num_predict", seed_path="options.seed",
         text_path="message.content", finish_path="done_reason", prompt_tokens_path="prompt_eval_count",
         completion_tokens_path="eval_count", stream_format="ndjson", stream_text_path="message.content",

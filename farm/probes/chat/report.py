@@ -61,10 +61,16 @@ def _tokens(d: dict[str, Any]) -> list[str]:
     for what in ("prompt", "completion"):
         t = d.get("tokens", {}).get(what, {})
         values = ", ".join(f"{k}: {v}" for k, v in (t.get("values") or {}).items())
-        rows.append([what, str(t.get("n", 0)), str(t.get("offset")), str(t.get("inconsistent", 0)), values])
+        sent = t.get("sent") or {}
+        silent = [side for side in ("legacy", "candidate") if t.get("answers") and sent.get(side) == 0]
+        offset = f"not sent by {' and '.join(silent)}" if silent else str(t.get("offset"))
+        if t.get("per_message"):
+            offset += f" ({t['per_message']:+d} per message)"
+        rows.append([what, str(t.get("n", 0)), offset, str(t.get("inconsistent", 0)), values])
     return ["## Token accounting (candidate - legacy)", "",
             *table(["count", "samples", "constant offset", "off the offset", "offsets seen (value: samples)"], rows),
-            "", "Completion counts are compared only where the two answers are the same text.", ""]
+            "", "Completion counts are compared only where the two answers are the same text; a side that sent no "
+            "count is `not sent` (OpenAI streams carry usage only when asked: the `openai` preset asks).", ""]
 
 
 def _finish(d: dict[str, Any]) -> list[str]:
@@ -125,5 +131,7 @@ def sections(url: str, sweep: Any, verdict: Any, out_dir: Path, stem: str) -> tu
     lines += ["## Worst samples, both answers side by side", "", *table(header, [_pair(s) for s in lowest]), ""]
     if failed:
         lines += ["### Samples with errors (first 10)", "", *table(header, [_pair(s) for s in failed]), ""]
+    if d.get("warnings"):
+        lines += ["## Warnings", "", *[f"- {w}" for w in d["warnings"]], ""]
     lines += _tokens(d) + _finish(d) + _streams(d) + _timing(d)
     return lines, [plot]

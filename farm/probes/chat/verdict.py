@@ -7,6 +7,7 @@ finish-reason map, stream checks and time-to-first-token figures to the verdict'
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -20,6 +21,10 @@ from farm.stats.mean_family import decide_mean_family
 from farm.stats.noise import NoiseSamples
 from farm.stats.params import VerdictParams
 from farm.stats.verdict import Verdict, plain
+
+
+def fmt_floor(value: float | None) -> str:
+    return "unmeasured" if value is None else f"{value:.4f}"
 
 
 def offsets(legacy: NDArray[np.int64], candidate: NDArray[np.int64], mask: NDArray[np.bool_]) -> dict[str, Any]:
@@ -37,13 +42,64 @@ def offsets(legacy: NDArray[np.int64], candidate: NDArray[np.int64], mask: NDArr
             "values": {str(k): v for k, v in sorted(counts.items())}, "off_mode": off}
 
 
+def per_message(legacy: NDArray[np.int64], candidate: NDArray[np.int64], messages: NDArray[np.int64] | None,
+                mask: NDArray[np.bool_]) -> int | None:
+    """k when the candidate counts k more (or fewer) tokens per message on every sample (an offset that grows
+    with the conversation, e.g. a chat template's tokens per message); None otherwise."""
+    if messages is None:
+        return None
+    ok = mask & (legacy >= 0) & (candidate >= 0) & (messages > 0)
+    if not ok.any():
+        return None
+    d, m = (candidate - legacy)[ok], messages[ok]
+    if (d % m).any() or len(set((d // m).tolist())) != 1 or len(set(d.tolist())) < 2:
+        return None  # not a multiple of the messages, not one k, or a constant offset already
+    k = int(d[0] // m[0])
+    return k or None
+
+
 def token_accounting(arrays: dict[str, NDArray[Any]]) -> tuple[dict[str, Any], NDArray[np.bool_]]:
     every = np.ones(arrays["prompt_legacy"].shape, dtype=bool)
-    prompt = offsets(arrays["prompt_legacy"], arrays["prompt_candidate"], every)
+    same_text = arrays["exact"] == 1
+    messages = arrays.get("messages")
+    out: dict[str, Any] = {}
+    off = np.zeros(every.shape, dtype=bool)
     # Completion counts are comparable only where the two answers are the same text.
-    completion = offsets(arrays["completion_legacy"], arrays["completion_candidate"], arrays["exact"] == 1)
-    off = prompt.pop("off_mode") | completion.pop("off_mode")
-    return {"prompt": prompt, "completion": completion}, off
+    for what, mask in (("prompt", every), ("completion", same_text)):
+        legacy, candidate = arrays[f"{what}_legacy"], arrays[f"{what}_candidate"]
+        stats = offsets(legacy, candidate, mask)
+        off |= stats.pop("off_mode")
+        stats["per_message"] = per_message(legacy, candidate, messages, mask) if what == "prompt" else None
+        answered = np.isfinite(arrays["similarity"])
+        stats["sent"] = {side: int((arrays[f"{what}_{side}"][answered] >= 0).sum()) for side in ("legacy",
+                                                                                               "candidate")}
+        stats["answers"] = int(answered.sum())
+        out[what] = stats
+    return out, off
+
+
+def token_words(tokens: Mapping[str, Any]) -> str | None:
+    """How the token counts differ, in words: "prompt by +1 per message", "prompt +1 on 30, +2 on 12 samples"."""
+    parts = []
+    for what in ("prompt", "completion"):
+        t = tokens.get(what) or {}
+        if t.get("per_message"):
+            parts.append(f"{what} by {t['per_message']:+d} per message")
+        elif t.get("inconsistent"):
+            seen = ", ".join(f"{int(k):+d} on {v:,}" for k, v in (t.get("values") or {}).items())
+            parts.append(f"{what} {seen} samples")
+    return "; ".join(parts) or None
+
+
+def not_sent(tokens: Mapping[str, Any]) -> list[str]:
+    """Sides that sent no token count at all on answered samples ("candidate sent no prompt tokens")."""
+    out = []
+    for what in ("prompt", "completion"):
+        t = tokens.get(what) or {}
+        for side, n in (t.get("sent") or {}).items():
+            if t.get("answers") and n == 0:
+                out.append(f"{side} sent no {what} token counts")
+    return out
 
 
 def finish_map(errors: dict[str, list[Any]], exact: NDArray[np.int64]) -> dict[str, Any]:
@@ -84,8 +140,38 @@ def _summary(values: NDArray[np.float64]) -> dict[str, Any]:
             "mean_ci": [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))]}
 
 
+def error_words(errors: list[Any], legacy_errors: list[Any]) -> str | None:
+    """The candidate's errors where legacy answered, by class: "40 stream_truncated (cut before the done
+    marker)"."""
+    counts = Counter(c for c, lerr in zip(errors, legacy_errors, strict=True) if c is not None and lerr is None)
+    if not counts:
+        return None
+    what = {"stream_truncated": "streams cut before their done marker",
+            "stream_error": "error events inside the stream"}
+    return ", ".join(f"{n:,} {c}" + (f" ({what[c]})" if c in what else "") for c, n in counts.most_common())
+
+
+def _explained(verdict: Verdict, arrays: dict[str, NDArray[Any]], errors: dict[str, list[Any]],
+               tokens: dict[str, Any], off_mode: NDArray[np.bool_]) -> Verdict:
+    """The exact verdict's reason says what its disagreements are: the candidate's failed samples by class (the
+    `worst` figure covers compared samples only), and equal texts whose token counts differ."""
+    if verdict.outcome not in ("FAIL", "INCONCLUSIVE"):
+        return verdict
+    reason = verdict.reason
+    failed = error_words(errors["candidate_error"], errors["legacy_error"])
+    if failed:
+        reason = reason.replace("; worst ", "; worst of the compared samples ")
+        reason += f"; the candidate failed on {failed}, each a disagreement"
+    equal = int((off_mode & (arrays["exact"] == 1)).sum())
+    words = token_words(tokens)
+    if equal and words:
+        reason += f"; {equal:,} disagreements have equal texts: token counts differ ({words})"
+    return replace(verdict, reason=reason)
+
+
 def decide_chat(arrays: dict[str, NDArray[Any]], errors: dict[str, list[Any]], params: VerdictParams, *,
-                planned: int | None, noise: NoiseSamples | None, sequential: bool) -> Verdict:
+                planned: int | None, noise: NoiseSamples | None, sequential: bool,
+                options: Mapping[str, Any] | None = None) -> Verdict:
     margins = arrays["margin"][np.isfinite(arrays["margin"])]
     tokens, off_mode = token_accounting(arrays)
     score = np.asarray(arrays["score"], dtype=np.float64).copy()
@@ -117,7 +203,15 @@ def decide_chat(arrays: dict[str, NDArray[Any]], errors: dict[str, list[Any]], p
         score[off_mode & (score >= params.tau)] = min(params.tau, 1.0) - 1e-4  # inconsistent counts disagree
         verdict = decide_binomial(samples_of(score), params, quantity="exact match", planned=planned, noise=noise,
                                   sequential=sequential)
-    detail = {**verdict.detail, "semantic": semantic, "tokens": tokens,
+        verdict = _explained(verdict, arrays, errors, tokens, off_mode)
+    warnings = not_sent(tokens)
+    if semantic is not None and (options or {}).get("sampling_seed") is not None:
+        warnings.append("--sampling-seed makes legacy repeat itself: its A/A similarity is "
+                        f"{fmt_floor(semantic['legacy_self_mean'])}, so the noise floor measures no sampling and "
+                        f"r_min ({semantic['r_min']:.4f}) is 1 - margin: the semantic verdict judges the seeded "
+                        "answers as a near-exact comparison (leave the seed out to measure sampled answers)")
+    findings = [*list(verdict.detail.get("findings") or []), *warnings]
+    detail = {**verdict.detail, "findings": findings, "warnings": warnings, "semantic": semantic, "tokens": tokens,
               "token_inconsistent_samples": int(off_mode.sum()), "finish": finish_map(errors, arrays["exact"]),
               "stream_checks": stream_checks(arrays), "timing": timing(arrays, params.alpha),
               "exact_matches": int((arrays["exact"] == 1).sum()),

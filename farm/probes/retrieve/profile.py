@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from farm.probes.base import MalformedBody, Profile
-from farm.probes.search.profile import DISTANCE, SIMILARITY, Hits, SearchProfile
+from farm.probes.search.kinds import DISTANCE, SIMILARITY
+from farm.probes.search.profile import Hits, SearchProfile
 from farm.profiles import get_path, set_path
 
 

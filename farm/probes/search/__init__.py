@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from farm.probes import register
 from farm.probes.base import Backend, Column, Compared, DemoOption, MalformedBody, Probe, Profile, SideResult
-from farm.probes.search.profile import PRESETS, Hits, SearchProfile
+from farm.probes.search.profile import PRESETS, UNSORTED, Hits, SearchProfile
 from farm.stats.noise import NoiseSamples
 from farm.stats.params import VerdictParams
 from farm.stats.verdict import Verdict
@@ -105,6 +105,11 @@ class SearchProbe(Probe):
     def parse_response(self, profile: Profile, doc: Any, n: int) -> tuple[Any, list[str | None]]:
         hits, error = as_search(profile).parse_hits(doc)
         return [hits], [error]
+
+    def error_detail(self, profile: Profile, value: Any, errors: Sequence[str | None]) -> str | None:
+        if UNSORTED in errors and value and isinstance(value[0], Hits):
+            return as_search(profile).order_hint(value[0].scores)
+        return None
 
     def encode(self, value: Any) -> tuple[Any, bytes]:
         return [h.to_json() if h is not None else None for h in value], b""

@@ -6,18 +6,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from farm.probes.base import Compared, SideResult
-from farm.probes.search.metrics import IDENTITY, ONE_MINUS, Relation, query_metrics
+from farm.probes.search.metrics import declared_relation, query_metrics
 from farm.probes.search.profile import Hits
 from farm.stats.params import VerdictParams
 
 COLUMNS = ("recall_plain", "jaccard", "rbo", "kendall_tau", "first_diff", "tie_credit", "legacy_tied",
            "relation", "rel_scale", "k", "n_legacy", "n_candidate", "legacy_top", "candidate_top")
 TOP_CHARS = 500
-
-
-def declared_relation(legacy_kind: str, candidate_kind: str) -> Relation:
-    """What the two profiles promise: the same score kind (identity) or similarity against distance (1 - s)."""
-    return Relation(IDENTITY if legacy_kind == candidate_kind else ONE_MINUS)
 
 
 def top_text(hits: Hits, k: int) -> str:

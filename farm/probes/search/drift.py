@@ -14,7 +14,17 @@ from collections import Counter
 from typing import Any
 
 from farm.probes.base import Profile
-from farm.probes.search.metrics import IDENTITY, ONE_MINUS, SCALE, fit_relation
+from farm.probes.search.kinds import AFFINE_IN_SIMILARITY, WORDS, kind_of_affine
+from farm.probes.search.metrics import (
+    AFFINE,
+    CONVERTED,
+    IDENTITY,
+    MONOTONE,
+    ONE_MINUS,
+    SCALE,
+    declared_relation,
+    fit_relation,
+)
 from farm.probes.search.profile import SearchProfile
 from farm.wiredrift.roles import DriftRoles, RoleFields, url_row
 from farm.wiredrift.rows import DriftRow
@@ -29,6 +39,11 @@ def _search(profile: Profile) -> SearchProfile:
 
 def hit_path(p: SearchProfile, leaf: str | None) -> str | None:
     return f"{p.hits_path}[].{leaf}" if leaf else None
+
+
+def line(offset: float, scale: float) -> str:
+    """`2 - 2 x legacy`: an affine relation in words."""
+    return f"{offset:.4g} {'-' if scale < 0 else '+'} {abs(scale):.4g} x legacy"
 
 
 def _code(path: str | None) -> str:
@@ -70,11 +85,14 @@ class SearchRoles(DriftRoles):
                       if x is not None)
         return RoleFields(texts=p.query_field or p.vector_field, extra=extra)
 
-    def relation(self, state: dict[str, Any]) -> tuple[str, float | None, int]:
-        """The fitted score relation over the observed queries: (kind, scale, queries with common hits)."""
+    def relation(self, state: dict[str, Any], legacy: SearchProfile | None = None,
+                 candidate: SearchProfile | None = None) -> tuple[str, float | None, float, int]:
+        """The fitted score relation over the observed queries: (kind, scale, offset, queries with common hits);
+        candidate = offset + scale x legacy for the affine kinds (medians over the queries)."""
         lq, cq = state["facts"]["legacy"].get("scores", {}), state["facts"]["candidate"].get("scores", {})
+        declared = declared_relation(legacy.score_kind, candidate.score_kind) if legacy and candidate else None
         kinds: Counter[str] = Counter()
-        scales: list[float] = []
+        lines: list[tuple[float, float]] = []
         for key, lpairs in lq.items():
             cpairs = cq.get(key)
             if not cpairs:
@@ -82,14 +100,17 @@ class SearchRoles(DriftRoles):
             common = [h for h in lpairs if h in cpairs]
             if not common:
                 continue
-            rel = fit_relation([lpairs[h] for h in common], [cpairs[h] for h in common])
+            rel = fit_relation([lpairs[h] for h in common], [cpairs[h] for h in common], declared=declared)
             kinds[rel.kind] += 1
-            if rel.kind == SCALE and rel.scale:
-                scales.append(rel.scale)
+            if rel.kind in (SCALE, AFFINE, ONE_MINUS) and rel.scale:
+                lines.append((rel.scale, rel.offset))
         if not kinds:
-            return "unknown", None, 0
+            return "unknown", None, 0.0, 0
         kind = kinds.most_common(1)[0][0]
-        return kind, (sorted(scales)[len(scales) // 2] if kind == SCALE and scales else None), sum(kinds.values())
+        if kind in (SCALE, AFFINE) and lines:
+            scales, offsets = sorted(x for x, _ in lines), sorted(y for _, y in lines)
+            return kind, scales[len(scales) // 2], offsets[len(offsets) // 2], sum(kinds.values())
+        return kind, None, 0.0, sum(kinds.values())
 
     def _order(self, state: dict[str, Any], side: str) -> str:
         counts: dict[str, int] = state["facts"][side].get("order", {})
@@ -101,13 +122,19 @@ class SearchRoles(DriftRoles):
 
     def rows(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> list[DriftRow]:
         lp, cp = _search(legacy), _search(candidate)
-        kind, scale, queries = self.relation(state)
+        kind, scale, offset, queries = self.relation(state, lp, cp)
         l_req = [f for f in (lp.index_field, lp.query_field or lp.vector_field, lp.k_field) if f]
         c_req = [f for f in (cp.index_field, cp.query_field or cp.vector_field, cp.k_field) if f]
         lo, co = self._order(state, "legacy"), self._order(state, "candidate")
+        inferred = self.inferred_kind(kind, scale, offset, lp, cp)
         fitted = {IDENTITY: "identity", ONE_MINUS: "candidate = 1 - legacy",
                   SCALE: f"candidate = {scale:.4g} x legacy" if scale else "a scale",
+                  AFFINE: f"candidate = {line(offset, scale or 0.0)}",
+                  CONVERTED: f"the declared kinds ({lp.score_kind} -> {cp.score_kind})",
+                  MONOTONE: "monotone, not affine (rank correlation 1 on the common hits)",
                   "none": "no simple relation (the scoring drifted)"}.get(kind, f"{kind}")
+        if inferred and inferred != cp.score_kind:
+            fitted += f"; the candidate's score reads as {WORDS[inferred]}, not {cp.score_kind}"
         same_semantics = lp.score_kind == cp.score_kind and kind in (IDENTITY, "unknown")
         rows = [
             url_row(legacy, candidate),
@@ -128,7 +155,8 @@ class SearchRoles(DriftRoles):
                      f"{cp.score_kind}, {co}; fitted on common hits: {fitted} ({queries} queries)",
                      same_semantics,
                      {"legacy_kind": lp.score_kind, "candidate_kind": cp.score_kind, "relation": kind,
-                      "scale": scale, "queries": queries, "legacy_order": lo, "candidate_order": co}),
+                      "scale": scale, "offset": offset, "inferred_candidate_kind": inferred, "queries": queries,
+                      "legacy_order": lo, "candidate_order": co}),
         ]
         if lp.text_field or cp.text_field:
             rows.append(DriftRow("hit_text", "Response: hit text field", _code(hit_path(lp, lp.text_field)),
@@ -147,16 +175,51 @@ class SearchRoles(DriftRoles):
                 moves.append({"from": src, "to": dst})
         return moves
 
+    @staticmethod
+    def inferred_kind(kind: str, scale: float | None, offset: float, lp: SearchProfile,
+                      cp: SearchProfile) -> str | None:
+        """The candidate's score kind as the fitted relation says it (None: no known kind fits)."""
+        if kind == IDENTITY:
+            return lp.score_kind
+        if kind == ONE_MINUS:
+            return kind_of_affine(1.0, -1.0, lp.score_kind)
+        if kind in (SCALE, AFFINE) and scale:
+            return kind_of_affine(offset, scale, lp.score_kind)
+        if kind == CONVERTED:
+            return cp.score_kind
+        return None
+
+    def affine_back(self, state: dict[str, Any], lp: SearchProfile, cp: SearchProfile) -> tuple[
+            float, float, str] | None:
+        """legacy = offset + scale x candidate, from the fitted relation (the declared kinds only when nothing
+        could be fitted); None when the relation is not affine (monotone, none, an L2 distance)."""
+        kind, scale, offset, _ = self.relation(state, lp, cp)
+        if kind == IDENTITY:
+            return 1.0, 0.0, "the same scale"
+        if kind == ONE_MINUS:
+            return -1.0, 1.0, f"candidate {cp.score_kind} = 1 - legacy {lp.score_kind}"
+        if kind in (SCALE, AFFINE) and scale:
+            return 1.0 / scale, -offset / scale, f"fitted: candidate = {line(offset, scale)}"
+        if kind in ("unknown", CONVERTED) and lp.score_kind in AFFINE_IN_SIMILARITY \
+                and cp.score_kind in AFFINE_IN_SIMILARITY:
+            (la, lb), (ca, cb) = AFFINE_IN_SIMILARITY[lp.score_kind], AFFINE_IN_SIMILARITY[cp.score_kind]
+            # legacy = la + lb s, candidate = ca + cb s  =>  legacy = la + lb (c - ca) / cb
+            why = "declared kinds, nothing fitted" if kind == "unknown" else "declared kinds, fitted"
+            return lb / cb, la - lb * ca / cb, f"candidate {cp.score_kind} -> legacy {lp.score_kind} ({why})"
+        return None
+
     def adapter_ops(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> list[dict[str, Any]]:
         lp, cp = _search(legacy), _search(candidate)
-        kind, scale, _ = self.relation(state)
-        if kind == "unknown" or kind == "none":  # nothing fitted: trust the profiles' declared kinds
-            kind = IDENTITY if lp.score_kind == cp.score_kind else ONE_MINUS
-        path = hit_path(lp, lp.score_field)
-        if kind == ONE_MINUS:
-            return [{"op": "affine", "path": path, "scale": -1.0, "offset": 1.0,
-                     "why": f"candidate {cp.score_kind} = 1 - legacy {lp.score_kind}"}]
-        if kind == SCALE and scale:
-            return [{"op": "affine", "path": path, "scale": 1.0 / scale, "offset": 0.0,
-                     "why": f"candidate score = {scale:.4g} x legacy"}]
-        return []
+        back = self.affine_back(state, lp, cp)
+        if back is None or back[:2] == (1.0, 0.0):
+            return []
+        scale, offset, why = back
+        return [{"op": "affine", "path": hit_path(lp, lp.score_field), "scale": scale, "offset": offset, "why": why}]
+
+    def adapter_notes(self, state: dict[str, Any], legacy: Profile, candidate: Profile) -> dict[str, Any]:
+        lp, cp = _search(legacy), _search(candidate)
+        if self.affine_back(state, lp, cp) is not None:
+            return {}
+        kind = self.relation(state, lp, cp)[0]
+        return {"score": f"not rebuilt: the fitted relation is {kind!r} (not affine), so no op turns the "
+                         f"candidate's {cp.score_field!r} into legacy's {lp.score_field!r}"}

@@ -3,7 +3,9 @@
 One query per request. The request carries the query text (`query_field`) or its vector (`vector_field`,
 computed with the demo embedder when the corpus gives none), the number of hits (`k_field`) and optionally the
 index name. The response holds a hit list (`hits_path`) whose items have an id and a score; `score_kind` says
-whether the score is a similarity (higher is nearer, descending) or a distance (`1 - similarity`, ascending).
+what the score is and so its order: `similarity` or `inner_product` (higher is nearer, descending), `distance`
+(`1 - similarity`), `l2sq` (squared L2, faiss `IndexFlatL2`) or `l2` (ascending); see `kinds.py`. Hits out of
+the declared order are the `unsorted_hits` error, whose stop reason says which order came and what to set.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import Any, ClassVar
 
 from farm.errors import ConfigError
 from farm.probes.base import MalformedBody, Profile
+from farm.probes.search import kinds
+from farm.probes.search.kinds import DISTANCE, SCORE_KINDS, SIMILARITY
 from farm.profiles import get_path, set_path
 
-SIMILARITY, DISTANCE = "similarity", "distance"
 NON_FINITE, UNSORTED = "non_finite_score", "unsorted_hits"
 
 
@@ -32,7 +35,7 @@ class Hits:
 
     @property
     def descending(self) -> bool:
-        return self.kind == "similarity"
+        return kinds.descending(self.kind)
 
     def to_json(self) -> list[Any]:
         return [self.ids, self.scores, self.kind]
@@ -60,22 +63,34 @@ class SearchProfile(Profile):
     response_extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.score_kind not in (SIMILARITY, DISTANCE):
+        if self.score_kind not in SCORE_KINDS:
             raise ConfigError("<profile>", f"profiles.{self.name}.score_kind",
-                              f"expected {SIMILARITY!r} or {DISTANCE!r}, got {self.score_kind!r}")
+                              f"expected one of {', '.join(map(repr, SCORE_KINDS))}, got {self.score_kind!r}")
         if self.query_field is None and self.vector_field is None:
             raise ConfigError("<profile>", f"profiles.{self.name}.query_field",
                               "a search profile needs query_field or vector_field")
 
     @property
     def descending(self) -> bool:
-        return self.score_kind == SIMILARITY
+        return kinds.descending(self.score_kind)
 
     def to_similarity(self, score: float) -> float:
-        return score if self.score_kind == SIMILARITY else 1.0 - score
+        return kinds.to_similarity(self.score_kind, score)
 
     def from_similarity(self, sim: float) -> float:
-        return sim if self.score_kind == SIMILARITY else 1.0 - sim
+        return kinds.from_similarity(self.score_kind, sim)
+
+    def order_hint(self, scores: list[float]) -> str:
+        """Why hits are `unsorted_hits`: the order the scores came in and the profile key that would read it."""
+        if all(a >= b for a, b in itertools.pairwise(scores)):
+            seen, fix = "descending", '"similarity" (or "inner_product")'
+        elif all(a <= b for a, b in itertools.pairwise(scores)):
+            seen, fix = "ascending", '"distance" (or "l2sq", "l2")'
+        else:
+            return f"{self.score_field!r} came in no order: neither a similarity nor a distance ranking"
+        return (f"{self.score_field!r} came {seen} but profile {self.name!r} reads it as "
+                f"{kinds.WORDS[self.score_kind]}: set score_kind = {fix} in the gateway's [profiles.<name>] "
+                f"table (base = \"{self.name}\")")
 
     # --- requests ---------------------------------------------------------------------------------
     def build_request(self, query: str, vector: list[float] | None, k: int) -> dict[str, Any]:

@@ -19,7 +19,9 @@ from farm.stats.params import VerdictParams
 from farm.stats.verdict import Verdict, plain
 
 RELATION_WORDS = {"identity": "the same scale (identity)", "one_minus": "candidate = 1 - legacy",
-                  "scale": "candidate = a x legacy", "none": "no simple relation", "unknown": "no common hits"}
+                  "scale": "candidate = a x legacy", "affine": "candidate = a + b x legacy",
+                  "converted": "the profiles' declared score kinds", "monotone": "a monotone relation (not affine)",
+                  "none": "no simple relation", "unknown": "no common hits"}
 
 
 def _mean(a: NDArray[np.float64]) -> float | None:
@@ -50,7 +52,7 @@ def retrieval_summary(arrays: dict[str, NDArray[Any]], texts: dict[str, list[Any
         "score_relation": main,
         "score_relation_words": RELATION_WORDS.get(main, main),
         "score_relation_counts": dict(relations),
-        "score_scale": float(np.median(scales)) if main == "scale" and scales.size else None,
+        "score_scale": float(np.median(scales)) if main in ("scale", "affine") and scales.size else None,
     }
     for part in ("lexical_overlap", "vector_overlap"):
         if part in arrays:
@@ -85,7 +87,7 @@ def decide_retrieval(arrays: dict[str, NDArray[Any]], texts: dict[str, list[Any]
     drifted = int(counts.get("none", 0))
     if drifted and summary["score_relation"] == "none":
         findings.append(f"score drift: on {drifted:,} of {sum(counts.values()):,} queries the candidate's scores "
-                        "follow no simple relation (identity, 1 - s, a scale) to legacy's on the common hits")
+                        "follow no relation (affine, the declared kinds, or monotone) to legacy's on the common hits")
     detail = {**verdict.detail, "retrieval": plain(summary), "findings": findings}
     return dataclasses.replace(verdict, outcome=outcome, reason=reason, detail=detail,
                                params={**verdict.params, "k": k})

@@ -3,8 +3,9 @@
 Per statement: column names and count, declared types (drift), rows as a multiset (or in order under a top-level
 ORDER BY, ties excepted), values by type with tolerances; a LIMIT without ORDER BY is nondeterministic, not
 judged. Verdict: binomial agreement. The folder: the wire profile (`profile.py`), statement analysis with
-sqlglot (`statements.py`), the built-in corpus (`corpus.py`), the exchange of one statement per request
-(`exchange.py`), the comparison and its classes (`compare.py`), the demo dataset and engines (`dataset.py`,
+sqlglot in the sweep's dialect (`statements.py`) and the write gate (`gate.py`), the built-in corpus
+(`corpus.py`), the exchange of one statement per request (`exchange.py`), the comparison (`compare.py`: values
+in `values.py`, rows in `rows.py`, classes in `classes.py`), the demo dataset and engines (`dataset.py`,
 `engines.py`, `demo.py`), drift roles (`drift.py`) and report sections (`report.py`).
 """
 
@@ -21,9 +22,15 @@ import click
 
 from farm.probes import register
 from farm.probes.base import Backend, Column, Compared, DemoOption, MalformedBody, Probe, Profile, SideResult
-from farm.probes.sql.compare import Tolerance, compare_results
+from farm.probes.sql.compare import NOT_COUNTED, Tolerance, compare_results
 from farm.probes.sql.profile import PRESETS, SqlProfile
-from farm.probes.sql.statements import refuse_writes, split_statements, statements_of_lines
+from farm.probes.sql.statements import (
+    DEFAULT_DIALECT,
+    check_dialect,
+    refuse_writes,
+    split_statements,
+    statements_of_lines,
+)
 from farm.stats.params import VerdictParams
 
 if TYPE_CHECKING:
@@ -34,6 +41,7 @@ if TYPE_CHECKING:
     from farm.stats.noise import NoiseSamples
     from farm.stats.verdict import Verdict
     from farm.wiredrift.roles import DriftRoles
+    from farm.wiredrift.rows import DriftRow
 
 EXAMPLE_CHARS = 500  # the `example` column is a 512-character text column
 
@@ -48,6 +56,10 @@ def tolerance(options: Mapping[str, Any]) -> Tolerance:
     return Tolerance(rel=float(options.get("float_tol") or 1e-9), strict_types=bool(options.get("strict_types")))
 
 
+def dialect(options: Mapping[str, Any]) -> str:
+    return str(options.get("dialect") or DEFAULT_DIALECT)
+
+
 class SqlProbe(Probe):
     name = "sql"
     demo_samples, demo_p_max = 400, 0.01  # the built-in statements repeat: 400 cover every template many times
@@ -56,10 +68,12 @@ class SqlProbe(Probe):
     title = "SQL result parity"
     quantity = "result equality"
     family = "binomial"
+    default_population = "corpus"  # a statement file is a regression suite: all there is (a census when swept whole)
     profile_type = SqlProfile
     presets = PRESETS
     default_profiles = ("lakehouse-legacy", "lakehouse-candidate")
     default_tau, default_floor = 1.0, 0.0
+    request_per_input = True  # one statement per request: latency per statement, not per batch
     columns = (Column("diff_class", "text"), Column("feature", "text"), Column("type_drift", "int"),
                Column("numbers_as_strings", "int"), Column("truncated", "int"), Column("rows_legacy", "int"),
                Column("rows_candidate", "int"), Column("example", "text"))
@@ -70,6 +84,8 @@ class SqlProbe(Probe):
         DemoOption("--strict-types", "3 and 3.0, true and 1, \"3\" and 3 differ.", False, bool),
         DemoOption("--allow-writes", "Send statements that write or change schema (refused by default).", False,
                    bool),
+        DemoOption("--dialect", "SQL dialect the statements are read in (sqlglot's names: sqlite, duckdb, postgres, "
+                   "mysql, tsql...); default: the legacy profile's `dialect`, else sqlite.", None, str),
     )
     demo_options: ClassVar[tuple[DemoOption, ...]] = (
         DemoOption("--engine", "SQL engine behind the gateway: sqlite (the legacy one) or duckdb.", "sqlite", str),
@@ -100,11 +116,17 @@ class SqlProbe(Probe):
     def items_from_request(self, profile: Profile, body: dict[str, Any]) -> list[Any]:
         return split_statements(_sql(profile).statement_of(body))
 
+    def resolve_options(self, options: dict[str, Any], legacy: Profile, candidate: Profile) -> dict[str, Any]:
+        given = options.get("dialect")
+        if given:
+            return {**options, "dialect": check_dialect(str(given))}
+        return {**options, "dialect": _sql(legacy).dialect or DEFAULT_DIALECT}
+
     def check_inputs(self, inputs: Iterable[tuple[str, Any]], options: Mapping[str, Any]) -> None:
         if options.get("allow_writes"):
             return
         for where, sql in inputs:
-            refuse_writes(str(sql), False, where)
+            refuse_writes(str(sql), False, where, dialect(options))
 
     # --- wire --------------------------------------------------------------------------------------
     def build_request(self, profile: Profile, items: Sequence[Any], model: str | None,
@@ -123,7 +145,7 @@ class SqlProbe(Probe):
     # --- comparison --------------------------------------------------------------------------------
     def compare(self, legacy: SideResult, candidate: SideResult, n: int, params: VerdictParams,
                 options: Mapping[str, Any]) -> Compared:
-        tol = tolerance(options)
+        tol, read = tolerance(options), dialect(options)
         cols: dict[str, list[Any]] = {c.name: [None] * n for c in self.columns}
         score: list[float | None] = [None] * n
         agreed: list[bool | None] = [None] * n
@@ -132,10 +154,10 @@ class SqlProbe(Probe):
             if legacy.errors[i] is not None or candidate.errors[i] is not None:
                 continue
             a, b = lv[i], cv[i]
-            out = compare_results(str(a.get("sql", "")), a, b, tol)
+            out = compare_results(str(a.get("sql", "")), a, b, tol, read)
             score[i] = None if out.agreed is None else float(out.agreed)
             agreed[i] = out.agreed
-            cols["diff_class"][i], cols["feature"][i] = out.diff_class, out.feature
+            cols["diff_class"][i], cols["feature"][i] = out.diff_class, out.feature and _clip(out.feature, 200)
             cols["type_drift"][i], cols["numbers_as_strings"][i] = int(out.type_drift), out.numbers_as_strings
             cols["truncated"][i] = int(bool(a.get("truncated") or b.get("truncated")))
             cols["rows_legacy"][i], cols["rows_candidate"][i] = a.get("row_count"), b.get("row_count")
@@ -149,19 +171,29 @@ class SqlProbe(Probe):
                options: Mapping[str, Any] | None = None) -> Verdict:
         verdict = super().decide(arrays, errors, params, planned=planned, noise=noise, sequential=sequential,
                                  options=options)
-        classes = Counter(c for c in errors.get("diff_class", []) if c and c != "nondeterministic")
-        features = Counter(f"{c}: {f}" for c, f in zip(errors.get("diff_class", []), errors.get("feature", []),
-                                                        strict=True) if c and f and c != "nondeterministic")
-        extra = {
+        diff = errors.get("diff_class", [])
+        classes = Counter(c for c in diff if c and c not in NOT_COUNTED)
+        features = Counter(f"{c}: {f}" for c, f in zip(diff, errors.get("feature", []), strict=True)
+                           if c and f and c not in NOT_COUNTED)
+        extra: dict[str, Any] = {
             "classes": dict(classes.most_common()), "features": dict(features.most_common()),
-            "nondeterministic": sum(c == "nondeterministic" for c in errors.get("diff_class", [])),
+            **{c: sum(d == c for d in diff) for c in NOT_COUNTED},
             "type_drift": int((arrays.get("type_drift", _empty()) > 0).sum()),
             "numbers_as_strings": int((arrays.get("numbers_as_strings", _empty()) > 0).sum()),
             "truncated": int((arrays.get("truncated", _empty()) > 0).sum()),
         }
+        findings = list(verdict.detail.get("findings", []))
         if classes:
             top = ", ".join(f"{k} {v:,}" for k, v in classes.most_common(4))
-            extra["findings"] = [*verdict.detail.get("findings", []), f"disagreements by class: {top}"]
+            findings.append(f"disagreements by class: {top}")
+        if extra["duplicate_columns"]:
+            findings.append(f"warning: {extra['duplicate_columns']:,} statements return duplicate column names; row "
+                            "objects cannot carry duplicate names, so those columns were not compared")
+        if extra["order_unverifiable"]:
+            findings.append(f"{extra['order_unverifiable']:,} statements ORDER BY a key outside the select list: "
+                            "their order was not checked")
+        if findings:
+            extra["findings"] = findings
         return dataclasses.replace(verdict, detail={**verdict.detail, **extra})
 
     # --- demo --------------------------------------------------------------------------------------
@@ -189,6 +221,12 @@ class SqlProbe(Probe):
 
         return SqlRoles()
 
+    def drift_from_samples(self, arrays: dict[str, NDArray[Any]],
+                           errors: dict[str, list[str | None]]) -> list[DriftRow]:
+        from farm.probes.sql.drift import duplicate_names_row
+
+        return duplicate_names_row(errors.get("diff_class", []), errors.get("feature", []))
+
 
 def _json(value: Any) -> str:
     import orjson
@@ -196,8 +234,8 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= EXAMPLE_CHARS else text[:EXAMPLE_CHARS - 3] + "..."
+def _clip(text: str, limit: int = EXAMPLE_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _empty() -> Any:

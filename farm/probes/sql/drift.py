@@ -131,3 +131,20 @@ class SqlRoles(DriftRoles):
                                           "numbers by the declared column types"}
         return {}
 
+
+def duplicate_names_row(classes: list[str | None], features: list[str | None]) -> list[DriftRow]:
+    """A catalog row when statements returned duplicate column names a side's row objects could not carry (the
+    comparison's `duplicate_columns`, its feature naming the side and the names)."""
+    seen = [f or "" for c, f in zip(classes, features, strict=False) if c == "duplicate_columns"]
+    if not seen:
+        return []
+    example = seen[0].split(": ", 1)[-1]
+
+    def cell(side: str) -> str:
+        n = sum(side in f.split(" row objects", 1)[0] for f in seen)
+        if not n:
+            return "duplicate names kept (row arrays)"
+        return f"row objects cannot carry duplicate names ({n:,} statements, e.g. `{example}`)"
+
+    return [DriftRow("duplicate_columns", "Response: duplicate column names", cell("legacy"), cell("candidate"),
+                     False, {"statements": len(seen), "example": example})]

@@ -87,4 +87,4 @@ async def exchange(client: httpx.AsyncClient, target: Target, items: Sequence[An
                       max((a[3] for a in answers), default=1),
                       profile.build_request(str(items[0])) if items else {},
                       _trim(first_doc, profile) if answers and answers[0][1] is None and "error" not in values[0]
-                      else None)
+                      else None, latencies_ms=[a[2] for a in answers])  # each statement its own request

@@ -27,6 +27,14 @@ class SqlProfile(Profile):
     schema_type_field: str = "type"
     row_count_path: str | None = None
     error_path: str = "error"               # where an error body carries its message
+    dialect: str | None = None              # the SQL dialect of the engine behind it (sqlglot's names; None: sqlite)
+
+    def __post_init__(self) -> None:
+        from farm.probes.sql.gate import SQL_DIALECTS
+
+        if self.dialect is not None and self.dialect not in SQL_DIALECTS:
+            raise ValueError(f"dialect {self.dialect!r}: not an SQL dialect sqlglot reads (known: "
+                             f"{', '.join(SQL_DIALECTS)})")
 
     def build_request(self, sql: str) -> dict[str, Any]:
         return {self.statement_field: sql}
@@ -60,9 +68,15 @@ class SqlProfile(Profile):
         if not isinstance(raw, list):
             raise MalformedBody(f"{self.rows_path!r} is missing or not a list")
         kept = raw[:max_rows]
+        extra: dict[str, Any] = {}
         if self.row_format == "objects":
+            # An object holds one value per name: with duplicate column names the rows are read under the names
+            # they carry (`row_columns`), never one value twice.
+            names = list(dict.fromkeys(columns))
+            if len(names) != len(columns):
+                extra["row_columns"] = names
             try:
-                rows = [[row[c] for c in columns] for row in kept]
+                rows = [[row[c] for c in names] for row in kept]
             except (KeyError, TypeError):
                 raise MalformedBody(f"{self.rows_path!r}: a row object lacks a column") from None
         else:
@@ -70,7 +84,7 @@ class SqlProfile(Profile):
                 raise MalformedBody(f"{self.rows_path!r}: a row is not a list of {len(columns)} values")
             rows = kept
         return {"columns": columns, "types": [None if t is None else str(t) for t in types], "rows": rows,
-                "row_count": len(raw), "truncated": len(raw) > max_rows}
+                "row_count": len(raw), "truncated": len(raw) > max_rows, **extra}
 
     def build_response(self, columns: list[str], types: list[str], rows: list[list[Any]]) -> dict[str, Any]:
         doc: dict[str, Any] = {}
@@ -99,7 +113,7 @@ class SqlProfile(Profile):
 PRESETS: dict[str, Profile] = {
     # The seed's pair (../shared/BRIEF.md): the Rust gateway's row arrays, the Go one's row objects.
     "lakehouse-legacy": SqlProfile(name="lakehouse-legacy", path="/query", statement_field="sql",
-                                   columns_path="columns", types_path="types", rows_path="rows"),
+                                   columns_path="columns", types_path="types", rows_path="rows", dialect="sqlite"),
     "lakehouse-candidate": SqlProfile(name="lakehouse-candidate", path="/v1/sql", statement_field="query",
                                       schema_path="schema", rows_path="data", row_format="objects",
                                       row_count_path="row_count", error_path="error.message"),

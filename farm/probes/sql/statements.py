@@ -16,17 +16,18 @@ from farm.errors import UsageError
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its "falling back to a Command" warnings are ours to say
 
-_READS = (exp.Select, exp.SetOperation, exp.Values, exp.Describe, exp.Show)
-_WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop, exp.Alter, exp.Merge, exp.Command,
-           exp.Pragma, exp.Attach, exp.Detach, exp.Copy, exp.Set, exp.Use, exp.TruncateTable)
+DEFAULT_DIALECT = "sqlite"  # the legacy demo engine's; a profile's `dialect` or `--dialect` sets another
 
 
 @dataclass(frozen=True)
 class OrderKey:
-    """One top-level ORDER BY key: the output column it sorts (None: an expression not in the output)."""
+    """One top-level ORDER BY key: the output column it sorts (None: an expression not in the output), and
+    whether it sorts under a collation (`COLLATE NOCASE`: values equal but for case or accents tie)."""
 
     column: int | None
     desc: bool
+    collated: bool = False
+    name: str | None = None  # a plain column key's name: under `SELECT *` the result's columns say where it is
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,33 @@ class Statement:
     kind: str                       # the parsed root, e.g. "Select", "Insert", "Drop", or "unparsed"
     ordered: bool                   # a top-level ORDER BY
     order_keys: tuple[OrderKey, ...]
-    limited: bool                   # a top-level LIMIT
+    limited: bool                   # a top-level LIMIT (or FETCH)
     features: tuple[str, ...]
+    offset: bool = False            # a top-level OFFSET: the first rows' tie group may be cut too
+    refusal: str | None = None      # why the write gate refuses it, in words (None: read-only)
+
+    def checked_keys(self, columns: list[str] | None = None) -> tuple[OrderKey, ...]:
+        """The ORDER BY keys whose order the comparison can check: those before the first key that sorts by
+        something outside the output (rows tied on the checked keys are compared as a multiset). `columns`: the
+        result's names, where a key under `SELECT *` is found."""
+        out = []
+        for key in self.order_keys:
+            if key.column is None and key.name is not None and columns is not None:
+                found = [i for i, c in enumerate(columns) if c.lower() == key.name.lower()]
+                key = OrderKey(found[0], key.desc, key.collated) if len(found) == 1 else key
+            if key.column is None:
+                break
+            out.append(key)
+        return tuple(out)
+
+
+def check_dialect(name: str, where: str = "--dialect") -> str:
+    """`name` if sqlglot knows the dialect, else UsageError (one line listing the known ones)."""
+    from farm.probes.sql.gate import SQL_DIALECTS
+
+    if name.lower() not in SQL_DIALECTS:
+        raise UsageError(f"{where} {name!r}: not an SQL dialect sqlglot reads (known: {', '.join(SQL_DIALECTS)})")
+    return name.lower()
 
 
 def split_statements(text: str) -> list[str]:
@@ -64,6 +90,15 @@ def _starts_statement(line: str) -> bool:
     except sqlglot.errors.TokenError:
         return False
     return bool(tokens) and tokens[0].token_type in _STARTS
+
+
+# Splitting a file happens before a sweep's dialect is known: the lines so far are one statement when a common
+# dialect reads them as one (DuckDB's `7 // 2` is not SQLite).
+_SPLIT_DIALECTS = (DEFAULT_DIALECT, "duckdb", "postgres", "mysql", "tsql")
+
+
+def _parses(text: str) -> bool:
+    return any(analyse(text, d).kind != "unparsed" for d in _SPLIT_DIALECTS)
 
 
 def _open(text: str) -> bool:
@@ -114,7 +149,7 @@ def statements_of_lines(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int,
             else:
                 yield from flush()
             continue
-        if buf and _starts_statement(line) and analyse("\n".join(buf).strip()).kind != "unparsed":
+        if buf and _starts_statement(line) and _parses("\n".join(buf).strip()):
             yield from flush()
         if not buf:
             start = lineno
@@ -130,27 +165,50 @@ def statements_of_lines(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int,
 
 
 @functools.lru_cache(maxsize=1 << 16)  # one parse per statement and process: the check, then the comparison
-def analyse(sql: str) -> Statement:
+def analyse(sql: str, dialect: str = DEFAULT_DIALECT) -> Statement:
+    from farm.probes.sql.gate import why_not_read_only
+
     try:
-        parsed = [e for e in sqlglot.parse(sql, read="sqlite") if e is not None]
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
-        return Statement(sql, False, "unparsed", False, (), False, ())
+        parsed = [e for e in sqlglot.parse(sql, read=dialect) if e is not None]
+    except Exception as exc:  # ParseError, TokenError, and any parser bug: the statement is unread
+        return Statement(sql, False, "unparsed", False, (), False, (),
+                         refusal=f"does not parse as {dialect} SQL ({_where(exc)}; --dialect names another)")
+    refusal = why_not_read_only(parsed, sql, dialect)
     if len(parsed) != 1:
-        kinds = ", ".join(type(e).__name__ for e in parsed) or "nothing"
-        return Statement(sql, False, f"{len(parsed)} statements ({kinds})", False, (), False, ())
+        return Statement(sql, False, f"{len(parsed)} statements", False, (), False, (), refusal=refusal)
     root = parsed[0]
-    read_only = isinstance(root, _READS) and root.find(*_WRITES) is None
     order = root.args.get("order")
     keys: list[OrderKey] = []
     if isinstance(order, exp.Order):
         outputs: list[Any] = list(root.selects) if isinstance(root, exp.Query) else []
         for ordered in order.expressions:
-            keys.append(OrderKey(_output_index(ordered.this, outputs), bool(ordered.args.get("desc"))))
-    return Statement(sql, read_only, type(root).__name__, bool(keys), tuple(keys),
-                     root.args.get("limit") is not None, _features(root))  # type: ignore[arg-type]
+            key, collated = ordered.this, False
+            if isinstance(key, exp.Collate):
+                key, collated = key.this, True
+            name = key.name if isinstance(key, exp.Column) else None
+            column = _output_index(key, outputs)
+            keys.append(OrderKey(column, bool(ordered.args.get("desc")), collated,
+                                 name if column is None and any(o.is_star for o in outputs) else None))
+    limit = root.args.get("limit")
+    skip = root.args.get("offset") or (limit.args.get("offset") if isinstance(limit, exp.Limit) else None)
+    skipped = skip.expression if isinstance(skip, exp.Offset) else skip
+    offset = skip is not None and not (isinstance(skipped, exp.Literal) and skipped.this == "0")  # OFFSET 0 cuts none
+    return Statement(sql, refusal is None, type(root).__name__, bool(keys), tuple(keys),
+                     root.args.get("limit") is not None, _features(root), offset, refusal)
 
 
-def _output_index(key: exp.Expression, outputs: list[exp.Expression]) -> int | None:
+def _where(exc: Exception) -> str:
+    """Where the parser stopped, in words (its messages name its own classes)."""
+    errors = getattr(exc, "errors", None)
+    if isinstance(exc, sqlglot.errors.TokenError):
+        return "an unterminated string, identifier or comment"
+    if errors:
+        e = errors[0]
+        return f"line {e.get('line')}, column {e.get('col')}, at {e.get('highlight')!r}"
+    return "the parser gave up"
+
+
+def _output_index(key: exp.Expr, outputs: list[exp.Expr]) -> int | None:
     """Which output column an ORDER BY key sorts: a position, an alias or column name, or the same expression."""
     if isinstance(key, exp.Literal) and key.is_int:
         pos = int(key.this) - 1
@@ -162,16 +220,25 @@ def _output_index(key: exp.Expression, outputs: list[exp.Expression]) -> int | N
     for i, out in enumerate(outputs):
         if out.unalias() == key:
             return i
+    if isinstance(key, exp.Column) and key.table:  # `ORDER BY o.id` sorting the output `id` (one output by the name)
+        plain = [(i, out.unalias()) for i, out in enumerate(outputs)]
+        named = [i for i, col in plain if isinstance(col, exp.Column) and col.name.lower() == key.name.lower()
+                 and col.table.lower() in ("", key.table.lower())]
+        if len(named) == 1:
+            return named[0]
     return None
 
 
-_FEATURES: tuple[tuple[str, tuple[type[exp.Expression], ...]], ...] = (
+_FEATURES: tuple[tuple[str, tuple[type[exp.Expr], ...]], ...] = (
     ("integer division", (exp.Div, exp.IntDiv, exp.Mod)),
     ("rounding", (exp.Round, exp.Floor, exp.Ceil)),
     ("LIKE case sensitivity", (exp.Like, exp.ILike)),
     ("window functions", (exp.Window,)),
     ("joins", (exp.Join,)),
-    ("dates and timestamps", (exp.Cast, exp.TimeToStr, exp.StrToTime, exp.DateAdd, exp.Date, exp.CurrentDate,
+    ("CAST", (exp.Cast, exp.TryCast)),
+    ("typeof", (exp.Typeof,)),
+    ("aggregate order", (exp.GroupConcat, exp.ArrayAgg)),
+    ("dates and timestamps", (exp.TimeToStr, exp.StrToTime, exp.DateAdd, exp.Date, exp.CurrentDate,
                               exp.CurrentTimestamp)),
     ("string functions", (exp.Upper, exp.Lower, exp.Length, exp.Substring, exp.Concat, exp.DPipe, exp.Trim,
                           exp.Replace)),
@@ -179,22 +246,23 @@ _FEATURES: tuple[tuple[str, tuple[type[exp.Expression], ...]], ...] = (
     ("NULL handling", (exp.Coalesce, exp.Is, exp.Null)),
     ("set operations", (exp.Union, exp.Intersect, exp.Except)),
     ("DISTINCT", (exp.Distinct,)),
+    ("collation", (exp.Collate,)),
 )
 
 
-def _features(root: exp.Expression) -> tuple[str, ...]:
+def _features(root: exp.Expr) -> tuple[str, ...]:
     found = [name for name, kinds in _FEATURES if root.find(*kinds) is not None]
     if any(isinstance(s, exp.Literal) and s.is_string and not s.this.isascii() for s in root.find_all(exp.Literal)):
         found.append("unicode text")
     return tuple(found)
 
 
-def refuse_writes(sql: str, allow_writes: bool, where: str) -> None:
-    """UsageError naming the first statement that writes or changes schema (or does not parse)."""
+def refuse_writes(sql: str, allow_writes: bool, where: str, dialect: str = DEFAULT_DIALECT) -> None:
+    """UsageError naming the first statement that writes or changes schema (or does not parse), and what it does."""
     if allow_writes:
         return
-    st = analyse(sql)
+    st = analyse(sql, dialect)
     if not st.read_only:
-        what = "does not parse as SQL" if st.kind == "unparsed" else f"is not read-only ({st.kind})"
+        what = st.refusal if st.kind == "unparsed" else f"is not read-only: {st.refusal}"
         short = sql if len(sql) <= 80 else sql[:77] + "..."
         raise UsageError(f"{where}: statement {short!r} {what}; refused (pass --allow-writes to send it)")
