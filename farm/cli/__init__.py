@@ -18,6 +18,7 @@ import click
 from farm import __version__
 from farm.cli.common import OneLineGroup
 from farm.errors import EXIT_INTERRUPTED, EXIT_USAGE, FarmError, Interrupted, outage, user_error
+from farm.interrupt import terminate
 
 # Subcommands are imported only when used: `farm sweep ...` never pays for Celery, scipy.optimize or
 # the audit code. The one-line help shown by `farm --help` is kept here; a test checks it matches.
@@ -41,10 +42,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 SERVERS = {"gateways", "flower", "stack", "ui"}  # they serve until stopped: SIGTERM is their normal end, not an error
 
 
-def _terminate(signum: int, frame: Any) -> None:
-    raise Interrupted()
-
-
 class FarmGroup(OneLineGroup):
     """Loads subcommands lazily, and turns every `FarmError` into one line on stderr and its exit code."""
 
@@ -55,7 +52,7 @@ class FarmGroup(OneLineGroup):
         if cmd_name not in COMMANDS:
             return None
         if cmd_name not in SERVERS and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _terminate)  # work cut short by SIGTERM ends as Ctrl-C does
+            signal.signal(signal.SIGTERM, terminate)  # work cut short by SIGTERM ends as Ctrl-C does
         module = importlib.import_module(COMMANDS[cmd_name][0])
         commands: list[click.Command] = module.COMMANDS
         return next(c for c in commands if c.name == cmd_name)

@@ -83,6 +83,11 @@ def markdown(lines: list[str]) -> str:
     return str(_MD.render("\n".join(lines)))
 
 
+async def healthz(request: Request) -> Response:
+    """Liveness for `farm stack up` (answers without credentials, says nothing else)."""
+    return Response("ok\n", media_type="text/plain")
+
+
 class BasicAuth:
     """HTTP basic auth in front of every route (the password compared in constant time)."""
 
@@ -102,7 +107,7 @@ class BasicAuth:
             secrets.compare_digest(password, self.expected[1])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and scope["path"] != "/healthz":  # the stack's liveness probe: no data in it
             header = dict(scope["headers"]).get(b"authorization", b"")
             if not self._ok(header):
                 response = Response("authentication required\n", status_code=401, media_type="text/plain",
@@ -221,6 +226,7 @@ def create_app(settings: Settings) -> ASGIApp:
 
     routes = [
         Route("/", index),
+        Route("/healthz", healthz),
         Route("/sweeps/{sweep_id}", sweep_page),
         Route("/sweeps/{sweep_id}/adapter.json", adapter_json),
         Route("/api/sweeps/{sweep_id}/status", status),
