@@ -103,14 +103,15 @@ def test_five_samples_are_inconclusive(lakehouse_pair: tuple[GatewayProcess, Gat
 def test_error_injection_is_classified_and_counted(lakehouse_pair: tuple[GatewayProcess, GatewayProcess],
                                                    sqlite_url: str) -> None:
     legacy, _ = lakehouse_pair
-    with spawn("lakehouse-candidate", "--error-rate", "0.2") as flaky:
+    # 0.15: the first three batches all failing (the side-health stop, exit 4) is 0.3% a sweep, not 0.8%.
+    with spawn("lakehouse-candidate", "--error-rate", "0.15") as flaky:
         # No retries: every injected 503 must surface, classified, and the sweep still finishes.
         code, out = sweep(sqlite_url, legacy.url, flaky.url, "--samples", "1000", "--batch-size", "10",
                           "--retries", "0")
     _, columns, _ = load_sample_arrays(sqlite_url, out["sweep_id"], get_probe("embed"))
     errors = [e for e in columns["candidate_error"] if e is not None]
     assert len(columns["candidate_error"]) == 1000
-    assert set(errors) == {"http_status"} and 100 <= len(errors) <= 300
+    assert set(errors) == {"http_status"} and 50 <= len(errors) <= 300  # 150 expected, sd 36
     assert out["errors"] == len(errors) and all(e is None for e in columns["legacy_error"])
     assert code == 1 and out["verdict"] == "FAIL"
 
