@@ -22,6 +22,7 @@ from farm.errors import EXIT_INTERRUPTED, EXIT_USAGE, FarmError, Interrupted, ou
 # Subcommands are imported only when used: `farm sweep ...` never pays for Celery, scipy.optimize or
 # the audit code. The one-line help shown by `farm --help` is kept here; a test checks it matches.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "adapter": ("farm.cli.adapter", "The flip: a sweep's adapter map shown, exported, or served before the candidate."),
     "audit": ("farm.cli.audit", "Audit a data root: phases 0-7, metrics, checks, drift against the baseline log."),
     "baselines": ("farm.cli.audit", "The audit baseline log: import, export and drift tables."),
     "db": ("farm.cli.dbcmd", "The results database: migrate it, show its schema revision."),
@@ -37,7 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-SERVERS = {"gateways", "flower", "stack"}  # they serve until stopped: SIGTERM is their normal end, not an error
+# They serve until stopped: SIGTERM is their normal end, not an error.
+SERVERS = {"adapter", "gateways", "flower", "stack"}
 
 
 def _terminate(signum: int, frame: Any) -> None:

@@ -295,11 +295,27 @@ def _markdown(probe: Probe, sweep: Sweep, verdict: Verdict, findings: list[Drift
         "## Wire-drift catalog", "",
         render_catalog(_catalog_rows(findings), sweep.legacy, sweep.candidate).rstrip("\n"), "",
     ]
+    lines += strict_section(d.get("strict_wire"))
     adapter = d.get("adapter_map")
     if adapter:
         lines += ["### Adapter map (candidate to legacy shape)", "", "```json",
                   json.dumps(adapter, indent=2, sort_keys=True), "```", ""]
     return "\n".join(lines)
+
+
+def strict_section(strict: dict[str, Any] | None) -> list[str]:
+    """`--strict-wire`: how many samples' documents differed, and where (a count per field path)."""
+    if not strict:
+        return []
+    lines = ["## Strict wire parity", "",
+             f"{strict['differ']:,} of {strict['samples']:,} samples' response documents differ (after the profiles' "
+             "ignore lists; floats within a relative 1e-9)." if strict["differ"] else
+             f"All {strict['samples']:,} samples' response documents are the same to a client.", ""]
+    if strict["paths"]:
+        lines += table(["field path", "samples"], [[f"`{p}`", f"{n:,}"] for p, n in
+                                                   sorted(strict["paths"].items(), key=lambda kv: (-kv[1], kv[0]))])
+        lines.append("")
+    return lines
 
 
 def report_json(url: str, sweep_id: str) -> dict[str, Any]:
@@ -324,6 +340,8 @@ def report_json(url: str, sweep_id: str) -> dict[str, Any]:
                            **f.detail} for f in findings],
         "adapter_map": d.get("adapter_map"),
     }
+    if d.get("strict_wire") is not None:
+        out["strict_wire"] = d["strict_wire"]
     if d.get("corpus_bad_lines"):
         out["corpus_bad_lines"] = d["corpus_bad_lines"]
     return out

@@ -25,6 +25,24 @@ from farm.wiredrift.structure import renames
 from farm.wiredrift.values import as_array, as_text, is_vector
 
 SCALAR_TYPES = ("integer", "number", "string", "boolean")
+BUILTIN_OPS = ("move", "cast", "normalise", "affine", "drop", "sort", "derive", "rows", "constant")
+# Ops a probe (or plug-in) registers from its own folder: `fn(doc, op)` reshapes the document in place.
+_OPS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {}
+
+
+def register_op(name: str, fn: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+    """Add an adapter op under `name` (a built-in name cannot be replaced)."""
+    if name in BUILTIN_OPS:
+        raise ValueError(f"adapter op {name!r} is built in")
+    _OPS[name] = fn
+
+
+def known_ops() -> set[str]:
+    """Built-in ops and every registered probe's own (the probes are loaded first)."""
+    from farm.probes import probe_names
+
+    probe_names()
+    return {*BUILTIN_OPS, *_OPS}
 
 
 def build_adapter_map(state: dict[str, Any], legacy: Profile, candidate: Profile) -> dict[str, Any]:
@@ -176,6 +194,8 @@ def apply_adapter(adapter_map: dict[str, Any], candidate_response: Any) -> Any:
         elif kind == "constant":
             if op.get("overwrite") or get_path(doc, op["path"]) is None:
                 _walk_set(doc, op["path"], _const(op["value"]), create=True)
+        elif kind in _OPS:
+            _OPS[kind](doc, op)
         else:
             raise ValueError(f"unknown adapter op {kind!r}")
     return doc
