@@ -19,8 +19,9 @@ from farm.profiles import profile_from_dict
 from farm.wiredrift.adapter import known_ops
 
 SCHEMA = "farm.adapter/1"
-_TOP = {"schema": str, "probe": str, "sweep": (str, type(None)), "profiles": dict, "map": dict}
-_MAP = {"ops": list, "unknown": list, "path": dict, "request_fields": dict}
+_TOP: dict[str, type | tuple[type, ...]] = {"schema": str, "probe": str, "sweep": (str, type(None)),
+                                            "profiles": dict, "map": dict}
+_MAP: dict[str, type | tuple[type, ...]] = {"ops": list, "unknown": list, "path": dict, "request_fields": dict}
 
 
 def from_sweep(url: str, sweep_id: str) -> dict[str, Any]:

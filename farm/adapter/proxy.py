@@ -70,11 +70,13 @@ def candidate_body(probe: Probe, legacy: Profile, candidate: Profile, adapter_ma
     items = probe.items_from_request(legacy, body)
     out = probe.build_request(candidate, items, None, {})
     renamed: dict[str, str] = adapter_map.get("request_fields") or {}
-    # The inputs' field is rebuilt above; every other field (model, k...) travels under the candidate's name.
-    inputs_fields = {k for k in body if k in renamed and renamed[k] in out} | {k for k in body if k in out}
+    # A renamed field was inferred from equal values on both sides (`k` -> `top_k`): the legacy request's value
+    # wins over the probe's default; any other field (model...) travels as it is, unless the probe set it.
     for key, value in body.items():
-        if key not in inputs_fields:
-            out.setdefault(renamed.get(key, key), value)
+        if key in renamed:
+            out[renamed[key]] = value
+        else:
+            out.setdefault(key, value)
     return out
 
 
