@@ -28,6 +28,21 @@ from farm.profiles import set_path
 from farm.wire import MAX_BODY_BYTES, Request, RetryPolicy, Target
 from farm.wiredrift.adapter import apply_adapter
 
+HEALTH_PATH = "/healthz"
+
+
+def served_map(base_url: str, timeout: float = 5.0) -> str | None:
+    """The sha256 of the map an adapter proxy at `base_url` serves (its health document says), None when the
+    URL is no adapter: recorded with a strict sweep, so the parity log can name the map a PASS went through."""
+    import httpx
+
+    try:
+        doc = httpx.get(base_url.rstrip("/") + HEALTH_PATH, timeout=timeout).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    digest = doc.get("adapter") if isinstance(doc, dict) else None
+    return digest if isinstance(digest, str) else None
+
 
 class Unmapped(ValueError):
     """The map cannot express a legacy field: the proxy does not start (one line per field)."""
@@ -130,5 +145,5 @@ def create_app(settings: AdapterSettings) -> Starlette:
         return Response(orjson.dumps({"ok": True, "adapter": document.sha256(doc), "path": legacy.path,
                                       "upstream": target.endpoint}), media_type="application/json")
 
-    routes = [Route(legacy.path, endpoint, methods=[legacy.method]), Route("/healthz", healthz, methods=["GET"])]
+    routes = [Route(legacy.path, endpoint, methods=[legacy.method]), Route(HEALTH_PATH, healthz, methods=["GET"])]
     return Starlette(routes=routes, lifespan=lifespan)

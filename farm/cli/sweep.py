@@ -206,6 +206,12 @@ def probe_command(name: str) -> click.Command:
         if options.pop("strict_wire", False):
             mine["strict_wire"] = True
         spec = build_spec(config, SweepRequest(probe=name, probe_options=mine, **options))
+        if mine.get("strict_wire"):
+            from farm.adapter.proxy import served_map
+
+            digest = served_map(spec.candidate.url, min(spec.retry.timeout, 5.0))
+            if digest is not None:  # the candidate is an adapter proxy: the parity log names its map
+                spec.probe_options["adapter_sha256"] = digest
         if spec.corpus.shuffled and not quiet:
             click.echo(f"farm: inputs in random order, seed {spec.corpus.order_seed} (--order-seed "
                        f"{spec.corpus.order_seed} replays it)", err=True)

@@ -22,6 +22,7 @@ from farm.store.models import DriftFinding, Sweep, Verdict
 from farm.store.signoff import decided_sweeps
 from farm.store.sweeps import get_sweep, load_outcome, load_sample_arrays
 from farm.wiredrift import DriftRow, render_catalog
+from farm.wiredrift.strict import ADAPTER_OPTION, STRICT_OPTION
 
 _ICON = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
 
@@ -258,9 +259,20 @@ def parity_row(probe: Probe, sweep: Sweep, verdict: Verdict, report_name: str) -
         legacy_path=endpoint.legacy_path, candidate_path=endpoint.candidate_path,
         verdict=probe.parity_cell(verdict, sweep.params),
         notes=f"{pair_note(sweep.legacy, sweep.candidate, base_url(sweep, 'legacy'), base_url(sweep, 'candidate'))} "
-              f"{verdict.reason} "
+              f"{flip_note(sweep, verdict)}{verdict.reason} "
               f"Sweep `{sweep.id}`, see `{report_name}`.",
     )
+
+
+def flip_note(sweep: Sweep, verdict: Verdict) -> str:
+    """The flip: a strict-wire PASS through an adapter proxy makes the endpoint a drop-in (naming the map)."""
+    options = (sweep.params or {}).get("probe_options") or {}
+    if verdict.outcome != "PASS" or not options.get(STRICT_OPTION):
+        return ""
+    digest = options.get(ADAPTER_OPTION)
+    if digest:
+        return f"Drop-in through adapter (map sha256 {str(digest)[:12]}): strict wire parity. "
+    return "Strict wire parity. "
 
 
 def _markdown(probe: Probe, sweep: Sweep, verdict: Verdict, findings: list[DriftFinding], sections: list[str],

@@ -80,6 +80,8 @@ def _canon(v: Any) -> bytes:
 
 
 STRICT_OPTION = "strict_wire"  # the sweep option (stored with the probe's options; compare_sides reads it)
+ADAPTER_OPTION = "adapter_sha256"  # the map the candidate (an adapter proxy) said it serves, at sweep start
+SHARED_OPTIONS = (STRICT_OPTION, ADAPTER_OPTION)
 MISMATCH = "wire_mismatch"     # the candidate's error class on a sample whose documents differ
 
 

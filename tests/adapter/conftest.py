@@ -22,9 +22,11 @@ def run(env: dict[str, str], *argv: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def sweep(env: dict[str, str], probe: str, legacy: str, candidate: str, *args: str) -> dict:
+def sweep(env: dict[str, str], probe: str, legacy: str, candidate: str, *args: str,
+          reports: Path | None = None) -> dict:
+    where = ("--reports-dir", str(reports)) if reports is not None else ("--no-report",)
     code, out, err = run(env, "sweep", probe, "--legacy", legacy, "--candidate", candidate, "--json", "--quiet",
-                         "--no-report", *args)
+                         *where, *args)
     assert code in (0, 1, 3), err
     result: dict = json.loads(out)
     return result

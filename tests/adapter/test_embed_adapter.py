@@ -15,6 +15,19 @@ from farm.adapter import document
 from farm.gateway.process import GatewayProcess
 from tests.adapter.conftest import SMALL, AdapterProcess, run, serve_adapter, sweep
 
+HAND_WRITTEN = """# Cutover parity log
+
+Prose a person wrote, kept byte for byte.
+
+| Endpoint | Date | Legacy path | Candidate path | Verdict | Notes |
+|---|---|---|---|---|---|
+| `sql` (by hand) | 2026-04-30 | `/query` | `/v1/sql` | ✅ PASS 3/3 | another endpoint |
+
+## After the table
+
+More   prose, odd   spacing.
+"""
+
 
 @pytest.fixture(scope="module")
 def embed_map(lakehouse_pair: tuple[GatewayProcess, GatewayProcess],
@@ -52,13 +65,23 @@ def test_the_adapter_answers_the_legacy_path_with_legacy_fields_and_unit_vectors
 
 def test_a_strict_sweep_through_the_adapter_passes_against_the_legacy_gateway(
         lakehouse_pair: tuple[GatewayProcess, GatewayProcess], adapter: AdapterProcess,
-        embed_map: tuple[dict[str, str], Path, str]) -> None:
-    env = embed_map[0]
+        embed_map: tuple[dict[str, str], Path, str], tmp_path: Path) -> None:
+    env, map_file, _ = embed_map
     legacy, candidate = lakehouse_pair
+    summary = tmp_path / "cutover" / "SUMMARY.md"
+    summary.parent.mkdir()
+    summary.write_text(HAND_WRITTEN)
     out = sweep(env, "embed", legacy.url, adapter.url, "--candidate-profile", "lakehouse-legacy", "--strict-wire",
-                *SMALL)
+                *SMALL, reports=tmp_path)
     assert out["verdict"] == "PASS", out["reason"]
     assert out["strict_wire"] == {"samples": 300, "differ": 0, "paths": {}}
+    # The flip in the parity log: the row names the map the PASS went through; the prose stays byte for byte.
+    digest = document.sha256(document.load(map_file))
+    text = summary.read_text()
+    [row] = [ln for ln in text.splitlines() if out["sweep_id"] in ln]
+    assert f"Drop-in through adapter (map sha256 {digest[:12]}): strict wire parity." in row
+    assert "| `/ai/embed` | `/ai/embed` | ✅ PASS 300/300" in row
+    assert text.replace(row + "\n", "") == HAND_WRITTEN
     # Without the adapter the vectors agree (the probe's comparison) but the documents do not: strict FAILs,
     # naming the paths.
     raw = sweep(env, "embed", legacy.url, candidate.url, "--strict-wire", *SMALL)
