@@ -26,7 +26,7 @@ from farm.probes import probe_of
 from farm.probes.base import MalformedBody, Probe, Profile
 from farm.profiles import set_path
 from farm.wire import MAX_BODY_BYTES, Request, RetryPolicy, Target
-from farm.wiredrift.adapter import apply_adapter
+from farm.wiredrift.adapter import apply_adapter, stream_reframer
 
 HEALTH_PATH = "/healthz"
 
@@ -83,13 +83,14 @@ def candidate_body(probe: Probe, legacy: Profile, candidate: Profile, adapter_ma
                    body: dict[str, Any]) -> dict[str, Any]:
     """The candidate's request for a legacy request body (MalformedBody when the body is not one)."""
     items = probe.items_from_request(legacy, body)
-    out = probe.build_request(candidate, items, None, {})
+    # A streaming probe reads `stream` from the sweep's options: the candidate streams when the legacy request does.
+    out = probe.build_request(candidate, items, None, {"stream": int(probe.streams(legacy, body))})
     renamed: dict[str, str] = adapter_map.get("request_fields") or {}
     # A renamed field was inferred from equal values on both sides (`k` -> `top_k`): the legacy request's value
     # wins over the probe's default; any other field (model...) travels as it is, unless the probe set it.
     for key, value in body.items():
         if key in renamed:
-            out[renamed[key]] = value
+            set_path(out, renamed[key], value)  # a dotted name nests (`max_tokens` -> `options.num_predict`)
         else:
             out.setdefault(key, value)
     return out
@@ -98,11 +99,16 @@ def candidate_body(probe: Probe, legacy: Profile, candidate: Profile, adapter_ma
 def create_app(settings: AdapterSettings) -> Starlette:
     """The proxy; raises Unmapped when the map cannot rebuild every legacy field."""
     doc = settings.doc
-    missing = document.unmapped(doc)
-    if missing:
-        raise Unmapped(missing)
     legacy, candidate = document.profiles(doc)
     probe = probe_of(legacy)
+    reframe = stream_reframer(probe.name)
+    stream_note = (doc["map"].get("probe") or {}).get("stream")
+    missing = document.unmapped(doc)
+    if isinstance(stream_note, dict) and not stream_note.get("same") and reframe is None:
+        missing.append(f"unmapped stream framing {stream_note.get('from')} -> {stream_note.get('to')}: the "
+                       f"{probe.name} probe registers no stream reframer")
+    if missing:
+        raise Unmapped(missing)
     adapter_map = doc["map"]
     target = Target("candidate", settings.upstream, candidate, settings.token_env)
     state: dict[str, Any] = {}
@@ -127,13 +133,23 @@ def create_app(settings: AdapterSettings) -> Starlette:
         except (orjson.JSONDecodeError, MalformedBody) as exc:
             return _error(legacy, f"bad request: {exc}", 400)
         headers = {k: v for k, v in request.headers.items() if k.lower() in ("x-farm-worker", "x-request-id")}
+        streamed = probe.streams(candidate, cbody)
         answer = await send(state["client"], target, Request(candidate.method, target.endpoint, headers=headers,
-                                                             json=cbody, accepts=probe.accepts, decode=True),
+                                                             json=cbody, accepts=probe.accepts, decode=not streamed),
                             settings.policy)
         if answer.error is not None or answer.status is None:
             return _error(legacy, f"candidate gateway: {answer.error} (HTTP {answer.status})", 502)
         if answer.status >= 400:
             return _error(legacy, _message(answer.doc, f"candidate answered HTTP {answer.status}"), answer.status)
+        if streamed:
+            if reframe is None:
+                return Response(answer.content or b"", answer.status,
+                                media_type=answer.headers.get("content-type"))  # the same framing on both sides
+            try:  # the whole stream is read, then re-sent in the legacy framing (not piece by piece)
+                body_out, media_type = reframe(adapter_map, legacy, candidate, answer.content or b"")
+            except (ValueError, TypeError) as exc:
+                return _error(legacy, f"adapter cannot reframe the candidate's stream: {exc}", 502)
+            return Response(body_out, 200, media_type=media_type)
         try:
             shaped = apply_adapter(adapter_map, answer.doc)
         except (ValueError, TypeError, KeyError) as exc:  # a candidate answer the map was not built for

@@ -37,6 +37,21 @@ def register_op(name: str, fn: Callable[[dict[str, Any], dict[str, Any]], None])
     _OPS[name] = fn
 
 
+# Stream reframers a streaming probe registers: `fn(adapter_map, legacy, candidate, body) -> (body, media type)`
+# turns a whole candidate stream into the legacy's framing (NDJSON into SSE...).
+StreamReframer = Callable[[dict[str, Any], Profile, Profile, bytes], tuple[bytes, str]]
+_STREAMS: dict[str, StreamReframer] = {}
+
+
+def register_stream(probe: str, fn: StreamReframer) -> None:
+    """Add the stream reframer of `probe` (the proxy applies it to a streamed answer)."""
+    _STREAMS[probe] = fn
+
+
+def stream_reframer(probe: str) -> StreamReframer | None:
+    return _STREAMS.get(probe)
+
+
 def known_ops() -> set[str]:
     """Built-in ops and every registered probe's own (the probes are loaded first)."""
     from farm.probes import probe_names
@@ -192,8 +207,8 @@ def apply_adapter(adapter_map: dict[str, Any], candidate_response: Any) -> Any:
         elif kind == "rows":
             _rows(doc, op)
         elif kind == "constant":
-            if op.get("overwrite") or get_path(doc, op["path"]) is None:
-                _walk_set(doc, op["path"], _const(op["value"]), create=True)
+            # Without `overwrite`, filled in wherever absent (under `[]`: in every element that lacks it).
+            _walk_set(doc, op["path"], _const(op["value"], keep=not op.get("overwrite")), create=True)
         elif kind in _OPS:
             _OPS[kind](doc, op)
         else:
@@ -229,8 +244,9 @@ def _affine(scale: float, offset: float) -> Callable[[Any, int], Any]:
     return fn
 
 
-def _const(value: Any) -> Callable[[Any, int], Any]:
-    return lambda _old, _i: copy.deepcopy(value)
+def _const(value: Any, *, keep: bool = False) -> Callable[[Any, int], Any]:
+    """`value` everywhere, or with `keep` only where nothing is (an existing value stays)."""
+    return lambda old, _i: old if keep and old is not None else copy.deepcopy(value)
 
 
 def _move(doc: dict[str, Any], moves: list[dict[str, Any]]) -> None:
