@@ -82,6 +82,9 @@ def test_a_strict_sweep_through_the_adapter_passes_against_the_legacy_gateway(
     assert f"Drop-in through adapter (map sha256 {digest[:12]}): strict wire parity." in row
     assert "| `/ai/embed` | `/ai/embed` | ✅ PASS 300/300" in row
     assert text.replace(row + "\n", "") == HAND_WRITTEN
+    [report] = [p for p in tmp_path.rglob("*.md") if p.name != "SUMMARY.md"]
+    assert "## Strict wire parity" in report.read_text() and "All 300 samples' response documents are the same" in \
+        report.read_text()
     # Without the adapter the vectors agree (the probe's comparison) but the documents do not: strict FAILs,
     # naming the paths.
     raw = sweep(env, "embed", legacy.url, candidate.url, "--strict-wire", *SMALL)

@@ -25,3 +25,18 @@ def test_ignored_fields_and_unordered_arrays() -> None:
     b = {"results": [{"id": "b"}, {"id": "a"}], "took_ms": 9}
     assert differences(a, b) == ["results[].id", "took_ms"]
     assert differences(a, b, ignore=("took_ms",), unordered=("results",)) == []
+
+
+def test_strict_counts_travel_in_the_observer_state_and_merge() -> None:
+    # Distributed sweeps: one observer per batch, serialised, merged at finalize.
+    from farm.probes.embed.profile import PRESETS
+    from farm.wiredrift import DriftObserver
+
+    legacy, candidate = PRESETS["lakehouse-legacy"], PRESETS["lakehouse-candidate"]
+    a, b = DriftObserver(legacy, candidate), DriftObserver(legacy, candidate)
+    assert a.strict() is None
+    a.observe_strict([[], ["vectors"]])
+    b.observe_strict([["vectors", "dimension"]])
+    merged = DriftObserver.from_dict(a.to_dict(), legacy, candidate)
+    merged.merge(DriftObserver.from_dict(b.to_dict(), legacy, candidate))
+    assert merged.strict() == {"samples": 3, "differ": 2, "paths": {"vectors": 2, "dimension": 1}}
