@@ -104,6 +104,10 @@ def create_app(settings: AdapterSettings) -> Starlette:
     reframe = stream_reframer(probe.name)
     stream_note = (doc["map"].get("probe") or {}).get("stream")
     missing = document.unmapped(doc)
+    if legacy.method != "POST" or candidate.method != "POST":  # storage's GETs of raw bytes under a path prefix
+        missing.append(f"unmapped request: the adapter proxies one JSON POST per request; the {probe.name} probe's "
+                       f"legacy endpoint is {legacy.method} {legacy.path}, the candidate's {candidate.method} "
+                       f"{candidate.path}")
     if isinstance(stream_note, dict) and not stream_note.get("same") and reframe is None:
         missing.append(f"unmapped stream framing {stream_note.get('from')} -> {stream_note.get('to')}: the "
                        f"{probe.name} probe registers no stream reframer")
@@ -132,6 +136,8 @@ def create_app(settings: AdapterSettings) -> Starlette:
             cbody = candidate_body(probe, legacy, candidate, adapter_map, body)
         except (orjson.JSONDecodeError, MalformedBody) as exc:
             return _error(legacy, f"bad request: {exc}", 400)
+        except NotImplementedError:  # a probe that cannot read or build a request body
+            return _error(legacy, f"the {probe.name} probe cannot rebuild this request for the candidate", 501)
         headers = {k: v for k, v in request.headers.items() if k.lower() in ("x-farm-worker", "x-request-id")}
         streamed = probe.streams(candidate, cbody)
         answer = await send(state["client"], target, Request(candidate.method, target.endpoint, headers=headers,
