@@ -7,6 +7,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -23,12 +24,12 @@ def run(env: dict[str, str], *argv: str) -> tuple[int, str, str]:
 
 
 def sweep(env: dict[str, str], probe: str, legacy: str, candidate: str, *args: str,
-          reports: Path | None = None) -> dict:
+          reports: Path | None = None) -> dict[str, Any]:
     where = ("--reports-dir", str(reports)) if reports is not None else ("--no-report",)
     code, out, err = run(env, "sweep", probe, "--legacy", legacy, "--candidate", candidate, "--json", "--quiet",
                          *where, *args)
     assert code in (0, 1, 3), err
-    result: dict = json.loads(out)
+    result: dict[str, Any] = json.loads(out)
     return result
 
 
@@ -44,4 +45,6 @@ class AdapterProcess(GatewayProcess):
 
 
 def serve_adapter(map_file: Path, upstream: str) -> AdapterProcess:
-    return AdapterProcess(str(map_file), free_port(), upstream=upstream).start()
+    proc = AdapterProcess(str(map_file), free_port(), upstream=upstream)
+    proc.start()
+    return proc

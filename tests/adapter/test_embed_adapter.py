@@ -46,8 +46,11 @@ def embed_map(lakehouse_pair: tuple[GatewayProcess, GatewayProcess],
 @pytest.fixture(scope="module")
 def adapter(lakehouse_pair: tuple[GatewayProcess, GatewayProcess],
             embed_map: tuple[dict[str, str], Path, str]) -> Iterator[AdapterProcess]:
-    with serve_adapter(embed_map[1], lakehouse_pair[1].url) as proc:
+    proc = serve_adapter(embed_map[1], lakehouse_pair[1].url)
+    try:
         yield proc
+    finally:
+        proc.stop()
 
 
 def test_the_adapter_answers_the_legacy_path_with_legacy_fields_and_unit_vectors(
