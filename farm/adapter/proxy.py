@@ -157,7 +157,7 @@ def create_app(settings: AdapterSettings) -> Starlette:
                 return _error(legacy, f"adapter cannot reframe the candidate's stream: {exc}", 502)
             return Response(body_out, 200, media_type=media_type)
         try:
-            shaped = apply_adapter(adapter_map, answer.doc)
+            shaped = apply_adapter(adapter_map, answer.doc, in_place=True)
         except (ValueError, TypeError, KeyError) as exc:  # a candidate answer the map was not built for
             return _error(legacy, f"adapter cannot reshape the candidate's answer: {exc}", 502)
         return Response(orjson.dumps(shaped, option=orjson.OPT_SERIALIZE_NUMPY), 200,

@@ -182,9 +182,10 @@ def _request_fields(state: dict[str, Any], ltexts: str | None, ctexts: str | Non
     return out
 
 
-def apply_adapter(adapter_map: dict[str, Any], candidate_response: Any) -> Any:
-    """The candidate response reshaped as the legacy gateway would have sent it (the input is not modified)."""
-    doc = copy.deepcopy(candidate_response)
+def apply_adapter(adapter_map: dict[str, Any], candidate_response: Any, *, in_place: bool = False) -> Any:
+    """The candidate response reshaped as the legacy gateway would have sent it (the input is not modified, unless
+    `in_place`: the adapter proxy owns its freshly decoded document, and a deep copy is most of the work)."""
+    doc = candidate_response if in_place else copy.deepcopy(candidate_response)
     if not isinstance(doc, dict):
         return doc
     for op in adapter_map["ops"]:
