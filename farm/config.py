@@ -19,6 +19,7 @@ from typing import Any
 
 from farm.distributed.names import gateway_queue
 from farm.errors import ConfigError
+from farm.stack import StackPorts
 from farm.stats.params import VerdictParams
 
 _VERDICT_DEFAULTS = VerdictParams()
@@ -126,6 +127,7 @@ class FarmConfig:
     thresholds: dict[str, Thresholds] = field(default_factory=dict)
     schedules: tuple[ScheduleConfig, ...] = ()
     audit_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stack_ports: StackPorts = field(default_factory=StackPorts)
     signoff: SignoffPlan | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -218,11 +220,28 @@ def _parse_audit(source: str, table: Any) -> dict[str, dict[str, Any]]:
     return {name: dict(body) for name, body in profiles.items()}
 
 
+def _parse_stack(source: str, table: Any) -> StackPorts:
+    """`[stack]`: the ports `farm stack up` listens on (127.0.0.1), and so what `legacy` / `candidate` mean
+    without [gateways]."""
+    _expect(source, "stack", table, dict, "a table")
+    keys = {f"{name}_port": name for name in StackPorts.__dataclass_fields__}
+    _check_keys(source, "stack.", table, set(keys))
+    ports: dict[str, int] = {}
+    for key, name in keys.items():
+        if key in table:
+            port = _expect(source, f"stack.{key}", table[key], int, "a port number")
+            if not 1 <= port <= 65535:
+                raise ConfigError(source, f"stack.{key}", f"must be a port between 1 and 65535, got {port}")
+            ports[name] = port
+    return StackPorts(**ports)
+
+
 def parse_config(data: dict[str, Any], source: str) -> FarmConfig:
     """Validate a parsed TOML document; raise `ConfigError` on the first problem."""
     _check_keys(
         source, "", data,
-        {"database", "broker", "gateways", "profiles", "corpora", "thresholds", "schedules", "audit", "signoff"},
+        {"database", "broker", "gateways", "profiles", "corpora", "thresholds", "schedules", "audit", "stack",
+         "signoff"},
     )
     database = _expect(source, "database", data.get("database", {}), dict, "a table")
     _check_keys(source, "database.", database, {"url"})
@@ -252,10 +271,11 @@ def parse_config(data: dict[str, Any], source: str) -> FarmConfig:
         thresholds=_parse_thresholds(source, data.get("thresholds", {})),
         schedules=_parse_schedules(source, data.get("schedules", [])),
         audit_profiles=_parse_audit(source, data.get("audit", {})),
+        stack_ports=_parse_stack(source, data.get("stack", {})),
         raw=data,
     )
     if "gateways" not in data:
-        config = replace(config, gateways=default_gateways())
+        config = replace(config, gateways=default_gateways(config.stack_ports))
     # Profiles are validated by the module that owns them; import late to keep config free of cycles.
     from farm.profiles import known_profile
 
@@ -368,12 +388,12 @@ def _check_probe_names(source: str, data: dict[str, Any]) -> None:
         check(f"thresholds.{probe}", probe)
 
 
-def default_gateways() -> dict[str, GatewayConfig]:
-    """Without [gateways], `legacy` and `candidate` are the demo pair `farm stack up` serves."""
+def default_gateways(ports: StackPorts | None = None) -> dict[str, GatewayConfig]:
+    """Without [gateways], `legacy` and `candidate` are the demo pair `farm stack up` serves (on [stack] ports)."""
     from farm.stack import default_gateways as stack_pair
 
     return {name: GatewayConfig(name, url, profile, gateway_queue(name), GatewayConfig.default_token_env(name))
-            for name, (url, profile) in stack_pair().items()}
+            for name, (url, profile) in stack_pair(ports).items()}
 
 
 def config_path(explicit: str | None = None) -> Path | None:

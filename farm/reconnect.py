@@ -4,7 +4,8 @@ The producer (and the embedded engine's writes) call `retrying(fn, ...)` around 
 broker publish. A lost or refused connection (`farm.errors.outage`) is retried with jittered exponential
 backoff, one warning line when it starts and one when it is over, for at most FARM_RECONNECT_WAIT seconds
 (default 120); past that, `ServiceUnavailable`: one line from the CLI and exit code 2. Any other error
-propagates at once. Every producer step is idempotent, so repeating one that half-happened is harmless.
+propagates at once, and an interrupted command (`farm.interrupt.STOPPING`, from any thread) stops retrying at
+once with `Interrupted`. Every producer step is idempotent, so repeating one that half-happened is harmless.
 Written here rather than with tenacity or kombu's `ensure`: one small loop covers both services and the
 CLI's one-line contract.
 """
@@ -18,9 +19,13 @@ import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from farm.errors import ServiceUnavailable, outage
+from farm.errors import Interrupted, ServiceUnavailable, outage
+from farm.interrupt import STOPPING
 
 log = logging.getLogger("farm.reconnect")
+# psycopg warns "error ignored terminating <Pipeline>: the connection is lost" when a server goes away: the retry
+# line below says the same once, in the CLI's words.
+logging.getLogger("psycopg").setLevel(logging.ERROR)
 P = ParamSpec("P")
 T = TypeVar("T")
 DEFAULT_WAIT = 120.0
@@ -52,7 +57,8 @@ def retrying(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
             left = reconnect_budget() - (now - began)
             if left <= 0:
                 raise ServiceUnavailable(f"{what} (still after {now - began:.0f}s of retries)") from None
-            time.sleep(min(left, random.uniform(delay / 2, delay)))
+            if STOPPING.wait(min(left, random.uniform(delay / 2, delay))):
+                raise Interrupted() from None
             delay = min(delay * 2, 5.0)
         else:
             if began is not None:

@@ -8,6 +8,7 @@ Infrastructure (Redis, Postgres) is the machine's own for the local stack and co
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shlex
@@ -15,20 +16,32 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
 from farm.errors import UsageError
+from farm.gateway.process import bind_socket
 
-LEGACY_PORT, CANDIDATE_PORT, FLOWER_PORT = 8101, 8102, 5555
+LEGACY_PORT, CANDIDATE_PORT, FLOWER_PORT, UI_PORT = 8101, 8102, 5555, 8300
 # Prefork, not threads: Celery enforces task time limits only in child processes (the threads pool ignores
 # them, celery#9203), and a job's gateway calls already run concurrently inside one process (asyncio), so two
 # processes keep a gateway busy; threads also cost more CPU in GIL hand-offs (benchmarks/distributed_overhead.py).
 WORKER_OPTS = ["--pool", "prefork", "--without-mingle", "--without-gossip", "-l", "info"]
 WORKER_PROCESSES = 2
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    """The ports the stack listens on (127.0.0.1): `[stack]` in farm.toml, or `farm stack up` flags."""
+
+    legacy: int = LEGACY_PORT
+    candidate: int = CANDIDATE_PORT
+    flower: int = FLOWER_PORT
+    ui: int = UI_PORT
 
 
 @dataclass(frozen=True)
@@ -42,28 +55,31 @@ class Service:
     one_shot: bool = False  # runs to completion before the others start (migrations)
 
 
-def services() -> list[Service]:
+def services(ports: StackPorts | None = None) -> list[Service]:
+    ports = ports or StackPorts()
     celery = ("celery", "-A", "workers")
     return [
         Service("migrate", ("farm", "db", "upgrade"), one_shot=True),
         Service("gateway-legacy", ("farm", "gateways", "serve", "--profile", "lakehouse-legacy", "--host", "{host}",
-                                   "--port", str(LEGACY_PORT)), ports=(LEGACY_PORT,)),
+                                   "--port", str(ports.legacy)), ports=(ports.legacy,)),
         Service("gateway-candidate", ("farm", "gateways", "serve", "--profile", "lakehouse-candidate", "--host",
-                                      "{host}", "--port", str(CANDIDATE_PORT)), ports=(CANDIDATE_PORT,)),
+                                      "{host}", "--port", str(ports.candidate)), ports=(ports.candidate,)),
         *(Service(f"worker-{name}", (*celery, "worker", "-Q", queue, "-n", f"{name}@%h", "--concurrency",
                                      str(WORKER_PROCESSES), *WORKER_OPTS))
           for name, queue in (("legacy", "probe.legacy"), ("candidate", "probe.candidate"),
                               ("aggregate", "farm.aggregate"))),
         Service("beat", (*celery, "beat", "-l", "info", "--schedule", "{state}/celerybeat-schedule")),
-        Service("flower", ("farm", "flower", "--address", "{host}", "--port", str(FLOWER_PORT)),
-                ports=(FLOWER_PORT,)),
+        Service("flower", ("farm", "flower", "--address", "{host}", "--port", str(ports.flower)),
+                ports=(ports.flower,)),
+        Service("ui", ("farm", "ui", "--host", "{host}", "--port", str(ports.ui)), ports=(ports.ui,)),
     ]
 
 
-def default_gateways() -> dict[str, tuple[str, str]]:
+def default_gateways(ports: StackPorts | None = None) -> dict[str, tuple[str, str]]:
     """What `legacy` and `candidate` mean when farm.toml names no gateways: the stack's demo pair."""
-    return {"legacy": (f"http://127.0.0.1:{LEGACY_PORT}", "lakehouse-legacy"),
-            "candidate": (f"http://127.0.0.1:{CANDIDATE_PORT}", "lakehouse-candidate")}
+    ports = ports or StackPorts()
+    return {"legacy": (f"http://127.0.0.1:{ports.legacy}", "lakehouse-legacy"),
+            "candidate": (f"http://127.0.0.1:{ports.candidate}", "lakehouse-candidate")}
 
 
 def _argv(service: Service, host: str, state: str) -> list[str]:
@@ -89,12 +105,16 @@ def compose() -> dict[str, Any]:
                      "healthcheck": {"test": ["CMD", "pg_isready", "-U", "farm"], "interval": "2s", "retries": 30}},
     }}
     for svc in services():
+        env = {k: v for k, v in _COMPOSE_ENV.items() if svc.name != "ui" or "TOKEN" not in k}  # pages need none
         entry: dict[str, Any] = {
             "build": ".", "command": _argv(svc, "0.0.0.0", "/var/lib/farm"),
-            "environment": {**_COMPOSE_ENV, **svc.env},
+            "environment": {**env, **svc.env},
             "depends_on": {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_started"}},
         }
         if svc.name == "flower":
+            entry["environment"]["FARM_FLOWER_AUTH"] = "${FARM_FLOWER_AUTH:?set user:password for Flower}"
+        if svc.name == "ui":  # bound beyond loopback in its container: basic auth, else it refuses to start
+            entry["environment"]["FARM_UI_AUTH"] = "${FARM_UI_AUTH:-}"
             entry["environment"]["FARM_FLOWER_AUTH"] = "${FARM_FLOWER_AUTH:?set user:password for Flower}"
         if svc.ports:
             entry["ports"] = [f"127.0.0.1:{p}:{p}" for p in svc.ports]
@@ -150,6 +170,14 @@ def stop_pid(pid: int, timeout: float = 15.0) -> None:
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
+
+
+def saved_ports(state: Path) -> StackPorts:
+    """The ports of the stack that `up` started in `state` (defaults when it wrote none)."""
+    try:
+        return StackPorts(**json.loads((state / "stack.json").read_text())["ports"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return StackPorts()
 
 
 def state_dir(base: Path | None = None) -> Path:
@@ -223,35 +251,91 @@ def _process_info(state: Path) -> list[dict[str, Any]] | None:
     return info
 
 
-def up(state: Path, only: list[str] | None = None, cwd: Path | None = None) -> list[tuple[str, int]]:
-    """Migrate, then start every service under supervisord; returns (service, pid). Refuses to start twice."""
+class Readiness(Protocol):
+    """What `up` asks once supervisord runs: does each service answer (None: nothing to ask)? farm.stack_health."""
+
+    def answering(self, names: Iterable[str]) -> dict[str, bool | None]: ...
+
+
+def check_ports_free(selected: Iterable[Service], host: str = "127.0.0.1") -> None:
+    """One line naming the first port already taken (by another program, or an older stack) and its service."""
+    for svc in selected:
+        for port in svc.ports:
+            try:
+                bind_socket(host, port).close()
+            except UsageError as exc:
+                flag = "--" + svc.name.removeprefix("gateway-") + "-port"
+                raise UsageError(f"stack service {svc.name}: {exc}; choose another with [stack] in farm.toml or "
+                                 f"`farm stack up {flag}`") from None
+
+
+def _last_line(log: Path) -> str:
+    if not log.exists():
+        return ""
+    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+def up(state: Path, only: list[str] | None = None, cwd: Path | None = None, ports: StackPorts | None = None,
+       ready: Readiness | None = None, ready_timeout: float = 90.0) -> list[tuple[str, int]]:
+    """Check the ports, migrate, start every service under supervisord and wait until each answers (`ready`);
+    returns (service, pid). Refuses to start twice. Any failure stops everything started, then raises one line
+    naming the service (UsageError, exit 2)."""
+    ports = ports or StackPorts()
     state.mkdir(parents=True, exist_ok=True)
     if (pid := _supervisor_pid(state)) is not None:
         raise UsageError(f"the stack already runs (supervisord pid {pid}); `farm stack down` first")
-    selected = [svc for svc in services() if not only or svc.name in only]
-    unknown = sorted(set(only or ()) - {svc.name for svc in services()})
+    every = services(ports)
+    selected = [svc for svc in every if not only or svc.name in only]
+    unknown = sorted(set(only or ()) - {svc.name for svc in every})
     if unknown:
-        raise UsageError(f"no stack service {', '.join(unknown)}: choose from "
-                         f"{', '.join(s.name for s in services())}")
+        raise UsageError(f"no stack service {', '.join(unknown)}: choose from {', '.join(s.name for s in every)}")
+    check_ports_free(selected)
     for svc in [s for s in selected if s.one_shot]:
         proc = start_process(list(svc.argv), state / f"{svc.name}.log", svc.env)
         if proc.wait(timeout=300) != 0:
-            raise UsageError(f"stack service {svc.name} failed; see {state / (svc.name + '.log')}")
+            raise UsageError(f"stack service {svc.name} failed: {_last_line(state / (svc.name + '.log'))} "
+                             f"(log: {state / (svc.name + '.log')})")
+    long_running = [s for s in selected if not s.one_shot]
     conf = state / "supervisord.conf"
-    conf.write_text(supervisord_conf(state, [s for s in selected if not s.one_shot], (cwd or Path.cwd()).resolve()))
+    conf.write_text(supervisord_conf(state, long_running, (cwd or Path.cwd()).resolve()))
+    (state / "stack.json").write_text(json.dumps({"ports": asdict(ports)}))
     (state / "supervisord.pid").unlink(missing_ok=True)
     daemon = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
-    deadline = time.monotonic() + 30
+    try:
+        return _wait_answering(state, daemon, [s.name for s in long_running], ready, ready_timeout)
+    except BaseException:
+        down(state)  # nothing left running: a half-started stack would say "started" to nobody
+        with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+            daemon.kill()
+            daemon.wait(timeout=10)
+        raise
+
+
+def _wait_answering(state: Path, daemon: subprocess.Popen[bytes], names: list[str], ready: Readiness | None,
+                    timeout: float) -> list[tuple[str, int]]:
+    """Until every service runs and answers; a service that exits at start fails at once, named with its log."""
+    deadline = time.monotonic() + timeout
+    silent: list[str] = names
     while time.monotonic() < deadline:
         if daemon.poll() is not None:
             raise UsageError(f"supervisord exited with code {daemon.returncode}; see {state / 'supervisord.log'}")
-        info = _process_info(state)
-        if info is not None and all(p["pid"] or p["statename"] != "STARTING" for p in info):
-            return [(p["name"], int(p["pid"])) for p in info]
-        time.sleep(0.2)
-    raise UsageError(f"supervisord did not start within 30s; see {state / 'supervisord.log'}")
+        info = {p["name"]: p for p in _process_info(state) or []}
+        for name, p in info.items():
+            if str(p["statename"]) in ("BACKOFF", "FATAL", "EXITED"):
+                log = state / f"{name}.log"
+                raise UsageError(f"stack service {name} could not start: {_last_line(log) or p['statename']} "
+                                 f"(log: {log})")
+        if info and all(p["pid"] for p in info.values()):
+            answers = ready.answering(names) if ready is not None else {}
+            silent = [n for n in names if answers.get(n) is False]
+            if not silent:
+                return [(name, int(info[name]["pid"])) for name in names]
+        time.sleep(0.3)
+    raise UsageError(f"stack service {', '.join(silent)} did not answer within {timeout:.0f}s "
+                     f"(logs in {state})")
 
 
 def down(state: Path) -> list[str]:
@@ -305,7 +389,7 @@ def service_status(state: Path) -> list[ServiceStatus]:
     info = {p["name"]: p for p in _process_info(state) or []}
     counts = restarts(state) if info else {}
     out = []
-    for svc in services():
+    for svc in services(saved_ports(state)):
         if svc.one_shot:
             continue
         p = info.get(svc.name)

@@ -74,11 +74,17 @@ def test_processes_migrating_one_fresh_sqlite_file_at_once_all_succeed(tmp_path:
     for attempt in range(3):
         url = f"sqlite:///{tmp_path}/fresh{attempt}.db"
         go = tmp_path / f"go{attempt}"
-        # Imports first, then all at once when `go` appears (else the imports stagger them past the race).
-        code = (f"import os, time\nfrom farm.store.db import upgrade\nwhile not os.path.exists({str(go)!r}): "
-                f"time.sleep(0.001)\nupgrade({url!r})")
-        procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(4)]
-        time.sleep(3)
+        # Imports first (each says so with a file), then all at once when `go` appears (else the imports stagger
+        # them past the race).
+        code = (f"import os, sys, time\nfrom farm.store.db import upgrade\n"
+                f"open(os.path.join({str(tmp_path)!r}, f'ready{attempt}-' + sys.argv[1]), 'w').close()\n"
+                f"while not os.path.exists({str(go)!r}): time.sleep(0.001)\nupgrade({url!r})")
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(i)], stderr=subprocess.PIPE, text=True)
+                 for i in range(4)]
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob(f"ready{attempt}-*"))) < 4 and time.monotonic() < deadline:
+            assert all(p.poll() is None for p in procs), [p.communicate()[1] for p in procs if p.poll() is not None]
+            time.sleep(0.01)
         go.touch()
         results = [(p.returncode, err) for p in procs for _, err in [p.communicate(timeout=120)]]
         assert all(rc == 0 for rc, _ in results), [err for rc, err in results if rc]

@@ -18,6 +18,7 @@ import click
 from farm import __version__
 from farm.cli.common import OneLineGroup
 from farm.errors import EXIT_INTERRUPTED, EXIT_USAGE, FarmError, Interrupted, outage, user_error
+from farm.interrupt import terminate
 
 # Subcommands are imported only when used: `farm sweep ...` never pays for Celery, scipy.optimize or
 # the audit code. The one-line help shown by `farm --help` is kept here; a test checks it matches.
@@ -35,15 +36,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stack": ("farm.cli.stack", "The distributed farm as local processes, or as docker-compose.yml."),
     "stats": ("farm.cli.stats", "Statistics engine: check the verdict rules against simulated sweeps."),
     "sweep": ("farm.cli.sweep", "Run parity sweeps between a legacy gateway and a candidate."),
+    "ui": ("farm.cli.ui", "Web pages over the results: migration board, sweeps (live), audits; read-only."),
 }
 
 
 # They serve until stopped: SIGTERM is their normal end, not an error.
-SERVERS = {"adapter", "gateways", "flower", "stack"}
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    raise Interrupted()
+SERVERS = {"adapter", "gateways", "flower", "stack", "ui"}
 
 
 class FarmGroup(OneLineGroup):
@@ -56,7 +54,7 @@ class FarmGroup(OneLineGroup):
         if cmd_name not in COMMANDS:
             return None
         if cmd_name not in SERVERS and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _terminate)  # work cut short by SIGTERM ends as Ctrl-C does
+            signal.signal(signal.SIGTERM, terminate)  # work cut short by SIGTERM ends as Ctrl-C does
         module = importlib.import_module(COMMANDS[cmd_name][0])
         commands: list[click.Command] = module.COMMANDS
         return next(c for c in commands if c.name == cmd_name)

@@ -11,6 +11,7 @@ import click
 
 from farm.cli.common import OneLineCommand, config_from
 from farm.cli.sweep import EXIT_BY_OUTCOME, print_outcome, run_sweep
+from farm.errors import EXIT_FAIL, EXIT_PASS
 from farm.gateway.process import spawn
 from farm.probes import get_probe, probe_names
 from farm.sweep.spec import SweepRequest, build_spec
@@ -35,20 +36,39 @@ def demo(ctx: click.Context, probes: tuple[str, ...], samples: int | None, drift
     For embed: a `lakehouse-legacy` gateway (unit vectors, /ai/embed) against a `lakehouse-candidate` one (raw
     magnitudes, /v1/embed). Each probe's pair is started on free ports, swept, and stopped; the reports go to
     reports/cutover/<probe>_parity_<DATE>.md and SUMMARY.md; results to the configured database (SQLite at
-    .farm/farm.db by default). Exit code: the worst verdict (0 all PASS, 3 some INCONCLUSIVE, 1 some FAIL).
+    .farm/farm.db by default). Each pair is built to show one verdict (sql: FAIL, from real differences between
+    SQLite and DuckDB; the others PASS); the demo ends with a table of probe, verdict, n and what it shows.
+    Exit code: 0 when every probe showed its designed verdict, else 1. With --samples or --drift-rate the design
+    no longer holds: the exit code is then the worst verdict (0 all PASS, 3 some INCONCLUSIVE, 1 some FAIL).
     """
     config = config_from(ctx)
     names = list(probes) or probe_names()
     for name in names:
         get_probe(name)  # an unknown --probe is a usage error before any gateway starts
     worst = "PASS"
+    rows: list[tuple[str, str, int, bool]] = []
     for name in names:
         payload = _demo_one(config, name, samples, drift_rate, Path(reports_dir), as_json, quiet)
         print_outcome(payload, as_json)
         verdict = str(payload.get("verdict"))
         if _SEVERITY.get(verdict, 2) > _SEVERITY[worst]:
             worst = verdict if verdict in _SEVERITY else "FAIL"
+        rows.append((name, verdict, int(str(payload.get("n") or 0)), verdict == get_probe(name).demo_verdict))
+    if not as_json:
+        click.echo(_table(rows))
+    if samples is None and not drift_rate:
+        ctx.exit(EXIT_PASS if all(ok for *_, ok in rows) else EXIT_FAIL)
     ctx.exit(EXIT_BY_OUTCOME[worst])
+
+
+def _table(rows: list[tuple[str, str, int, bool]]) -> str:
+    """probe | verdict | n | as designed | what its demo pair shows."""
+    lines = [f"{'probe':9s} {'verdict':12s} {'n':>6s}  {'as designed':12s} what it shows"]
+    for name, verdict, n, ok in rows:
+        probe = get_probe(name)
+        designed = ("yes" if ok else "NO") + (f" ({probe.demo_verdict})" if probe.demo_verdict != "PASS" else "")
+        lines.append(f"{name:9s} {verdict:12s} {n:>6,}  {designed:12s} {probe.demo_shows}")
+    return "\n".join(lines)
 
 
 def _demo_one(config: Any, name: str, samples: int | None, drift_rate: float, reports: Path, as_json: bool,

@@ -254,6 +254,8 @@ class Probe:
     # --- demo gateway ------------------------------------------------------------------------------
     demo_samples: ClassVar[int] = 3000  # `farm demo`'s inputs for this probe (seconds of work, not minutes)
     demo_p_max: ClassVar[float | None] = None  # and the p_max such a size can decide (None: the probe's own)
+    demo_verdict: ClassVar[str] = "PASS"  # what `farm demo` is built to show with this probe's pair
+    demo_shows: ClassVar[str] = "the rewrite answers like legacy despite its different wire"
 
     demo_options: ClassVar[tuple[DemoOption, ...]] = ()
 

@@ -8,6 +8,7 @@ the same facts go to `--json` for machines.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [line(header), "|" + "---|" * len(header), *(line(r) for r in rows)]
 
 
-def _catalog_rows(findings: list[DriftFinding]) -> list[DriftRow]:
+def catalog_rows(findings: list[DriftFinding]) -> list[DriftRow]:
     return [DriftRow(kind=f.kind, field=f.field, legacy=f.legacy, candidate=f.candidate,
                      same=bool(f.detail.get("same", False)), detail={k: v for k, v in f.detail.items() if k != "same"})
             for f in findings]
@@ -153,7 +154,7 @@ def _latency(d: dict[str, Any]) -> list[str]:
             f"candidate requests; {d.get('method', '')}.", ""]
 
 
-def _statistics(verdict: Verdict, quantity: str) -> list[str]:
+def statistics_lines(verdict: Verdict, quantity: str) -> list[str]:
     d = verdict.detail
     stats = d.get("detail") or {}
     needed = f"; about {d['needed']:,} more samples needed" if d.get("needed") else ""
@@ -208,6 +209,17 @@ def render(url: str, sweep_id: str, reports_dir: Path, *, update_summary: bool =
     return RenderedReport(path, plots, summary)
 
 
+def standing_passes(history: Sequence[tuple[Sweep, Verdict]]) -> list[tuple[int, tuple[Sweep, Verdict] | None]]:
+    """Per gateway pair (by name), the index in `history` (one endpoint's decided sweeps, oldest first) of its
+    latest PASS, with the first later sweep of the endpoint (any pair) that did not PASS: what revokes it."""
+    latest_pass: dict[tuple[str, str], int] = {}
+    for i, (s, v) in enumerate(history):
+        if v.outcome == "PASS":
+            latest_pass[(s.legacy, s.candidate)] = i
+    return [(i, next((h for h in history[i + 1:] if h[1].outcome != "PASS"), None))
+            for i in sorted(latest_pass.values())]
+
+
 def update_parity_log(url: str, sweep: Sweep, reports_dir: Path) -> Path | None:
     """Bring the parity log's rows of `sweep`'s endpoint in line with the database: per gateway pair (by name), its
     latest PASS, revoked when a later sweep of the endpoint (any pair, any URL) did not PASS; rows the database
@@ -215,15 +227,10 @@ def update_parity_log(url: str, sweep: Sweep, reports_dir: Path) -> Path | None:
     dated before it. Returns the log's path, or None when it holds nothing of the endpoint's and was not changed."""
     endpoint = Endpoint.of(sweep)
     history = [(s, v) for s, v in decided_sweeps(url, [sweep.probe]) if Endpoint.of(s) == endpoint]
-    latest_pass: dict[tuple[str, str], int] = {}
-    for i, (s, v) in enumerate(history):
-        if v.outcome == "PASS":
-            latest_pass[(s.legacy, s.candidate)] = i
     rows = []
-    for i in sorted(latest_pass.values()):
+    for i, later in standing_passes(history):
         s, v = history[i]
         row = parity_row(get_probe(s.probe), s, v, report_path(reports_dir, s).name)
-        later = next((h for h in history[i + 1:] if h[1].outcome != "PASS"), None)
         rows.append(row if later is None else _revoked(row, *later))
     summary = reports_dir / "cutover" / "SUMMARY.md"
     if not rows and not summary.exists():
@@ -275,6 +282,13 @@ def flip_note(sweep: Sweep, verdict: Verdict) -> str:
     return "Strict wire parity. "
 
 
+def parameter_rows(params: dict[str, Any], detail: dict[str, Any]) -> list[list[str]]:
+    """The report's parameter table: the sweep's scalar parameters, then the verdict's methods."""
+    return ([[k, f"{v:g}" if isinstance(v, float) else fmt(v)] for k, v in params.items()
+             if not isinstance(v, dict) and v is not None]
+            + [[f"method: {k}", str(v)] for k, v in (detail.get("methods") or {}).items()])
+
+
 def _markdown(probe: Probe, sweep: Sweep, verdict: Verdict, findings: list[DriftFinding], sections: list[str],
               plots: list[str]) -> str:
     p = sweep.params
@@ -291,13 +305,10 @@ def _markdown(probe: Probe, sweep: Sweep, verdict: Verdict, findings: list[Drift
             ["endpoint", f"`{sweep.legacy_url}`", f"`{sweep.candidate_url}`"],
             ["wire profile", f"`{sweep.legacy_profile}`", f"`{sweep.candidate_profile}`"]]),
         "",
-        *_statistics(verdict, probe.quantity),
+        *statistics_lines(verdict, probe.quantity),
         "## Parameters",
         "",
-        *table(["parameter", "value"],
-               [[k, f"{v:g}" if isinstance(v, float) else fmt(v)] for k, v in p.items()
-                if not isinstance(v, dict) and v is not None]
-               + [[f"method: {k}", str(v)] for k, v in (d.get("methods") or {}).items()]),
+        *table(["parameter", "value"], parameter_rows(p, d)),
         "",
         "## Plots",
         "",
@@ -305,7 +316,7 @@ def _markdown(probe: Probe, sweep: Sweep, verdict: Verdict, findings: list[Drift
         "",
         *sections,
         "## Wire-drift catalog", "",
-        render_catalog(_catalog_rows(findings), sweep.legacy, sweep.candidate).rstrip("\n"), "",
+        render_catalog(catalog_rows(findings), sweep.legacy, sweep.candidate).rstrip("\n"), "",
     ]
     lines += strict_section(d.get("strict_wire"))
     adapter = d.get("adapter_map")

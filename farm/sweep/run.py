@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import importlib
 import threading
 from collections.abc import Iterator
@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from farm.corpus import count_items
+from farm.interrupt import run_interruptible
 from farm.report.sweep import RenderedReport, render
 from farm.store.sweeps import create_sweep, set_status
 from farm.sweep.engine import run_embedded
@@ -81,10 +82,12 @@ def run_embedded_sweep(spec: SweepSpec, reports_dir: Path | None, *, show_progre
             task = bar.task_ids[0]
             if resume is not None:
                 bar.advance(task, len(resume.done))
-            result = asyncio.run(run_embedded(spec, sweep_id, lambda n: bar.advance(task, n),
-                                              done=resume.done if resume is not None else frozenset()))
+            result = run_interruptible(run_embedded(spec, sweep_id, lambda n: bar.advance(task, n),
+                                                    done=resume.done if resume is not None else frozenset()))
     except BaseException:
-        set_status(spec.database_url, sweep_id, "failed")
+        # Best effort: when the database is what failed, the error that stopped the sweep is the one to report.
+        with contextlib.suppress(Exception):
+            set_status(spec.database_url, sweep_id, "failed")
         raise
     if result.tally.failed_side is not None:
         from farm.sweep.health import SideFailed

@@ -14,7 +14,6 @@ from tests.adapter.conftest import run, serve_adapter, sweep
 from tests.integration.cluster import Cluster
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
-REDIS_DB = 14  # this suite's own broker database (tests/conftest.py broker_url)
 
 
 def test_a_distributed_strict_sweep_through_the_adapter_passes(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -18,24 +17,16 @@ from typing import Any
 import psycopg
 import pytest
 
-from farm.gateway.process import GatewayProcess, spawn
+from farm.gateway.process import GatewayProcess, free_port, spawn
 from farm.stack import WORKER_OPTS, start_process
 from farm.store.db import _ENGINES, _READY, upgrade
 from tests.faults.services import PrivatePostgres, PrivateRedis
 from tests.integration.cluster import wait_for_log
 
 
-def _free(start: int) -> int:
-    for port in range(start, start + 40):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise AssertionError(f"no free port from {start}")
-
-
 @pytest.fixture(scope="session")
 def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis(_free(6391))
+    server = PrivateRedis(free_port())
     server.start()
     yield server
     server.stop()
@@ -43,7 +34,7 @@ def private_redis() -> Iterator[PrivateRedis]:
 
 @pytest.fixture(scope="session")
 def private_pg() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres(_free(5441))
+    server = PrivatePostgres(free_port())
     server.init()
     yield server
     server.destroy()
@@ -146,7 +137,12 @@ class SweepProcess:
     began: float
 
     def wait(self, timeout: float = 240) -> tuple[int, dict[str, Any], str, float]:
-        out, err = self.proc.communicate(timeout=timeout)
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # never left running into the next tests
+            self.proc.communicate()
+            raise
         seconds = time.monotonic() - self.began
         try:
             payload = json.loads(out) if out.strip() else {}
@@ -155,12 +151,30 @@ class SweepProcess:
         return self.proc.returncode, payload, err, seconds
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
 def start_sweep(env: dict[str, str], *extra: str, cwd: Path) -> SweepProcess:
     argv = [sys.executable, "-m", "farm", "sweep", "embed", "--distributed", "--json", "--quiet", "--no-report",
             *SWEEP, *extra]
     proc = subprocess.Popen(argv, env={**os.environ, **env}, cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+    _STARTED.append(proc)
     return SweepProcess(proc, time.monotonic())
+
+
+@pytest.fixture(autouse=True)
+def _no_sweep_left_running() -> Iterator[None]:
+    """A test that failed half-way leaves no `farm sweep` child sending into the next test's queues."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def newest_sweep(db_url: str) -> tuple[str, int]:

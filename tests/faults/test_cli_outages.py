@@ -15,6 +15,7 @@ import pytest
 from farm.errors import ServiceUnavailable, outage
 from farm.gateway.process import GatewayProcess, free_port, spawn
 from farm.reconnect import retrying
+from tests.isolation import dead_port
 
 
 def _farm(*args: str, env: dict[str, str], cwd: Path, stdout: int | None = subprocess.PIPE,
@@ -33,16 +34,18 @@ def _one_line(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
 
 @pytest.mark.parametrize("args", [("sweep", "status"), ("db", "upgrade"), ("sweep", "embed", "--samples", "40")])
 def test_the_database_down_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
-    down = f"postgresql://postgres@127.0.0.1:{free_port()}/farm"
-    line = _one_line(_farm(*args, env={"FARM_DATABASE_URL": down}, cwd=tmp_path))
+    with dead_port() as port:
+        down = f"postgresql://postgres@127.0.0.1:{port}/farm"
+        line = _one_line(_farm(*args, env={"FARM_DATABASE_URL": down}, cwd=tmp_path))
     assert "cannot reach" in line and "Connection refused" in line
 
 
 def test_the_broker_down_is_one_line_and_exit_2_before_anything_is_recorded(tmp_path: Path) -> None:
-    env = {"FARM_DATABASE_URL": f"sqlite:///{tmp_path}/farm.db",
-           "FARM_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"}
-    began = time.monotonic()
-    line = _one_line(_farm("sweep", "embed", "--distributed", "--samples", "40", "--quiet", env=env, cwd=tmp_path))
+    with dead_port() as port:
+        env = {"FARM_DATABASE_URL": f"sqlite:///{tmp_path}/farm.db", "FARM_BROKER_URL": f"redis://127.0.0.1:{port}/0"}
+        began = time.monotonic()
+        line = _one_line(_farm("sweep", "embed", "--distributed", "--samples", "40", "--quiet", env=env,
+                               cwd=tmp_path))
     assert "broker unreachable at redis://127.0.0.1:" in line and "Connection refused" in line
     assert time.monotonic() - began < 30
     listed = _farm("sweep", "status", env=env, cwd=tmp_path)
@@ -104,9 +107,10 @@ def legacy_gw() -> Iterator[GatewayProcess]:
 
 def test_both_gateways_wrong_ends_in_exit_4_not_inconclusive(tmp_path: Path) -> None:
     env = {"FARM_DATABASE_URL": f"sqlite:///{tmp_path}/farm.db"}
-    result = _farm("sweep", "embed", "--legacy", f"http://127.0.0.1:{free_port()}", "--candidate",
-                   f"http://127.0.0.1:{free_port()}", "--samples", "40", "--quiet", "--no-report", env=env,
-                   cwd=tmp_path)
+    with dead_port() as legacy, dead_port() as candidate:
+        result = _farm("sweep", "embed", "--legacy", f"http://127.0.0.1:{legacy}", "--candidate",
+                       f"http://127.0.0.1:{candidate}", "--samples", "40", "--quiet", "--no-report", env=env,
+                       cwd=tmp_path)
     line = _one_line(result, code=4)
     assert "legacy unreachable: 40 of 40 connection refused or lost at http://127.0.0.1:" in line
     assert "candidate unreachable: 40 of 40 connection refused or lost" in line

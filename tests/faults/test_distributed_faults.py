@@ -16,7 +16,8 @@ import pytest
 from tests.faults.conftest import PLANNED, Workers, counts, newest_sweep, record, start_sweep, wait_progress
 from tests.faults.services import PrivatePostgres, PrivateRedis
 
-pytestmark = [pytest.mark.services, pytest.mark.slow]
+# One worker runs the whole module: its cluster fixture (three workers, private servers) is set up once.
+pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.xdist_group("fault-cluster")]
 _baseline: dict[str, float] = {}
 
 

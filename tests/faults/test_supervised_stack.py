@@ -12,8 +12,10 @@ from pathlib import Path
 
 import httpx
 
-from farm.stack import LEGACY_PORT
+from farm.gateway.process import free_port
 from tests.faults.conftest import record
+
+PORT = free_port()  # this process's legacy gateway (xdist workers each have their own)
 
 
 def _farm(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -31,7 +33,7 @@ def _healthy(timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{LEGACY_PORT}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{PORT}/healthz", timeout=1).status_code == 200:
                 return True
         except httpx.HTTPError:
             pass
@@ -40,21 +42,21 @@ def _healthy(timeout: float) -> bool:
 
 
 def test_a_killed_stack_service_comes_back_by_itself(tmp_path: Path) -> None:
-    up = _farm(tmp_path, "stack", "up", "--only", "gateway-legacy")
+    up = _farm(tmp_path, "stack", "up", "--only", "gateway-legacy", "--legacy-port", str(PORT))
     assert up.returncode == 0 and "started gateway-legacy" in up.stdout, up.stderr
     try:
-        assert _healthy(30)
-        again = _farm(tmp_path, "stack", "up", "--only", "gateway-legacy")
+        assert _healthy(1)  # `up` said "started" once it answered
+        again = _farm(tmp_path, "stack", "up", "--only", "gateway-legacy", "--legacy-port", str(PORT))
         assert again.returncode == 2 and "already runs" in again.stderr and "Traceback" not in again.stderr
         first = _line(tmp_path, "gateway-legacy")
-        assert first[1] in ("running", "starting") and first[-1] == "0", first
-        pid = int(first[3])
+        assert first[1] in ("running", "starting") and first[2] == "answering" and first[-1] == "0", first
+        pid = int(first[4])
         os.kill(pid, signal.SIGKILL)
         began = time.monotonic()
         deadline = began + 20
         while time.monotonic() < deadline:
             now = _line(tmp_path, "gateway-legacy")
-            if now[2] == "pid" and int(now[3]) != pid:
+            if now[3] == "pid" and int(now[4]) != pid:
                 break
             time.sleep(0.3)
         assert _healthy(20), "the gateway did not come back"

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from sqlalchemy import select
 
 from farm.audit import load_log
@@ -27,7 +26,6 @@ from farm.store.db import transaction, upgrade
 from farm.store.models import ScheduledRun
 
 REPO = Path(__file__).resolve().parents[2]
-REDIS_DB = 11
 
 
 def toml_value(value: Any) -> str:
@@ -43,17 +41,9 @@ def toml_value(value: Any) -> str:
     return json.dumps(str(value))
 
 
-def flush_redis(db: int) -> None:
-    client = redis.Redis(host="127.0.0.1", port=6379, db=db, socket_timeout=5, socket_connect_timeout=5)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
-def celery_env(config: Path, database_url: str, redis_db: int) -> dict[str, str]:
+def celery_env(config: Path, database_url: str, broker_url: str) -> dict[str, str]:
     return {**os.environ, "FARM_CONFIG": str(config), "FARM_DATABASE_URL": database_url,
-            "FARM_BROKER_URL": f"redis://127.0.0.1:6379/{redis_db}", "PYTHONUNBUFFERED": "1"}
+            "FARM_BROKER_URL": broker_url, "PYTHONUNBUFFERED": "1"}
 
 
 class Processes:
@@ -146,7 +136,7 @@ def scheduled_rows(url: str, kind: str) -> list[ScheduledRun]:
 
 @pytest.mark.slow
 @pytest.mark.services
-def test_beat_runs_a_fleet_audit_on_two_host_queues(workdir: Path, pg_url: str) -> None:
+def test_beat_runs_a_fleet_audit_on_two_host_queues(workdir: Path, pg_url: str, broker_url: str) -> None:
     tmp_path = workdir
     root_a, root_b, reports = tmp_path / "root_a", tmp_path / "root_b", tmp_path / "reports"
     generate_root(root_a)
@@ -161,8 +151,7 @@ def test_beat_runs_a_fleet_audit_on_two_host_queues(workdir: Path, pg_url: str) 
     )
     logs = {r: r / "data/_kb/audit_baselines.jsonl" for r in (root_a, root_b)}
     assert all(not p.exists() for p in logs.values())
-    flush_redis(REDIS_DB)
-    procs = Processes(celery_env(config, pg_url, REDIS_DB), tmp_path)
+    procs = Processes(celery_env(config, pg_url, broker_url), tmp_path)
     try:
         node_a = procs.worker("hosta", "audit.hosta")
         node_b = procs.worker("hostb", "audit.hostb")
@@ -177,7 +166,6 @@ def test_beat_runs_a_fleet_audit_on_two_host_queues(workdir: Path, pg_url: str) 
                  "a baseline for each root and the fleet report")
     finally:
         procs.stop()
-        flush_redis(REDIS_DB)
 
     fleet = next(r for r in scheduled_rows(pg_url, "audit") if r.status == "done")
     assert fleet.run_id.startswith("fleet@") and fleet.run_id.endswith("Z")

@@ -19,8 +19,6 @@ from farm.store.db import upgrade
 from tests.integration.cluster import Cluster
 from tests.integration.test_distributed import samples_of
 
-REDIS_DB = 13  # this probe's own broker database (others are in use by other suites)
-
 
 @pytest.fixture(scope="module")
 def chat_gateways() -> Iterator[dict[str, GatewayProcess]]:

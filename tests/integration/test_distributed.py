@@ -28,10 +28,9 @@ from farm.gateway.process import GatewayProcess, free_port, spawn
 from farm.store.db import transaction, upgrade
 from farm.store.models import Sample, Sweep
 from farm.store.models import SideResult as SideRow
-from tests.integration.cluster import Cluster
+from tests.integration.cluster import ClusterFactory
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
-REDIS_DB = 9  # this suite's broker database (tests/conftest.py broker_url)
 SENTINEL = "sk-sentinel-" + secrets.token_hex(8)
 
 
@@ -87,17 +86,15 @@ def cluster_env(tmp_path: Path, pg_url: str, broker_url: str) -> Iterator[tuple[
 
 
 def test_distributed_sweep_matches_embedded_and_stays_near_its_gateway(
-        cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str) -> None:
+        cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str,
+        celery_cluster: ClusterFactory) -> None:
     env, _legacy, _candidate = cluster_env
-    cluster = Cluster(tmp_path, env)
-    try:
-        # Only the legacy worker has the legacy token in its environment: secrets live near their gateway.
-        cluster.sweep_workers(legacy_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
-        # --resend-min: no batch is sent twice because a loaded machine delayed it (the count below is exact).
-        code, dist = run_cli(env, *sweep_args(5000, "--distributed", "--resend-min", "200", "--reports-dir",
-                                              str(tmp_path / "reports")))
-    finally:
-        cluster.stop()
+    cluster = celery_cluster(env)
+    # Only the legacy worker has the legacy token in its environment: secrets live near their gateway.
+    cluster.sweep_workers(legacy_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
+    # --resend-min: no batch is sent twice because a loaded machine delayed it (the count below is exact).
+    code, dist = run_cli(env, *sweep_args(5000, "--distributed", "--resend-min", "200", "--reports-dir",
+                                          str(tmp_path / "reports")))
     assert samples_of(pg_url, dist["sweep_id"]) == (5000, 5000, 0, 4999)
     assert dist["mode"] == "distributed" and dist["n"] == 5000 and code == 0
     # The same corpus in embedded mode (this process calls both gateways, so it needs the token too).
@@ -143,10 +140,11 @@ class BackgroundSweep:
 
 
 def test_kill_9_a_worker_mid_sweep_loses_and_duplicates_nothing(
-        cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str) -> None:
+        cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str,
+        celery_cluster: ClusterFactory) -> None:
     env, _legacy, _candidate = cluster_env
     env = {**env, "FARM_VISIBILITY_TIMEOUT": "10"}  # redelivery of the dead worker's messages after 10 s
-    cluster = Cluster(tmp_path, env)
+    cluster = celery_cluster(env)
     sweep: BackgroundSweep | None = None
     try:
         cluster.sweep_workers(legacy_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
@@ -160,7 +158,6 @@ def test_kill_9_a_worker_mid_sweep_loses_and_duplicates_nothing(
     finally:
         if sweep is not None:
             sweep.stop()
-        cluster.stop()
     assert done_at_kill < 250  # the kill really happened mid-sweep (4,000 / 16 = 250 batches)
     assert samples_of(pg_url, sweep_id) == (4000, 4000, 0, 3999)
     assert out["n"] == 4000 and out["verdict"] == "PASS" and code == 0
@@ -168,9 +165,9 @@ def test_kill_9_a_worker_mid_sweep_loses_and_duplicates_nothing(
 
 def test_messages_lost_by_the_broker_are_sent_again(
         cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str,
-        broker_url: str) -> None:
+        broker_url: str, celery_cluster: ClusterFactory) -> None:
     env, _legacy, _candidate = cluster_env
-    cluster = Cluster(tmp_path, env)
+    cluster = celery_cluster(env)
     sweep: BackgroundSweep | None = None
     try:
         cluster.worker("candidate", "probe.candidate")
@@ -189,26 +186,23 @@ def test_messages_lost_by_the_broker_are_sent_again(
     finally:
         if sweep is not None:
             sweep.stop()
-        cluster.stop()
     assert out["resent"] == 50  # exactly the lost legacy halves, each once (a batch to a message)
     assert samples_of(pg_url, out["sweep_id"]) == (800, 800, 0, 799)
     assert out["n"] == 800 and out["errors"] == 0 and code == 3  # 800 clean samples: too few to PASS
 
 
 def test_a_queue_without_a_worker_fails_the_sweep_with_an_error_naming_it(
-        cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str) -> None:
+        cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str,
+        celery_cluster: ClusterFactory) -> None:
     env, _legacy, _candidate = cluster_env
-    cluster = Cluster(tmp_path, env)
-    try:
-        cluster.worker("candidate", "probe.candidate")  # nobody consumes probe.legacy
-        cluster.worker("aggregate", "farm.aggregate")
-        started = time.monotonic()
-        result = CliRunner().invoke(main_group, sweep_args(
-            3000, "--distributed", "--no-report", "--max-inflight", "32", "--batches-per-task", "8",
-            "--stall-timeout", "3"), env=env)
-        took = time.monotonic() - started
-    finally:
-        cluster.stop()
+    cluster = celery_cluster(env)
+    cluster.worker("candidate", "probe.candidate")  # nobody consumes probe.legacy
+    cluster.worker("aggregate", "farm.aggregate")
+    started = time.monotonic()
+    result = CliRunner().invoke(main_group, sweep_args(
+        3000, "--distributed", "--no-report", "--max-inflight", "32", "--batches-per-task", "8",
+        "--stall-timeout", "3"), env=env)
+    took = time.monotonic() - started
     assert result.exit_code == 2, result.output
     assert "no batch landed for 3s" in result.output and "probe.legacy" in result.output
     assert "the sweep is marked failed" in result.output and "Traceback" not in result.output
@@ -218,24 +212,23 @@ def test_a_queue_without_a_worker_fails_the_sweep_with_an_error_naming_it(
     assert (status, total) == ("failed", None)  # 94 batches planned, only the first 32 were ever sent
 
 
-def test_the_stack_workers_enforce_the_task_time_limit(tmp_path: Path, pg_url: str, broker_url: str) -> None:
+def test_the_stack_workers_enforce_the_task_time_limit(tmp_path: Path, pg_url: str, broker_url: str,
+                                                       celery_cluster: ClusterFactory) -> None:
     """A gateway slower than the time limit: the worker (the stack's prefork pool; the threads pool would
     ignore the limit, celery#9203) stops the job, stores nothing, and goes on serving."""
     upgrade(pg_url)
     with spawn("lakehouse-legacy", "--latency-ms", "30000") as slow, spawn("lakehouse-candidate") as candidate:
         env = {"FARM_CONFIG": str(farm_toml(tmp_path, slow, candidate)), "FARM_DATABASE_URL": pg_url,
                "FARM_BROKER_URL": broker_url}
-        cluster = Cluster(tmp_path, env)
-        try:
-            cluster.sweep_workers(legacy_env={"FARM_TASK_TIME_LIMIT": "4"})  # soft limit 3 s
-            started = time.monotonic()
-            result = CliRunner().invoke(main_group, sweep_args(64, "--distributed", "--no-report",
-                                                               "--stall-timeout", "8"), env=env)
-            took = time.monotonic() - started
-            log = cluster.log("legacy").read_text(errors="replace")
-            alive = cluster.procs["legacy"].poll() is None
-        finally:
-            cluster.stop()
+        cluster = celery_cluster(env)
+        cluster.sweep_workers(legacy_env={"FARM_TASK_TIME_LIMIT": "4"})  # soft limit 3 s
+        started = time.monotonic()
+        result = CliRunner().invoke(main_group, sweep_args(64, "--distributed", "--no-report",
+                                                           "--stall-timeout", "8"), env=env)
+        took = time.monotonic() - started
+        log = cluster.log("legacy").read_text(errors="replace")
+        alive = cluster.procs["legacy"].poll() is None
+        cluster.stop()  # before reading what was stored
     assert "SoftTimeLimitExceeded" in log, log[-3000:]
     assert alive and took < 25  # well before the gateway's 30 s answer
     assert result.exit_code == 2 and "no batch landed for 8s" in result.output, result.output
@@ -245,26 +238,24 @@ def test_the_stack_workers_enforce_the_task_time_limit(tmp_path: Path, pg_url: s
 
 
 def test_a_producer_killed_mid_sweep_is_resumed_without_loss_or_rework(
-        cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str) -> None:
+        cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str,
+        celery_cluster: ClusterFactory) -> None:
     env, _legacy, _candidate = cluster_env
-    cluster = Cluster(tmp_path, env)
+    cluster = celery_cluster(env)
+    cluster.sweep_workers(legacy_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
+    # A small in-flight window keeps the producer dispatching for most of the sweep.
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "farm", *sweep_args(4000, "--distributed", "--no-report", "--batch-size", "16",
+                                                   "--max-inflight", "32", "--batches-per-task", "4")],
+        env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        cluster.sweep_workers(legacy_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
-        # A small in-flight window keeps the producer dispatching for most of the sweep.
-        producer = subprocess.Popen(
-            [sys.executable, "-m", "farm", *sweep_args(4000, "--distributed", "--no-report", "--batch-size", "16",
-                                                       "--max-inflight", "32", "--batches-per-task", "4")],
-            env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            sweep_id = _wait_for_progress(pg_url, minimum=40)
-        finally:
-            os.killpg(producer.pid, signal.SIGKILL)
-            producer.wait(timeout=10)
-        done_at_kill = _done(pg_url, sweep_id)
-        code, out = run_cli(env, "sweep", "resume", sweep_id, "--json", "--quiet", "--max-inflight", "32")
+        sweep_id = _wait_for_progress(pg_url, minimum=40)
     finally:
-        cluster.stop()
+        os.killpg(producer.pid, signal.SIGKILL)
+        producer.wait(timeout=10)
+    done_at_kill = _done(pg_url, sweep_id)
+    code, out = run_cli(env, "sweep", "resume", sweep_id, "--json", "--quiet", "--max-inflight", "32")
     assert 40 <= done_at_kill < 250  # killed mid-sweep (4,000 / 16 = 250 batches)
     assert samples_of(pg_url, sweep_id) == (4000, 4000, 0, 3999)
     assert out["n"] == 4000 and out["verdict"] == "PASS" and code == 0
@@ -290,9 +281,9 @@ def _wait_for_progress(url: str, minimum: int, timeout: float = 120.0) -> str:
 
 def test_token_never_leaves_the_worker_and_flower_sees_the_workers(
         cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str,
-        broker_url: str) -> None:
+        broker_url: str, celery_cluster: ClusterFactory) -> None:
     env, _legacy, _candidate = cluster_env
-    cluster = Cluster(tmp_path, env)
+    cluster = celery_cluster(env)
     port = free_port()
     capture = (tmp_path / "broker-monitor.txt").open("wb")
     monitor = subprocess.Popen(["redis-cli", "-u", broker_url, "monitor"], stdout=capture, stderr=subprocess.STDOUT)
@@ -331,7 +322,7 @@ def test_token_never_leaves_the_worker_and_flower_sees_the_workers(
         for task_id in list(tasks)[:20]:
             answers.append(httpx.get(f"{base}/api/task/info/{task_id}", auth=auth, timeout=10).text)
     finally:
-        cluster.stop()
+        cluster.stop()  # their logs complete (shutdown included) before they are searched
         monitor.terminate()
         monitor.wait(timeout=10)
         capture.close()
@@ -381,17 +372,15 @@ def _flower_workers(base: str, auth: tuple[str, str]) -> dict[str, dict]:
 
 
 def test_rabbitmq_broker(cluster_env: tuple[dict[str, str], GatewayProcess, GatewayProcess], tmp_path: Path,
-                         pg_url: str) -> None:
+                         pg_url: str,
+        celery_cluster: ClusterFactory) -> None:
     env, _legacy, _candidate = cluster_env
     env = {**env, "FARM_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//"}
     queues = {"legacy": "probe.legacy", "candidate": "probe.candidate"}
-    cluster = Cluster(tmp_path, env)
-    try:
-        cluster.worker("legacy", queues["legacy"], extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
-        cluster.worker("candidate", queues["candidate"])
-        cluster.worker("aggregate", "farm.aggregate")
-        code, out = run_cli(env, *sweep_args(1000, "--distributed", "--no-report"))
-    finally:
-        cluster.stop()
+    cluster = celery_cluster(env)
+    cluster.worker("legacy", queues["legacy"], extra_env={"FARM_GATEWAY_LEGACY_TOKEN": SENTINEL})
+    cluster.worker("candidate", queues["candidate"])
+    cluster.worker("aggregate", "farm.aggregate")
+    code, out = run_cli(env, *sweep_args(1000, "--distributed", "--no-report"))
     assert samples_of(pg_url, out["sweep_id"]) == (1000, 1000, 0, 999)
     assert out["verdict"] == "INCONCLUSIVE" and code == 3 and out["errors"] == 0

@@ -126,13 +126,15 @@ def test_retries_absorb_transient_errors(lakehouse_pair: tuple[GatewayProcess, G
 
 def test_unreachable_gateway_is_classified(lakehouse_pair: tuple[GatewayProcess, GatewayProcess],
                                            sqlite_url: str) -> None:
-    from farm.gateway.process import free_port
+    from tests.isolation import dead_port
 
     legacy, _ = lakehouse_pair
-    url = f"http://127.0.0.1:{free_port()}"
-    result = CliRunner().invoke(main_group, ["sweep", "embed", "--legacy", legacy.url, "--candidate", url, "--json",
-                                             "--quiet", "--no-report", "--samples", "40", "--retries", "0"],
-                                env={"FARM_DATABASE_URL": sqlite_url, "FARM_CONFIG": ""}, catch_exceptions=False)
+    with dead_port() as port:
+        url = f"http://127.0.0.1:{port}"
+        result = CliRunner().invoke(main_group, ["sweep", "embed", "--legacy", legacy.url, "--candidate", url,
+                                                 "--json", "--quiet", "--no-report", "--samples", "40", "--retries",
+                                                 "0"],
+                                    env={"FARM_DATABASE_URL": sqlite_url, "FARM_CONFIG": ""}, catch_exceptions=False)
     # Every candidate sample failed: not a FAIL of parity but a side that never answered (exit 4, its own code).
     assert result.exit_code == 4, result.output
     assert f"candidate unreachable: 40 of 40 connection refused or lost at {url}/v1/embed" in result.output

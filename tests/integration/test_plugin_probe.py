@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from farm.cli import main_group
 from farm.gateway.process import GatewayProcess, spawn
 from farm.store.db import upgrade
-from tests.integration.cluster import Cluster
+from tests.cli import sweep_json
+from tests.integration.cluster import ClusterFactory
 from tests.integration.test_distributed import samples_of
 
 ROOT = str(Path(__file__).resolve().parents[2])
@@ -40,9 +41,7 @@ def echo_pair(plugin_env: None) -> Iterator[tuple[GatewayProcess, GatewayProcess
 
 
 def _sweep(env: dict[str, str], *args: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(main_group, ["sweep", "echo", "--json", "--quiet", *args], env=env,
-                                catch_exceptions=False)
-    return result.exit_code, json.loads(result.stdout)
+    return sweep_json("echo", env, *args)
 
 
 def test_a_plugin_probe_runs_embedded(echo_pair: tuple[GatewayProcess, ...], tmp_path: Path, sqlite_url: str) -> None:
@@ -65,24 +64,18 @@ def test_a_plugin_probe_runs_embedded(echo_pair: tuple[GatewayProcess, ...], tmp
 @pytest.mark.services
 @pytest.mark.slow
 def test_a_plugin_probe_runs_distributed(echo_pair: tuple[GatewayProcess, ...], tmp_path: Path, pg_url: str,
-                                         broker_url: str) -> None:
+                                         broker_url: str, celery_cluster: ClusterFactory) -> None:
     legacy, candidate, _ = echo_pair
     upgrade(pg_url)
     env = {"FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": broker_url, "FARM_CONFIG": "", **PLUGIN_ENV}
-    cluster = Cluster(tmp_path, env)
-    try:
-        cluster.worker("legacy", "probe.legacy")
-        cluster.worker("candidate", "probe.candidate")
-        cluster.worker("aggregate", "farm.aggregate")
-        # Captured legacy traffic as the corpus: 100 request bodies of 10 inputs, and one line that is no body.
-        corpus = tmp_path / "requests.jsonl"
-        bodies = [json.dumps({"inputs": [f"q{i}-{j}" for j in range(10)]}) for i in range(100)]
-        corpus.write_text("\n".join([*bodies[:50], "{broken", *bodies[50:]]) + "\n")
-        code, out = _sweep(env, "--legacy", legacy.url, "--candidate", candidate.url, "--corpus", str(corpus),
-                           "--corpus-format", "requests", "--distributed", "--no-report", "--stall-timeout", "60",
-                           "--p-max", "0.01")
-    finally:
-        cluster.stop()
+    celery_cluster(env).sweep_workers()
+    # Captured legacy traffic as the corpus: 100 request bodies of 10 inputs, and one line that is no body.
+    corpus = tmp_path / "requests.jsonl"
+    bodies = [json.dumps({"inputs": [f"q{i}-{j}" for j in range(10)]}) for i in range(100)]
+    corpus.write_text("\n".join([*bodies[:50], "{broken", *bodies[50:]]) + "\n")
+    code, out = _sweep(env, "--legacy", legacy.url, "--candidate", candidate.url, "--corpus", str(corpus),
+                       "--corpus-format", "requests", "--distributed", "--no-report", "--stall-timeout", "60",
+                       "--p-max", "0.01")
     assert code == 0 and out["verdict"] == "PASS" and out["mode"] == "distributed", out.get("reason")
     assert samples_of(pg_url, out["sweep_id"]) == (1000, 1000, 0, 999)
     assert out["corpus_bad_lines"]["count"] == 1 and "requests.jsonl:51" in out["corpus_bad_lines"]["first"]

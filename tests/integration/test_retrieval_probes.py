@@ -21,8 +21,6 @@ from farm.wiredrift.adapter import apply_adapter
 from tests.integration.cluster import Cluster
 from tests.integration.test_distributed import samples_of
 
-REDIS_DB = 11  # this suite's own Redis database (others use theirs)
-
 
 def _sweep(probe: str, env: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:
     result = CliRunner().invoke(main_group, ["sweep", probe, "--json", "--quiet", *args], env=env,

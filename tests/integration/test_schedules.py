@@ -20,13 +20,11 @@ from farm.store.sweeps import sample_count
 from tests.integration.test_audit_celery import (
     Processes,
     celery_env,
-    flush_redis,
     private_dir,
     scheduled_rows,
     wait_for,
 )
 
-REDIS_DB = 12
 SCHEDULE = "embed-every-minute"
 
 
@@ -50,7 +48,7 @@ def sweep_total(url: str) -> int:
 
 @pytest.mark.slow
 @pytest.mark.services
-def test_beat_fires_a_distributed_sweep_once_per_minute(workdir: Path, pg_url: str,
+def test_beat_fires_a_distributed_sweep_once_per_minute(workdir: Path, pg_url: str, broker_url: str,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     tmp_path = workdir
     upgrade(pg_url)
@@ -64,8 +62,7 @@ def test_beat_fires_a_distributed_sweep_once_per_minute(workdir: Path, pg_url: s
             f'args = {{ legacy = "legacy", candidate = "candidate", samples = 300, reports_dir = "{reports}" }}\n',
             encoding="utf-8",
         )
-        env = celery_env(config_path, pg_url, REDIS_DB)
-        flush_redis(REDIS_DB)
+        env = celery_env(config_path, pg_url, broker_url)
         procs = Processes(env, tmp_path)
         try:
             procs.worker("legacy", "probe.legacy")
@@ -117,7 +114,6 @@ def test_beat_fires_a_distributed_sweep_once_per_minute(workdir: Path, pg_url: s
         finally:
             procs.stop()
             aggregate_log = procs.log("aggregate")
-            flush_redis(REDIS_DB)
     assert fired is not None
     for sweep_id in (manual_sweep, fired, (get_run(pg_url, run_id(SCHEDULE, sent)) or ("", {}))[1]["sweep_id"]):
         assert sample_count(pg_url, sweep_id) == 300

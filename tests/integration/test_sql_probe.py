@@ -15,7 +15,6 @@ from farm.cli import main_group
 from farm.gateway.process import GatewayProcess, spawn
 
 ROWS = "20000"  # a small `orders` table keeps the tests fast; the benchmark uses the full size
-REDIS_DB = 12  # this probe's own broker database (the other distributed tests use theirs)
 
 
 @pytest.fixture(scope="module")

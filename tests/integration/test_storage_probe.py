@@ -24,7 +24,6 @@ from farm.store.sweeps import recent_sweeps
 from tests.integration.cluster import Cluster
 
 ROOT = str(Path(__file__).resolve().parents[2])
-REDIS_DB = 12  # this probe's own broker database (the other distributed tests use theirs)
 BIG = "big/sixty-four-mib.bin"
 
 

@@ -54,6 +54,7 @@ def _settings(options: Mapping[str, Any]) -> dict[str, Any]:
 class ChatProbe(Probe):
     name = "chat"
     demo_samples = 400
+    demo_shows = "SSE against NDJSON streams: the same answers at temperature 0"
     title = "Chat parity"
     quantity = "exact match"
     family = "binomial"

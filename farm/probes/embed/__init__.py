@@ -34,6 +34,7 @@ def _embed(profile: Profile) -> EmbedProfile:
 
 
 class EmbedProbe(Probe):
+    demo_shows = "unit vectors against raw magnitudes: the same embeddings once normalised"
     name = "embed"
     title = "Embed parity"
     quantity = "cosine"

@@ -40,6 +40,7 @@ def part_overlap(legacy: list[str] | None, candidate: list[str] | None, k: int) 
 class RetrieveProbe(SearchProbe):
     name = "retrieve"
     title = "Retrieve parity (hybrid)"
+    demo_shows = "hybrid BM25 + vector retrieval: the same documents under renamed fields"
     profile_type: ClassVar[type[Profile]] = RetrieveProfile
     presets = PRESETS
     columns: ClassVar[tuple[Column, ...]] = (*SEARCH_COLUMNS, Column("lexical_overlap", "float"),

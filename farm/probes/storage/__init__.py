@@ -48,6 +48,7 @@ def _storage(profile: Profile) -> StorageProfile:
 class StorageProbe(Probe):
     name = "storage"
     demo_samples, demo_p_max = 300, 0.01  # several requests per object: 300 is tens of seconds
+    demo_shows = "one S3 store behind two listing and ETag styles: the same bytes"
     title = "Object storage parity"
     quantity = "object equality"
     family = "binomial"

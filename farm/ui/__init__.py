@@ -1,0 +1,1 @@
+"""`farm ui`: read-only web pages over the farm's database (see farm/ui/app.py)."""
