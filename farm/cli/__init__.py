@@ -23,6 +23,7 @@ from farm.interrupt import terminate
 # Subcommands are imported only when used: `farm sweep ...` never pays for Celery, scipy.optimize or
 # the audit code. The one-line help shown by `farm --help` is kept here; a test checks it matches.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "adapter": ("farm.cli.adapter", "The flip: a sweep's adapter map shown, exported, or served before the candidate."),
     "audit": ("farm.cli.audit", "Audit a data root: phases 0-7, metrics, checks, drift against the baseline log."),
     "baselines": ("farm.cli.audit", "The audit baseline log: import, export and drift tables."),
     "db": ("farm.cli.dbcmd", "The results database: migrate it, show its schema revision."),
@@ -39,7 +40,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-SERVERS = {"gateways", "flower", "stack", "ui"}  # they serve until stopped: SIGTERM is their normal end, not an error
+# They serve until stopped: SIGTERM is their normal end, not an error.
+SERVERS = {"adapter", "gateways", "flower", "stack", "ui"}
 
 
 class FarmGroup(OneLineGroup):

@@ -179,6 +179,9 @@ def sweep_options(command: Callable[..., Any], probe: Probe) -> Callable[..., An
                           "docs/distributed.md)."),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
+        click.option("--strict-wire", is_flag=True,
+                     help="Also compare the response documents themselves (after the profiles' ignore lists): a "
+                          "sample whose documents differ is a disagreement; differences counted by field path."),
     ]
     command = flow_options(command)  # the distributed pacing options last in --help
     for option in reversed(options):
@@ -200,7 +203,15 @@ def probe_command(name: str) -> click.Command:
         if options.get("legacy_secondary") and options.get("noise_sample") is None:
             options["noise_sample"] = 0.05
         mine = {key: options.pop(key) for key in own}
+        if options.pop("strict_wire", False):
+            mine["strict_wire"] = True
         spec = build_spec(config, SweepRequest(probe=name, probe_options=mine, **options))
+        if mine.get("strict_wire"):
+            from farm.adapter.proxy import served_map
+
+            digest = served_map(spec.candidate.url, min(spec.retry.timeout, 5.0))
+            if digest is not None:  # the candidate is an adapter proxy: the parity log names its map
+                spec.probe_options["adapter_sha256"] = digest
         if spec.corpus.shuffled and not quiet:
             click.echo(f"farm: inputs in random order, seed {spec.corpus.order_seed} (--order-seed "
                        f"{spec.corpus.order_seed} replays it)", err=True)

@@ -23,6 +23,7 @@ from farm.store.models import DriftFinding, Sweep, Verdict
 from farm.store.signoff import decided_sweeps
 from farm.store.sweeps import get_sweep, load_outcome, load_sample_arrays
 from farm.wiredrift import DriftRow, render_catalog
+from farm.wiredrift.strict import ADAPTER_OPTION, STRICT_OPTION
 
 _ICON = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
 
@@ -265,9 +266,20 @@ def parity_row(probe: Probe, sweep: Sweep, verdict: Verdict, report_name: str) -
         legacy_path=endpoint.legacy_path, candidate_path=endpoint.candidate_path,
         verdict=probe.parity_cell(verdict, sweep.params),
         notes=f"{pair_note(sweep.legacy, sweep.candidate, base_url(sweep, 'legacy'), base_url(sweep, 'candidate'))} "
-              f"{verdict.reason} "
+              f"{flip_note(sweep, verdict)}{verdict.reason} "
               f"Sweep `{sweep.id}`, see `{report_name}`.",
     )
+
+
+def flip_note(sweep: Sweep, verdict: Verdict) -> str:
+    """The flip: a strict-wire PASS through an adapter proxy makes the endpoint a drop-in (naming the map)."""
+    options = (sweep.params or {}).get("probe_options") or {}
+    if verdict.outcome != "PASS" or not options.get(STRICT_OPTION):
+        return ""
+    digest = options.get(ADAPTER_OPTION)
+    if digest:
+        return f"Drop-in through adapter (map sha256 {str(digest)[:12]}): strict wire parity. "
+    return "Strict wire parity. "
 
 
 def parameter_rows(params: dict[str, Any], detail: dict[str, Any]) -> list[list[str]]:
@@ -306,11 +318,27 @@ def _markdown(probe: Probe, sweep: Sweep, verdict: Verdict, findings: list[Drift
         "## Wire-drift catalog", "",
         render_catalog(catalog_rows(findings), sweep.legacy, sweep.candidate).rstrip("\n"), "",
     ]
+    lines += strict_section(d.get("strict_wire"))
     adapter = d.get("adapter_map")
     if adapter:
         lines += ["### Adapter map (candidate to legacy shape)", "", "```json",
                   json.dumps(adapter, indent=2, sort_keys=True), "```", ""]
     return "\n".join(lines)
+
+
+def strict_section(strict: dict[str, Any] | None) -> list[str]:
+    """`--strict-wire`: how many samples' documents differed, and where (a count per field path)."""
+    if not strict:
+        return []
+    lines = ["## Strict wire parity", "",
+             f"{strict['differ']:,} of {strict['samples']:,} samples' response documents differ (after the profiles' "
+             "ignore lists; floats within a relative 1e-9)." if strict["differ"] else
+             f"All {strict['samples']:,} samples' response documents are the same to a client.", ""]
+    if strict["paths"]:
+        lines += table(["field path", "samples"], [[f"`{p}`", f"{n:,}"] for p, n in
+                                                   sorted(strict["paths"].items(), key=lambda kv: (-kv[1], kv[0]))])
+        lines.append("")
+    return lines
 
 
 def report_json(url: str, sweep_id: str) -> dict[str, Any]:
@@ -335,6 +363,8 @@ def report_json(url: str, sweep_id: str) -> dict[str, Any]:
                            **f.detail} for f in findings],
         "adapter_map": d.get("adapter_map"),
     }
+    if d.get("strict_wire") is not None:
+        out["strict_wire"] = d["strict_wire"]
     if d.get("corpus_bad_lines"):
         out["corpus_bad_lines"] = d["corpus_bad_lines"]
     return out

@@ -72,7 +72,9 @@ def finalize(url: str, sweep_id: str, probe_name: str, params: VerdictParams, ob
                             stored=stored)
     catalog = observer.catalog() + probe.drift_from_samples(arrays, errors)
     adapter = observer.adapter_map()
-    detail = {**verdict.to_dict(), "adapter_map": adapter, **(extra or {})}
+    strict = observer.strict()
+    detail = {**verdict.to_dict(), "adapter_map": adapter, **({"strict_wire": strict} if strict else {}),
+              **(extra or {})}
     save_outcome(url, sweep_id, {
         "outcome": verdict.outcome, "reason": verdict.reason, "n": verdict.n,
         "disagreements": verdict.disagreements, "errors": verdict.errors, "detail": detail,

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from farm.errors import EXIT_SIDE_FAILED, FarmError
 from farm.gateway.errors import CONNECTION, DEADLINE, HTTP_STATUS, NOT_FOUND, TIMEOUT, describe
+from farm.wiredrift.strict import MISMATCH
 
 MIN_BATCHES = 3  # batches that must all fail on a side before the sweep is stopped
 SIDES = ("legacy", "candidate")
@@ -48,7 +49,8 @@ def failing_side(samples: int, errors: Mapping[str, Mapping[str, int]], where: M
         return None
     reasons = []
     for side in SIDES:
-        counts = errors.get(side, {})
+        # A strict-wire mismatch is an answer that differs (the verdict's to judge), not a side failing.
+        counts = {k: v for k, v in errors.get(side, {}).items() if k != MISMATCH}
         if sum(counts.values()) < samples:
             continue
         top, count = max(counts.items(), key=lambda kv: (kv[1], kv[0]))

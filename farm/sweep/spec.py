@@ -20,6 +20,7 @@ from farm.order import new_seed, shuffled
 from farm.probes import Probe, get_probe
 from farm.profiles import Profile, profile_from_dict, profile_to_dict, resolve_profile
 from farm.stats.params import VerdictParams
+from farm.wiredrift.strict import SHARED_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,10 @@ def probe_options(probe: Probe, given: dict[str, Any] | None) -> dict[str, Any]:
     known = {o.name: o for o in probe.sweep_options}
     values = {name: o.default for name, o in known.items()}
     for name, value in (given or {}).items():
+        if name in SHARED_OPTIONS:  # every probe's: compare the documents themselves too, and through what
+            if value:
+                values[name] = value
+            continue
         if name not in known:
             raise UsageError(f"unknown option {name!r} for the {probe.name} probe (known: "
                              f"{', '.join(sorted(known)) or 'none'})")

@@ -17,6 +17,7 @@ from farm.gateway.client import RetryPolicy, Target, call_gateway
 from farm.probes.base import Probe, SideResult
 from farm.stats.params import VerdictParams
 from farm.wiredrift import DriftObserver
+from farm.wiredrift.strict import MISMATCH, STRICT_OPTION, side_differences
 
 
 def in_noise_subsample(batch_no: int, fraction: float) -> bool:
@@ -64,6 +65,8 @@ def compare_sides(probe: Probe, sweep_id: str, batch_no: int, start: int, legacy
     lr, cr = legacy.result, candidate.result
     n = len(lr.errors)
     compared = probe.compare(lr, cr, n, params, options or {})
+    if (options or {}).get(STRICT_OPTION):
+        strict_wire(compared.candidate_errors, lr, cr, observer)
     digests = legacy.digests or candidate.digests
     samples = [{"sweep_id": sweep_id, "idx": start + i, "batch_no": batch_no, "input_sha": digests[i],
                 "legacy_error": compared.legacy_errors[i], "candidate_error": compared.candidate_errors[i],
@@ -86,6 +89,19 @@ def compare_sides(probe: Probe, sweep_id: str, batch_no: int, start: int, legacy
                                                                                     compared.candidate_errors))
                if result.detail for err in dict.fromkeys(e for e in errs if e is not None)}
     return BatchRows(samples, extra, noise, details)
+
+
+def strict_wire(candidate_errors: list[str | None], lr: SideResult, cr: SideResult,
+                observer: DriftObserver | None) -> None:
+    """`--strict-wire`: a sample whose response documents differ (after the profiles' ignore lists) is the
+    candidate's `wire_mismatch` where it had no error of its own (a disagreement, legacy having answered); every
+    sample of a batch whose one document differs counts. The differing paths are counted in the observer."""
+    found = side_differences(lr, cr, observer.legacy if observer else None, observer.candidate if observer else None)
+    for i, paths in found:
+        if paths and i < len(candidate_errors) and candidate_errors[i] is None:
+            candidate_errors[i] = MISMATCH
+    if observer is not None:
+        observer.observe_strict([paths for _, paths in found])
 
 
 def observe(observer: DriftObserver, lr: SideResult, cr: SideResult) -> None:

@@ -25,6 +25,39 @@ from farm.wiredrift.structure import renames
 from farm.wiredrift.values import as_array, as_text, is_vector
 
 SCALAR_TYPES = ("integer", "number", "string", "boolean")
+BUILTIN_OPS = ("move", "cast", "normalise", "affine", "drop", "sort", "derive", "rows", "constant")
+# Ops a probe (or plug-in) registers from its own folder: `fn(doc, op)` reshapes the document in place.
+_OPS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {}
+
+
+def register_op(name: str, fn: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+    """Add an adapter op under `name` (a built-in name cannot be replaced)."""
+    if name in BUILTIN_OPS:
+        raise ValueError(f"adapter op {name!r} is built in")
+    _OPS[name] = fn
+
+
+# Stream reframers a streaming probe registers: `fn(adapter_map, legacy, candidate, body) -> (body, media type)`
+# turns a whole candidate stream into the legacy's framing (NDJSON into SSE...).
+StreamReframer = Callable[[dict[str, Any], Profile, Profile, bytes], tuple[bytes, str]]
+_STREAMS: dict[str, StreamReframer] = {}
+
+
+def register_stream(probe: str, fn: StreamReframer) -> None:
+    """Add the stream reframer of `probe` (the proxy applies it to a streamed answer)."""
+    _STREAMS[probe] = fn
+
+
+def stream_reframer(probe: str) -> StreamReframer | None:
+    return _STREAMS.get(probe)
+
+
+def known_ops() -> set[str]:
+    """Built-in ops and every registered probe's own (the probes are loaded first)."""
+    from farm.probes import probe_names
+
+    probe_names()
+    return {*BUILTIN_OPS, *_OPS}
 
 
 def build_adapter_map(state: dict[str, Any], legacy: Profile, candidate: Profile) -> dict[str, Any]:
@@ -149,9 +182,10 @@ def _request_fields(state: dict[str, Any], ltexts: str | None, ctexts: str | Non
     return out
 
 
-def apply_adapter(adapter_map: dict[str, Any], candidate_response: Any) -> Any:
-    """The candidate response reshaped as the legacy gateway would have sent it (the input is not modified)."""
-    doc = copy.deepcopy(candidate_response)
+def apply_adapter(adapter_map: dict[str, Any], candidate_response: Any, *, in_place: bool = False) -> Any:
+    """The candidate response reshaped as the legacy gateway would have sent it (the input is not modified, unless
+    `in_place`: the adapter proxy owns its freshly decoded document, and a deep copy is most of the work)."""
+    doc = candidate_response if in_place else copy.deepcopy(candidate_response)
     if not isinstance(doc, dict):
         return doc
     for op in adapter_map["ops"]:
@@ -174,8 +208,10 @@ def apply_adapter(adapter_map: dict[str, Any], candidate_response: Any) -> Any:
         elif kind == "rows":
             _rows(doc, op)
         elif kind == "constant":
-            if op.get("overwrite") or get_path(doc, op["path"]) is None:
-                _walk_set(doc, op["path"], _const(op["value"]), create=True)
+            # Without `overwrite`, filled in wherever absent (under `[]`: in every element that lacks it).
+            _walk_set(doc, op["path"], _const(op["value"], keep=not op.get("overwrite")), create=True)
+        elif kind in _OPS:
+            _OPS[kind](doc, op)
         else:
             raise ValueError(f"unknown adapter op {kind!r}")
     return doc
@@ -209,8 +245,9 @@ def _affine(scale: float, offset: float) -> Callable[[Any, int], Any]:
     return fn
 
 
-def _const(value: Any) -> Callable[[Any, int], Any]:
-    return lambda _old, _i: copy.deepcopy(value)
+def _const(value: Any, *, keep: bool = False) -> Callable[[Any, int], Any]:
+    """`value` everywhere, or with `keep` only where nothing is (an existing value stays)."""
+    return lambda old, _i: old if keep and old is not None else copy.deepcopy(value)
 
 
 def _move(doc: dict[str, Any], moves: list[dict[str, Any]]) -> None:

@@ -23,6 +23,10 @@ DOC_BATCHES = 16
 INPUT_DOCS = 32  # per batch's worth, for probes observed per input: 512 documents diffed in all
 
 
+def empty_strict() -> dict[str, Any]:
+    return {"samples": 0, "differ": 0, "paths": {}}
+
+
 class DriftObserver:
     """Infers the wire-drift catalog between two gateways from their requests and responses.
 
@@ -126,6 +130,20 @@ class DriftObserver:
         observe_scope(st["error"], flatten(legacy_error, self._ignore), flatten(candidate_error, self._ignore),
                       self._unordered)
 
+    def observe_strict(self, per_sample: list[list[str]]) -> None:
+        """`--strict-wire`: the differing field paths of each sample's documents (empty: the same)."""
+        st = self._state.setdefault("strict", empty_strict())
+        st["samples"] += len(per_sample)
+        for paths in per_sample:
+            st["differ"] += bool(paths)
+            for p in paths:
+                st["paths"][p] = st["paths"].get(p, 0) + 1
+
+    def strict(self) -> dict[str, Any] | None:
+        """The strict-wire counts (samples compared, samples whose documents differ, per path), if observed."""
+        st = self._state.get("strict")
+        return orjson.loads(orjson.dumps(st)) if st is not None else None
+
     def observe_norms(self, legacy_norms: npt.ArrayLike, candidate_norms: npt.ArrayLike) -> None:
         """Norms the caller already computed; from now on `observe` leaves norms to the caller."""
         self._external_norms = True
@@ -166,6 +184,12 @@ class DriftObserver:
             self.roles.merge_facts(st["facts"][side], ot["facts"][side])
         merge_scope(st["response"], ot["response"])
         merge_scope(st["request"], ot["request"])
+        if ot.get("strict") is not None:
+            mine = st.setdefault("strict", empty_strict())
+            mine["samples"] += ot["strict"]["samples"]
+            mine["differ"] += ot["strict"]["differ"]
+            for p, n in ot["strict"]["paths"].items():
+                mine["paths"][p] = mine["paths"].get(p, 0) + n
         if ot.get("error_docs"):
             st["error_docs"] = st.get("error_docs", 0) + ot["error_docs"]
             merge_scope(st.setdefault("error", empty_scope()), ot["error"])

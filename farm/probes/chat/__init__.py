@@ -264,3 +264,5 @@ def _timed(part: SideResult) -> dict[str, Any] | None:
 
 
 PROBE = register(ChatProbe())
+
+from farm.probes.chat import adapter as _adapter  # noqa: E402, F401  (registers the stream reframing)
