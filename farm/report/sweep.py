@@ -196,6 +196,7 @@ def render(url: str, sweep_id: str, reports_dir: Path, *, update_summary: bool =
     out_dir.mkdir(parents=True, exist_ok=True)
     arrays, _errors_cols, _noise_cols = load_sample_arrays(url, sweep.id, probe)
     sections, plots = probe.report_sections(url, sweep, verdict, out_dir, stem)
+    sections = [*shadow_section(verdict.detail or {}), *sections]
     legacy_ms, candidate_ms = arrays["latency_legacy_ms"], arrays["latency_candidate_ms"]
     if not probe.latency_per_sample:
         legacy_ms, candidate_ms = per_request(legacy_ms, arrays["batch_no"]), per_request(candidate_ms,
@@ -205,6 +206,26 @@ def render(url: str, sweep_id: str, reports_dir: Path, *, update_summary: bool =
     write_atomic(path, text)
     summary = update_parity_log(url, sweep, reports_dir) if update_summary else None
     return RenderedReport(path, plots, summary)
+
+
+def shadow_section(detail: dict[str, Any]) -> list[str]:
+    """A shadow run's population (the traffic sampled in its window) and its traffic by path and minute."""
+    shadow = detail.get("shadow")
+    if not isinstance(shadow, dict):
+        return []
+    lines = ["## Shadow traffic", "",
+             f"The verdict speaks for {shadow.get('population')}, as mirrored by `farm shadow` (stopped by "
+             f"{detail.get('stopped_by', 'a signal')}).", "",
+             "| traffic | requests |", "|---|---:|"]
+    for key in ("forwarded", "mirrored", "unsampled", "dropped_queue_full", "unparsed", "legacy_unreachable"):
+        lines.append(f"| {key.replace('_', ' ')} | {shadow.get(key, 0):,} |")
+    for reason, n in sorted((shadow.get("skipped") or {}).items()):
+        lines.append(f"| skipped: {reason} | {n:,} |")
+    lines += ["", "| endpoint | requests |", "|---|---:|"]
+    lines += [f"| `{path}` | {n:,} |" for path, n in sorted((shadow.get("by_path") or {}).items())]
+    lines += ["", "| minute (UTC) | requests |", "|---|---:|"]
+    lines += [f"| {minute} | {n:,} |" for minute, n in sorted((shadow.get("by_minute") or {}).items())]
+    return ["\n".join(lines) + "\n"]
 
 
 def update_parity_log(url: str, sweep: Sweep, reports_dir: Path) -> Path | None:
@@ -326,4 +347,6 @@ def report_json(url: str, sweep_id: str) -> dict[str, Any]:
     }
     if d.get("corpus_bad_lines"):
         out["corpus_bad_lines"] = d["corpus_bad_lines"]
+    if d.get("shadow"):
+        out["shadow"] = d["shadow"]
     return out
