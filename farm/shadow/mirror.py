@@ -162,7 +162,7 @@ class Mirror:
             return
         try:
             items = probe.items_from_request(profile, doc) if isinstance(doc, dict) else []
-        except Exception:  # noqa: BLE001 - any parser failure on client traffic is one count, never a crash
+        except Exception:
             items = []
         if not items:
             self.counts.unparsed += 1

@@ -20,12 +20,12 @@ import uvicorn
 
 from farm.gateway.client import make_client
 from farm.report.sweep import RenderedReport, render
+from farm.shadow.mirror import Mirror
+from farm.shadow.proxy import ShadowProxy
 from farm.store.sweeps import create_sweep, set_status
 from farm.sweep.finalize import Outcome, finalize
 from farm.sweep.run import gateway_rows
 from farm.sweep.spec import SweepSpec, new_sweep_id
-from farm.shadow.mirror import Mirror
-from farm.shadow.proxy import ShadowProxy
 
 DRAIN_SECONDS = 10.0  # at the end, how long copies in the queue may still take
 CHECK_SECONDS = 1.0  # how often the run looks at its stop conditions and asks the verdict

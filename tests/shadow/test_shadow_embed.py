@@ -4,9 +4,11 @@ candidate changes nothing for clients, writes are not mirrored, and --record rep
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -79,7 +81,7 @@ def test_clean_candidate_passes_from_mirrored_traffic(lakehouse_pair: tuple[Gate
     replay = subprocess.run(
         [sys.executable, "-m", "farm", "sweep", "embed", "--legacy", legacy.url, "--candidate", candidate.url,
          "--corpus", str(record), "--corpus-format", "requests", "--p-max", "0.01", "--json", "--quiet",
-         "--no-report"], env={**__import__("os").environ, "FARM_DATABASE_URL": sqlite_url, "FARM_CONFIG": ""},
+         "--no-report"], env={**os.environ, "FARM_DATABASE_URL": sqlite_url, "FARM_CONFIG": ""},
         capture_output=True, timeout=300)
     again = json.loads(replay.stdout.decode().strip().splitlines()[-1])
     assert (replay.returncode, again["verdict"]) == (0, "PASS"), replay.stderr.decode()
@@ -119,20 +121,21 @@ def test_dead_candidate_changes_nothing_for_clients(lakehouse_pair: tuple[Gatewa
 
 
 def test_writes_are_not_mirrored(sqlite_url: str) -> None:
+    insert = {"sql": "INSERT INTO no_such_table VALUES (1)"}
     with spawn("lakehouse-legacy", probe="sql") as legacy, spawn("lakehouse-candidate", probe="sql") as candidate:
         shadow = Shadow(legacy.url, candidate.url, sqlite_url, ["--no-report"], probe="sql").start()
         try:
             with httpx.Client(timeout=30) as client:
                 path = shadow_path(legacy)
                 read = client.post(shadow.url + path, json={"sql": "SELECT 1 AS one"})
-                write = client.post(shadow.url + path, json={"sql": "INSERT INTO no_such_table VALUES (1)"})
+                write = client.post(shadow.url + path, json=insert)
                 assert read.status_code == 200
-                assert write.content == client.post(legacy.url + path, json={"sql": "INSERT INTO no_such_table VALUES (1)"}
-                                                    ).content  # passed through to legacy all the same
+                # Passed through to legacy all the same, its answer unchanged.
+                assert write.content == client.post(legacy.url + path, json=insert).content
         finally:
             code, out, err = shadow.stop()
     skipped = out["shadow"]["skipped"]
-    assert out["shadow"]["mirrored"] == 1, err
+    assert code in (0, 3) and out["shadow"]["mirrored"] == 1 and out["n"] == 1, err
     assert sum(n for reason, n in skipped.items() if reason.startswith("write")) == 1, skipped
 
 
@@ -147,9 +150,7 @@ def test_unreachable_legacy_is_a_502(sqlite_url: str, lakehouse_pair: tuple[Gate
     gone = f"http://127.0.0.1:{free_port()}"
     shadow = Shadow(gone, candidate.url, sqlite_url, ["--no-report"])
     # Readiness through the proxy is impossible here: wait on the 502 instead.
-    import time
-
-    env = {**__import__("os").environ, "FARM_DATABASE_URL": sqlite_url, "FARM_CONFIG": ""}
+    env = {**os.environ, "FARM_DATABASE_URL": sqlite_url, "FARM_CONFIG": ""}
     shadow.proc = subprocess.Popen(
         [sys.executable, "-m", "farm", "shadow", "--probe", "embed", "--legacy", gone, "--candidate",
          candidate.url, "--listen", f"127.0.0.1:{shadow.port}", "--json", "--no-report"],

@@ -135,7 +135,7 @@ class SqlProbe(Probe):
 
         try:
             statements = self.items_from_request(profile, body) if isinstance(body, dict) else []
-        except Exception:  # noqa: BLE001 - the mirror counts it as unparsed
+        except Exception:
             return None
         dialect_name = _sql(profile).dialect or DEFAULT_DIALECT
         for sql in statements:
