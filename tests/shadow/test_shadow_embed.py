@@ -165,3 +165,44 @@ def test_unreachable_legacy_is_a_502(sqlite_url: str, lakehouse_pair: tuple[Gate
     code, _, err = shadow.stop()
     assert status == 502
     assert code == 2 and "no request was mirrored" in err  # nothing to judge: one line, exit 2
+
+
+def test_chat_streams_pass_through_and_are_mirrored(sqlite_url: str) -> None:
+    body = {"stream": True, "temperature": 0,
+            "messages": [{"role": "user", "content": "tell me about the gateway migration"}]}
+    with spawn("lakehouse-legacy", probe="chat") as legacy, spawn("lakehouse-candidate", probe="chat") as candidate:
+        shadow = Shadow(legacy.url, candidate.url, sqlite_url, ["--no-report"], probe="chat").start()
+        try:
+            with httpx.Client(timeout=30) as client:
+                with client.stream("POST", shadow.url + "/ai/chat", json=body) as proxied:
+                    assert "event-stream" in proxied.headers["content-type"]
+                    pieces = list(proxied.iter_raw())
+                direct = client.post(legacy.url + "/ai/chat", json=body).content
+        finally:
+            _, out, err = shadow.stop()
+    assert len(pieces) > 1  # passed on as it arrived, not gathered into one body
+    assert b"".join(pieces) == direct and direct.rstrip().endswith(b"data: [DONE]")
+    assert out["shadow"]["mirrored"] == 1 and out["n"] == 1 and out["errors"] == 0, err
+
+
+def test_status_shows_the_verdict_so_far(lakehouse_pair: tuple[GatewayProcess, GatewayProcess],
+                                         sqlite_url: str) -> None:
+    legacy, candidate = lakehouse_pair
+    shadow = Shadow(legacy.url, candidate.url, sqlite_url, ["--no-report"]).start()
+    env = {**os.environ, "FARM_DATABASE_URL": sqlite_url, "FARM_CONFIG": ""}
+    try:
+        with httpx.Client(timeout=30) as client:
+            for b in range(20):
+                assert client.post(shadow.url + "/ai/embed", json={"texts": texts(b, BATCH)}).status_code == 200
+        status: dict[str, object] = {}
+        deadline = time.monotonic() + 30
+        while status.get("samples") != 20 * BATCH and time.monotonic() < deadline:  # written every 2 s at most
+            listed = subprocess.run([sys.executable, "-m", "farm", "sweep", "status"], env=env, capture_output=True,
+                                    timeout=60).stdout.decode().split()
+            done = subprocess.run([sys.executable, "-m", "farm", "sweep", "status", listed[0], "--json"], env=env,
+                                  capture_output=True, timeout=60)
+            status = json.loads(done.stdout)
+    finally:
+        shadow.stop()
+    assert status["mode"] == "shadow" and status["status"] == "running" and status["samples"] == 20 * BATCH
+    assert status["verdict"] == "INCONCLUSIVE" and str(status["reason"]).startswith("so far (running): ")
