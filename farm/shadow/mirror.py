@@ -12,7 +12,9 @@ verdict is asked now and then with the always-valid sequential bounds (`decide_s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +25,7 @@ from typing import IO, Any
 import httpx
 import orjson
 
+from farm.gateway.client import make_client
 from farm.gateway.errors import HTTP_STATUS, MALFORMED
 from farm.probes.base import MalformedBody, Probe
 from farm.reconnect import retrying
@@ -37,6 +40,7 @@ from farm.wiredrift import DriftObserver
 
 FLUSH_ROWS = 256  # samples per database write
 FLUSH_SECONDS = 2.0  # at most this old, so `farm sweep status` sees recent traffic
+DRAIN_SECONDS = 10.0  # at the end, how long copies already queued may still take
 
 
 @dataclass(frozen=True)
@@ -95,19 +99,21 @@ def captured_side(probe: Probe, profile: Any, copy: Copy, doc: dict[str, Any], n
 
 
 class Mirror:
-    """Copies in, samples out. `offer` never blocks (a full queue drops the copy and counts it)."""
+    """Copies in, samples out. The mirror runs in its own thread with its own event loop, so the candidate calls,
+    comparisons, writes and verdicts never hold up the proxy's loop; `offer` (on the proxy's loop) never blocks:
+    beyond `queue_size` copies waiting, a copy is dropped and counted."""
 
     def __init__(self, spec: SweepSpec, sweep_id: str, *, queue_size: int, sample_rate: float,
-                 allow_writes: bool, max_samples: int | None, record: IO[bytes] | None,
+                 allow_writes: bool, max_samples: int | None, record: IO[bytes] | None, workers: int = 4,
                  on_decided: Callable[[Verdict], None] | None = None, seed: int | None = None) -> None:
         self.spec, self.sweep_id, self.probe = spec, sweep_id, spec.plugin
-        self.queue: asyncio.Queue[Copy] = asyncio.Queue(maxsize=queue_size)
+        self.queue_size, self.workers = queue_size, workers
         self.sample_rate, self.allow_writes, self.max_samples = sample_rate, allow_writes, max_samples
         self.record, self.on_decided = record, on_decided
         self.counts, self.tally = Counts(), Tally()
         self.observer = DriftObserver(spec.legacy.profile, spec.candidate.profile)
         self.current: Verdict | None = None
-        self.full = asyncio.Event()  # --max-samples reached
+        self.full = threading.Event()  # --max-samples reached
         self._random = random.Random(seed)
         self._next_idx = 0
         self._batch_no = 0
@@ -115,6 +121,57 @@ class Mirror:
         self._flushed_at = time.monotonic()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow-writer")
         self._deciding = asyncio.Lock()
+        self._waiting = 0  # copies offered and not yet taken by a worker (the bound)
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[Copy] | None = None
+        self._stopping: asyncio.Event | None = None
+        self._failure: BaseException | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._main, name="shadow-mirror", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+
+    def stop(self) -> None:
+        """Finish the copies already queued (bounded wait), drop and count the rest, write what is pending."""
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
+            self._thread.join()
+        self._writer.shutdown(wait=True)
+        if self._failure is not None:
+            raise self._failure
+
+    def idle(self) -> bool:
+        return self._waiting == 0
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # handed to the main thread by stop()
+            self._failure = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        self._stopping = asyncio.Event()
+        self._deciding = asyncio.Lock()
+        async with make_client(self.workers * 4, self.spec.retry.timeout) as client:
+            tasks = [asyncio.create_task(self.work(client)) for _ in range(self.workers)]
+            self._ready.set()
+            await self._stopping.wait()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._queue.join(), DRAIN_SECONDS)
+            self.counts.dropped_full += self._queue.qsize()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.flush()
 
     # --- the proxy's side: cheap, never blocking ------------------------------------------------------
     def seen(self, method: str, path: str) -> None:
@@ -132,22 +189,30 @@ class Mirror:
         if self.full.is_set() or self._random.random() >= self.sample_rate:
             self.counts.unsampled += 1
             return
-        try:
-            self.queue.put_nowait(copy)
-        except asyncio.QueueFull:
-            self.counts.dropped_full += 1
+        with self._lock:
+            if self._waiting >= self.queue_size:
+                self.counts.dropped_full += 1
+                return
+            self._waiting += 1
+        assert self._loop is not None and self._queue is not None
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, copy)
 
     # --- the workers ---------------------------------------------------------------------------------
     def skip(self, reason: str) -> None:
         self.counts.skipped[reason] = self.counts.skipped.get(reason, 0) + 1
 
     async def work(self, client: httpx.AsyncClient) -> None:
+        assert self._queue is not None
         while True:
-            copy = await self.queue.get()
+            copy = await self._queue.get()
+            with self._lock:
+                self._waiting -= 1
             try:
                 await self.handle(client, copy)
+            except Exception as exc:  # one copy lost, said in the counts; the mirror goes on
+                self.skip(f"mirror error: {type(exc).__name__}")
             finally:
-                self.queue.task_done()
+                self._queue.task_done()
 
     async def handle(self, client: httpx.AsyncClient, copy: Copy) -> None:
         spec, probe = self.spec, self.probe
@@ -225,6 +290,3 @@ class Mirror:
                 if self.on_decided is not None:
                     self.on_decided(verdict)
             return verdict
-
-    def close(self) -> None:
-        self._writer.shutdown(wait=True)

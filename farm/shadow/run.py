@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import signal
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ from farm.sweep.finalize import Outcome, finalize
 from farm.sweep.run import gateway_rows
 from farm.sweep.spec import SweepSpec, new_sweep_id
 
-DRAIN_SECONDS = 10.0  # at the end, how long copies in the queue may still take
-CHECK_SECONDS = 1.0  # how often the run looks at its stop conditions and asks the verdict
+CHECK_SECONDS = 0.1  # how often the run looks at its stop conditions
+PROXY_CONNECTIONS = 256  # to legacy, at most
+SWITCH_SECONDS = 0.0005
 
 
 @dataclass(frozen=True)
@@ -99,43 +101,34 @@ async def serve(spec: SweepSpec, opts: ShadowOptions, sweep_id: str, sock: socke
 
     mirror = Mirror(spec, sweep_id, queue_size=opts.queue_size, sample_rate=opts.sample_rate,
                     allow_writes=opts.allow_writes, max_samples=opts.max_samples, record=record,
-                    on_decided=decided, seed=opts.seed)
-    # Two pools: the client path never waits on a connection the mirror holds.
-    async with make_client(256, spec.retry.timeout) as proxy_client, \
-            make_client(opts.workers * 4, spec.retry.timeout) as mirror_client:
-        app = ShadowProxy(spec.legacy.url, proxy_client, mirror)
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
-        server = _Server(config, stop, why)
-        workers = [asyncio.create_task(mirror.work(mirror_client)) for _ in range(opts.workers)]
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            while not server.started and not serving.done():
-                await asyncio.sleep(0.01)
-            if ready is not None:
-                ready.set()
-            last_check = time.monotonic()
-            while not stop.is_set() and not serving.done():
-                await asyncio.sleep(0.05)
-                if mirror.full.is_set() and mirror.queue.empty():
-                    why.append("max_samples")
-                    stop.set()
-                if time.monotonic() - last_check >= CHECK_SECONDS:
-                    last_check = time.monotonic()
-                    if mirror.tally.samples:
-                        await mirror.decide()
-        finally:
-            server.should_exit = True
-            with contextlib.suppress(Exception):
-                await serving
-            # Copies already taken are finished (bounded wait); the rest of the queue is dropped and counted.
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(mirror.queue.join(), DRAIN_SECONDS)
-            mirror.counts.dropped_full += mirror.queue.qsize()
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-            await mirror.flush()
-            mirror.close()
+                    workers=opts.workers, on_decided=decided, seed=opts.seed)
+    # The mirror thread's CPU work (parsing, comparing, the verdict) holds the GIL in stretches; a short switch
+    # interval hands it back to the proxy's thread sooner (client latency over mirror throughput).
+    sys.setswitchinterval(SWITCH_SECONDS)
+    mirror.start()
+    try:
+        async with make_client(PROXY_CONNECTIONS, spec.retry.timeout) as client:
+            app = ShadowProxy(spec.legacy.url, client, mirror)
+            config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                                    timeout_keep_alive=30)
+            server = _Server(config, stop, why)
+            serving = asyncio.create_task(server.serve(sockets=[sock]))
+            try:
+                while not server.started and not serving.done():
+                    await asyncio.sleep(0.01)
+                if ready is not None:
+                    ready.set()
+                while not stop.is_set() and not serving.done():
+                    await asyncio.sleep(CHECK_SECONDS)
+                    if mirror.full.is_set() and mirror.idle():
+                        why.append("max_samples")
+                        stop.set()
+            finally:
+                server.should_exit = True
+                with contextlib.suppress(Exception):
+                    await serving
+    finally:
+        mirror.stop()  # the proxy is closed: finish (bounded) the copies taken, write what is pending
     return mirror, (why[0] if why else "stopped")
 
 
