@@ -67,6 +67,7 @@ class Counts:
     dropped_full: int = 0  # the queue was full: the candidate or the database fell behind
     unparsed: int = 0
     mirrored: int = 0  # copies that became samples
+    unfinished: int = 0  # copies cut off at the end of the run
     skipped: dict[str, int] = field(default_factory=dict)  # per reason (writes, other endpoints...)
     by_path: dict[str, int] = field(default_factory=dict)  # forwarded requests per "METHOD /path"
     by_minute: dict[str, int] = field(default_factory=dict)  # forwarded requests per UTC minute
@@ -76,7 +77,8 @@ class Counts:
     def to_dict(self) -> dict[str, Any]:
         return {"forwarded": self.forwarded, "legacy_unreachable": self.legacy_unreachable,
                 "unsampled": self.unsampled, "dropped_queue_full": self.dropped_full, "unparsed": self.unparsed,
-                "mirrored": self.mirrored, "skipped": dict(self.skipped), "by_path": dict(self.by_path),
+                "mirrored": self.mirrored, "unfinished_at_stop": self.unfinished, "skipped": dict(self.skipped),
+                "by_path": dict(self.by_path),
                 "by_minute": dict(self.by_minute)}
 
 
@@ -207,14 +209,21 @@ class Mirror:
             copy = await self._queue.get()
             with self._lock:
                 self._waiting -= 1
+            counted: list[bool] = []
             try:
-                await self.handle(client, copy)
+                await self.handle(client, copy, counted)
+            except asyncio.CancelledError:
+                if not counted:
+                    self.counts.unfinished += 1  # still at a gateway when the run's drain time ran out
+                raise
             except Exception as exc:  # one copy lost, said in the counts; the mirror goes on
                 self.skip(f"mirror error: {type(exc).__name__}")
             finally:
                 self._queue.task_done()
 
-    async def handle(self, client: httpx.AsyncClient, copy: Copy) -> None:
+    async def handle(self, client: httpx.AsyncClient, copy: Copy, counted: list[bool] | None = None) -> None:
+        """One copy to samples; appends to `counted` once it is counted (mirrored, skipped or unparsed)."""
+        counted = counted if counted is not None else []
         spec, probe = self.spec, self.probe
         profile = spec.legacy.profile
         try:
@@ -255,6 +264,7 @@ class Mirror:
             self.record.write(orjson.dumps(doc) + b"\n")
             self.record.flush()
         self.counts.mirrored += 1
+        counted.append(True)
         self._pending.samples.extend(rows.samples)
         self._pending.extra.extend(rows.extra)
         self.tally.add(rows.samples)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from farm.gateway.process import GatewayProcess, free_port, spawn
+from farm.gateway.process import GatewayProcess, free_port, spawn, spawn_faults
 from tests.shadow.helpers import Shadow, texts
 
 BATCH = 32
@@ -206,3 +206,21 @@ def test_status_shows_the_verdict_so_far(lakehouse_pair: tuple[GatewayProcess, G
         shadow.stop()
     assert status["mode"] == "shadow" and status["status"] == "running" and status["samples"] == 20 * BATCH
     assert status["verdict"] == "INCONCLUSIVE" and str(status["reason"]).startswith("so far (running): ")
+
+
+def test_a_full_queue_drops_copies_never_clients(lakehouse_pair: tuple[GatewayProcess, GatewayProcess],
+                                                 sqlite_url: str) -> None:
+    legacy, _ = lakehouse_pair
+    with spawn_faults(legacy.url, "blackhole") as hung:  # the candidate accepts and never answers
+        shadow = Shadow(legacy.url, hung.url, sqlite_url, ["--no-report", "--queue-size", "2", "--mirror-concurrency",
+                                                           "1", "--timeout", "2"]).start()
+        try:
+            with httpx.Client(timeout=30) as client:
+                for b in range(20):
+                    assert client.post(shadow.url + "/ai/embed", json={"texts": texts(b, 2)}).status_code == 200
+        finally:
+            _, out, err = shadow.stop()
+    counts = out["shadow"]
+    assert counts["forwarded"] == 21 and counts["dropped_queue_full"] >= 15, (counts, err)
+    # Every copy accounted for: compared, dropped, or still at the hung candidate when the drain time ran out.
+    assert counts["mirrored"] + counts["dropped_queue_full"] + counts["unfinished_at_stop"] == 20
