@@ -112,7 +112,7 @@ def main() -> None:
             finally:
                 counts = stop(proc)
             results[name]["mirror"] = {k: counts.get(k) for k in ("forwarded", "mirrored", "dropped_queue_full",
-                                                                    "unsampled")}
+                                                                    "dropped_proxy_busy", "unsampled")}
     base = results["direct"]["p50_ms"]
     for name in ("proxy_mirror_off", "proxy_mirror_on", "proxy_candidate_down"):
         results[name]["added_p50_ms"] = round(results[name]["p50_ms"] - base, 3)

@@ -47,6 +47,9 @@ def listen_address(value: str) -> tuple[str, int]:
               help="Copies waiting for the candidate at most; beyond, copies are dropped and counted.")
 @click.option("--mirror-concurrency", type=click.IntRange(1, 256), default=4, show_default=True,
               help="Copies mirrored at once.")
+@click.option("--shed-lag-ms", type=click.FloatRange(min=1.0), default=50.0, show_default=True,
+              help="When the proxy's event loop lags more than this, new copies are dropped (counted) and the "
+                   "mirror waits: clients first.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Seconds per request (legacy and candidate).")
 @click.option("--tau", type=_prob, default=None, help="As `farm sweep`.")
@@ -60,7 +63,7 @@ def listen_address(value: str) -> tuple[str, int]:
 @click.pass_context
 def shadow(ctx: click.Context, /, probe: str, legacy: str, candidate: str, listen: str, sample_rate: float,
            until_decided: bool, max_samples: int | None, record: str | None, allow_writes: bool, queue_size: int,
-           mirror_concurrency: int, reports_dir: str, no_report: bool, as_json: bool, quiet: bool,
+           mirror_concurrency: int, shed_lag_ms: float, reports_dir: str, no_report: bool, as_json: bool, quiet: bool,
            **options: Any) -> None:
     """Serve a proxy clients use instead of legacy: every request goes to legacy and its answer back unchanged;
     a sample of the read requests is also sent to the candidate (off the client's path) and compared by the
@@ -83,7 +86,7 @@ def shadow(ctx: click.Context, /, probe: str, legacy: str, candidate: str, liste
         writable_dir(str(Path(record).resolve().parent), "--record")
     sock = bind_socket(host, port)
     opts = ShadowOptions((host, port), sample_rate, until_decided, max_samples, Path(record) if record else None,
-                         allow_writes, queue_size, mirror_concurrency)
+                         allow_writes, queue_size, mirror_concurrency, shed_lag=shed_lag_ms / 1000)
 
     def started(sweep_id: str) -> None:
         if not quiet:

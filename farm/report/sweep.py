@@ -217,8 +217,8 @@ def shadow_section(detail: dict[str, Any]) -> list[str]:
              f"The verdict speaks for {shadow.get('population')}, as mirrored by `farm shadow` (stopped by "
              f"{detail.get('stopped_by', 'a signal')}).", "",
              "| traffic | requests |", "|---|---:|"]
-    for key in ("forwarded", "mirrored", "unsampled", "dropped_queue_full", "unfinished_at_stop", "unparsed",
-                "legacy_unreachable"):
+    for key in ("forwarded", "mirrored", "unsampled", "dropped_queue_full", "dropped_proxy_busy",
+                "unfinished_at_stop", "unparsed", "legacy_unreachable"):
         lines.append(f"| {key.replace('_', ' ')} | {shadow.get(key, 0):,} |")
     for reason, n in sorted((shadow.get("skipped") or {}).items()):
         lines.append(f"| skipped: {reason} | {n:,} |")

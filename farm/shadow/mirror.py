@@ -40,6 +40,7 @@ from farm.wiredrift import DriftObserver
 
 FLUSH_ROWS = 256  # samples per database write
 FLUSH_SECONDS = 2.0  # at most this old, so `farm sweep status` sees recent traffic
+BUSY_WAIT_SECONDS = 0.05
 DRAIN_SECONDS = 10.0  # at the end, how long copies already queued may still take
 
 
@@ -65,6 +66,7 @@ class Counts:
     legacy_unreachable: int = 0
     unsampled: int = 0
     dropped_full: int = 0  # the queue was full: the candidate or the database fell behind
+    dropped_busy: int = 0  # the proxy's loop was lagging: the mirror stood back
     unparsed: int = 0
     mirrored: int = 0  # copies that became samples
     unfinished: int = 0  # copies cut off at the end of the run
@@ -76,7 +78,8 @@ class Counts:
 
     def to_dict(self) -> dict[str, Any]:
         return {"forwarded": self.forwarded, "legacy_unreachable": self.legacy_unreachable,
-                "unsampled": self.unsampled, "dropped_queue_full": self.dropped_full, "unparsed": self.unparsed,
+                "unsampled": self.unsampled, "dropped_queue_full": self.dropped_full,
+                "dropped_proxy_busy": self.dropped_busy, "unparsed": self.unparsed,
                 "mirrored": self.mirrored, "unfinished_at_stop": self.unfinished, "skipped": dict(self.skipped),
                 "by_path": dict(self.by_path),
                 "by_minute": dict(self.by_minute)}
@@ -131,6 +134,9 @@ class Mirror:
         self._queue: asyncio.Queue[Copy] | None = None
         self._stopping: asyncio.Event | None = None
         self._failure: BaseException | None = None
+        # Set by the run while the proxy's event loop lags: new copies are dropped and the workers wait, so the
+        # mirror's CPU (it shares the interpreter) goes back to the clients.
+        self.busy = False
 
     # --- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -191,6 +197,9 @@ class Mirror:
         if self.full.is_set() or self._random.random() >= self.sample_rate:
             self.counts.unsampled += 1
             return
+        if self.busy:
+            self.counts.dropped_busy += 1
+            return
         with self._lock:
             if self._waiting >= self.queue_size:
                 self.counts.dropped_full += 1
@@ -206,6 +215,8 @@ class Mirror:
     async def work(self, client: httpx.AsyncClient) -> None:
         assert self._queue is not None
         while True:
+            while self.busy and not (self._stopping and self._stopping.is_set()):
+                await asyncio.sleep(BUSY_WAIT_SECONDS)
             copy = await self._queue.get()
             with self._lock:
                 self._waiting -= 1

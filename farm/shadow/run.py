@@ -44,6 +44,7 @@ class ShadowOptions:
     queue_size: int = 1024
     workers: int = 4  # copies mirrored at once
     seed: int | None = None
+    shed_lag: float = 0.05  # seconds the proxy's loop may lag before the mirror stands back
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,9 @@ async def serve(spec: SweepSpec, opts: ShadowOptions, sweep_id: str, sock: socke
                 if ready is not None:
                     ready.set()
                 while not stop.is_set() and not serving.done():
+                    before = time.monotonic()
                     await asyncio.sleep(CHECK_SECONDS)
+                    mirror.busy = time.monotonic() - before - CHECK_SECONDS > opts.shed_lag
                     if mirror.full.is_set() and mirror.idle():
                         why.append("max_samples")
                         stop.set()

@@ -219,8 +219,8 @@ def test_a_full_queue_drops_copies_never_clients(lakehouse_pair: tuple[GatewayPr
                 for b in range(20):
                     assert client.post(shadow.url + "/ai/embed", json={"texts": texts(b, 2)}).status_code == 200
         finally:
-            _, out, err = shadow.stop()
+            _, out, _ = shadow.stop()
     counts = out["shadow"]
-    assert counts["forwarded"] == 21 and counts["dropped_queue_full"] >= 15, (counts, err)
+    assert counts["forwarded"] == 21 and counts["dropped_queue_full"] + counts["dropped_proxy_busy"] >= 15, counts
     # Every copy accounted for: compared, dropped, or still at the hung candidate when the drain time ran out.
-    assert counts["mirrored"] + counts["dropped_queue_full"] + counts["unfinished_at_stop"] == 20
+    assert sum(counts[k] for k in ("mirrored", "dropped_queue_full", "dropped_proxy_busy", "unfinished_at_stop")) == 20
