@@ -224,3 +224,15 @@ def test_a_full_queue_drops_copies_never_clients(lakehouse_pair: tuple[GatewayPr
     assert counts["forwarded"] == 21 and counts["dropped_queue_full"] + counts["dropped_proxy_busy"] >= 15, counts
     # Every copy accounted for: compared, dropped, or still at the hung candidate when the drain time ran out.
     assert sum(counts[k] for k in ("mirrored", "dropped_queue_full", "dropped_proxy_busy", "unfinished_at_stop")) == 20
+
+
+def test_max_samples_ends_the_run(lakehouse_pair: tuple[GatewayProcess, GatewayProcess], sqlite_url: str) -> None:
+    legacy, candidate = lakehouse_pair
+    shadow = Shadow(legacy.url, candidate.url, sqlite_url, ["--no-report", "--max-samples", "64"]).start()
+    try:
+        sent = send_until_exit(shadow, "/ai/embed", 50)
+        code, out, err = shadow.stop(sig=0)
+    finally:
+        shadow.kill()
+    assert code in (0, 3) and out["stopped_by"] == "max_samples" and out["n"] == 64, err
+    assert sent < 50
