@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gateways": ("farm.cli.gateways", "Demo gateways to try the farm on (tests and benchmarks use them too)."),
     "init": ("farm.cli.init", "Write a commented example farm.toml."),
     "report": ("farm.cli.report", "Re-render a sweep's Markdown report (and plots) from the database."),
+    "shadow": ("farm.cli.shadow", "A mirroring proxy in front of legacy: live traffic judged against the candidate."),
     "signoff": ("farm.cli.signoff", "Is the gateway safe to flip? Every endpoint of the [signoff] plan must PASS."),
     "stack": ("farm.cli.stack", "The distributed farm as local processes, or as docker-compose.yml."),
     "stats": ("farm.cli.stats", "Statistics engine: check the verdict rules against simulated sweeps."),

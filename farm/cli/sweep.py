@@ -285,11 +285,25 @@ def status_cmd(ctx: click.Context, sweep_id: str | None, as_json: bool) -> None:
             "samples": sample_count(url, sweep_row.id)}
     verdict = report_json(url, sweep_row.id)
     info.update({k: verdict[k] for k in ("verdict", "reason") if k in verdict})
+    if "verdict" not in verdict and sweep_row.mode == "shadow" and info["samples"]:
+        info.update(current_verdict(url, sweep_row))
     if as_json:
         click.echo(json.dumps(info, sort_keys=True, default=str))
     else:
         for key, value in info.items():
             click.echo(f"{key:14s} {value}")
+
+
+def current_verdict(url: str, sweep_row: Any) -> dict[str, Any]:
+    """A running shadow sweep's verdict so far: the always-valid sequential bounds on what is stored, which may be
+    looked at any time (the run itself asks the same rule)."""
+    from farm.sweep.finalize import decide_stored
+    from farm.sweep.spec import params_of
+
+    probe = get_probe(sweep_row.probe)
+    verdict = decide_stored(url, sweep_row.id, probe, params_of(sweep_row), planned=None, sequential=True,
+                            options=dict(sweep_row.params.get("probe_options") or {}))
+    return {"verdict": verdict.outcome, "reason": f"so far (running): {verdict.reason}"}
 
 
 @sweep.command("cancel")

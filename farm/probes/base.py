@@ -158,6 +158,15 @@ class Probe:
         """The inputs of one request body as the gateway logged it (captured-traffic corpora, demo gateways)."""
         raise NotImplementedError
 
+    def mirrors(self, profile: Profile, method: str, path: str, body: Any) -> str | None:
+        """Whether `farm shadow` may send a copy of this client request to the candidate: None when it is a
+        read of this probe's endpoint, else why not ("write: ..." for a side effect, which `--allow-writes`
+        lifts; anything else is never mirrored). The default: the profile's method and path (embed, search,
+        retrieve, chat are reads)."""
+        if method.upper() != profile.method.upper() or path.rstrip("/") != "/" + profile.path.strip("/"):
+            return "not the probe's endpoint"
+        return None  # a body the parser cannot read is the mirror's "unparsed", not a reason to skip
+
     # --- wire --------------------------------------------------------------------------------------
     def build_request(self, profile: Profile, items: Sequence[Any], model: str | None,
                       options: Mapping[str, Any]) -> dict[str, Any]:

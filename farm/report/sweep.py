@@ -198,6 +198,7 @@ def render(url: str, sweep_id: str, reports_dir: Path, *, update_summary: bool =
     out_dir.mkdir(parents=True, exist_ok=True)
     arrays, _errors_cols, _noise_cols = load_sample_arrays(url, sweep.id, probe)
     sections, plots = probe.report_sections(url, sweep, verdict, out_dir, stem)
+    sections = [*shadow_section(verdict.detail or {}), *sections]
     legacy_ms, candidate_ms = arrays["latency_legacy_ms"], arrays["latency_candidate_ms"]
     if not probe.latency_per_sample:
         legacy_ms, candidate_ms = per_request(legacy_ms, arrays["batch_no"]), per_request(candidate_ms,
@@ -218,6 +219,27 @@ def standing_passes(history: Sequence[tuple[Sweep, Verdict]]) -> list[tuple[int,
             latest_pass[(s.legacy, s.candidate)] = i
     return [(i, next((h for h in history[i + 1:] if h[1].outcome != "PASS"), None))
             for i in sorted(latest_pass.values())]
+
+
+def shadow_section(detail: dict[str, Any]) -> list[str]:
+    """A shadow run's population (the traffic sampled in its window) and its traffic by path and minute."""
+    shadow = detail.get("shadow")
+    if not isinstance(shadow, dict):
+        return []
+    lines = ["## Shadow traffic", "",
+             f"The verdict speaks for {shadow.get('population')}, as mirrored by `farm shadow` (stopped by "
+             f"{detail.get('stopped_by', 'a signal')}).", "",
+             "| traffic | requests |", "|---|---:|"]
+    for key in ("forwarded", "mirrored", "unsampled", "dropped_queue_full", "dropped_proxy_busy",
+                "unfinished_at_stop", "unparsed", "legacy_unreachable"):
+        lines.append(f"| {key.replace('_', ' ')} | {shadow.get(key, 0):,} |")
+    for reason, n in sorted((shadow.get("skipped") or {}).items()):
+        lines.append(f"| skipped: {reason} | {n:,} |")
+    lines += ["", "| endpoint | requests |", "|---|---:|"]
+    lines += [f"| `{path}` | {n:,} |" for path, n in sorted((shadow.get("by_path") or {}).items())]
+    lines += ["", "| minute (UTC) | requests |", "|---|---:|"]
+    lines += [f"| {minute} | {n:,} |" for minute, n in sorted((shadow.get("by_minute") or {}).items())]
+    return ["\n".join(lines) + "\n"]
 
 
 def update_parity_log(url: str, sweep: Sweep, reports_dir: Path) -> Path | None:
@@ -367,4 +389,6 @@ def report_json(url: str, sweep_id: str) -> dict[str, Any]:
         out["strict_wire"] = d["strict_wire"]
     if d.get("corpus_bad_lines"):
         out["corpus_bad_lines"] = d["corpus_bad_lines"]
+    if d.get("shadow"):
+        out["shadow"] = d["shadow"]
     return out

@@ -128,6 +128,24 @@ class SqlProbe(Probe):
         for where, sql in inputs:
             refuse_writes(str(sql), False, where, dialect(options))
 
+    def mirrors(self, profile: Profile, method: str, path: str, body: Any) -> str | None:
+        """Only statements the write gate calls read-only reach the candidate (a shadowed INSERT would run twice)."""
+        why = super().mirrors(profile, method, path, body)
+        if why is not None:
+            return why
+        from farm.probes.sql.statements import analyse
+
+        try:
+            statements = self.items_from_request(profile, body) if isinstance(body, dict) else []
+        except Exception:
+            return None
+        dialect_name = _sql(profile).dialect or DEFAULT_DIALECT
+        for sql in statements:
+            st = analyse(str(sql), dialect_name)
+            if not st.read_only:
+                return f"write: {st.kind}" if st.kind != "unparsed" else "statement not understood"
+        return None
+
     # --- wire --------------------------------------------------------------------------------------
     def build_request(self, profile: Profile, items: Sequence[Any], model: str | None,
                       options: Mapping[str, Any]) -> dict[str, Any]:
