@@ -32,9 +32,12 @@ class Shadow:
 
     def start(self, timeout: float = 30.0) -> Shadow:
         env = {**os.environ, "FARM_DATABASE_URL": self.database_url, "FARM_CONFIG": ""}
+        # Load shedding (the mirror standing back while the proxy's loop lags) is the benchmark's subject; here a
+        # loaded test machine would shed copies the tests count exactly, so it is off unless a test sets it.
+        shed = [] if "--shed-lag-ms" in self.args else ["--shed-lag-ms", "60000"]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "farm", "shadow", "--probe", self.probe, "--legacy", self.legacy, "--candidate",
-             self.candidate, "--listen", f"127.0.0.1:{self.port}", "--json", *self.args],
+             self.candidate, "--listen", f"127.0.0.1:{self.port}", "--json", *shed, *self.args],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:  # ready when a request reaches legacy through it
