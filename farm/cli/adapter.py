@@ -74,7 +74,7 @@ def serve_cmd(ctx: click.Context, sweep_id: str | None, map_file: str | None, up
     A map that cannot rebuild a legacy field is refused: one line per field, exit 2."""
     from farm.adapter import document
     from farm.adapter.proxy import AdapterSettings, Unmapped, create_app
-    from farm.gateway.process import bind_socket
+    from farm.gateway.process import bind_socket, serve
     from farm.wire import RetryPolicy
 
     doc = _document(ctx, sweep_id, map_file)
@@ -98,11 +98,7 @@ def serve_cmd(ctx: click.Context, sweep_id: str | None, map_file: str | None, up
     legacy = doc["profiles"]["legacy"]
     click.echo(f"adapter {doc['probe']} (map sha256 {document.sha256(doc)[:12]}): {legacy.get('method', 'POST')} "
                f"http://{host}:{port}{legacy['path']} -> {upstream}", err=True)
-    import uvicorn
-
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
-    with sock:
-        uvicorn.Server(config).run(sockets=[sock])
+    serve(app, sock)
 
 
 COMMANDS: list[click.Command] = [adapter]

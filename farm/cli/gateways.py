@@ -11,7 +11,7 @@ from click.core import ParameterSource
 from farm.cli.common import OneLineGroup, config_from
 from farm.errors import UsageError
 from farm.gateway.demo import DemoSettings, create_app
-from farm.gateway.process import bind_socket
+from farm.gateway.process import bind_socket, serve
 from farm.probes import get_probe, probe_names
 from farm.probes.base import DemoOption, MalformedBody
 from farm.profiles import resolve_profile
@@ -84,11 +84,7 @@ def serve_cmd(ctx: click.Context, /, probe_name: str, profile_name: str, port: i
     sock = bind_socket(host, port)  # before the banner: a port in use is one line, exit 2
     click.echo(f"demo gateway {probe_name}/{profile.name}: {profile.method} http://{host}:{port}{profile.path}",
                err=True)
-    import uvicorn
-
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
-    with sock:
-        uvicorn.Server(config).run(sockets=[sock])
+    serve(app, sock)
 
 
 @gateways.command("faults")

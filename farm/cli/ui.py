@@ -9,7 +9,7 @@ import click
 
 from farm.cli.common import OneLineCommand, config_from
 from farm.errors import UsageError
-from farm.gateway.process import bind_socket
+from farm.gateway.process import bind_socket, serve
 
 DEFAULT_PORT = 8300
 AUTH_VARS = ("FARM_UI_AUTH", "FARM_FLOWER_AUTH")
@@ -62,11 +62,7 @@ def ui(ctx: click.Context, host: str, port: int) -> None:
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"farm ui: http://{shown}:{sock.getsockname()[1]}/ over {safe_url(config.database_url)}"
                f"{' (basic auth)' if auth else ''}", err=True)
-    import uvicorn
-
-    server = uvicorn.Config(app, log_level="warning", access_log=False)
-    with sock:
-        uvicorn.Server(server).run(sockets=[sock])
+    serve(app, sock)
 
 
 COMMANDS: list[click.Command] = [ui]

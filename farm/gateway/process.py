@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -23,6 +24,15 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def serve(app: Any, sock: socket.socket) -> None:
+    """Serve an ASGI app with uvicorn on a socket `bind_socket` bound, until stopped (the demo gateways, `farm ui`,
+    `farm adapter serve`)."""
+    import uvicorn  # lazily: only the serving commands need it
+
+    with sock:
+        uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
