@@ -105,9 +105,15 @@ def test_sigkill_during_append_leaves_a_valid_log(tmp_path: Path) -> None:
         assert p.stdout is not None
         p.stdout.close()
     log = load_log(path)
-    assert log.torn == b""
+    # Linux may cut a write short when SIGKILL lands in it (a killable write returns what it wrote): a torn tail
+    # is possible, never a corrupted entry; the next append cuts it.
     assert all(e.valid for e in log.entries) and len(log.entries) > 5
     assert log.entries[0].raw == RUST
+    if log.torn:
+        append_baseline(path, {"metrics": {"i": -1}, "timestamp": "after"})
+        again = load_log(path)
+        assert again.torn == b"" and all(e.valid for e in again.entries)
+        assert len(again.entries) == len(log.entries) + 1
     assert path.read_bytes().endswith(b"\n")
     per_writer = [e.metrics["i"] for e in log.entries[1:]]
     assert len(per_writer) == len(log.entries) - 1  # every line parsed whole: no interleaving
