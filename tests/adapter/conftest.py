@@ -33,6 +33,13 @@ def sweep(env: dict[str, str], probe: str, legacy: str, candidate: str, *args: s
     return result
 
 
+def export(env: dict[str, str], sweep_id: str, path: Path) -> Path:
+    """`farm adapter export` of a recorded sweep's map to `path`."""
+    code, _, err = run(env, "adapter", "export", "--sweep", sweep_id, "-o", str(path))
+    assert code == 0, err
+    return path
+
+
 @dataclass
 class AdapterProcess(GatewayProcess):
     """A running `farm adapter serve --map FILE` child (`profile` holds the map file)."""

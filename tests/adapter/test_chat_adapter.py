@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from farm.gateway.process import GatewayProcess, spawn
-from tests.adapter.conftest import run, serve_adapter, sweep
+from tests.adapter.conftest import export, serve_adapter, sweep
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +24,7 @@ def test_ndjson_to_sse_and_plain_answers_and_a_strict_sweep_passes(chat_pair: tu
     legacy, candidate = chat_pair
     env = {"FARM_DATABASE_URL": f"sqlite:///{tmp_path}/farm.db", "FARM_CONFIG": ""}
     first = sweep(env, "chat", legacy.url, candidate.url, "--samples", "20")
-    map_file = tmp_path / "chat.json"
-    code, _, err = run(env, "adapter", "export", "--sweep", first["sweep_id"], "-o", str(map_file))
-    assert code == 0, err
+    map_file = export(env, first["sweep_id"], tmp_path / "chat.json")
     with serve_adapter(map_file, candidate.url) as adapter:
         body = {"messages": [{"role": "user", "content": "what is a noise floor?"}], "max_tokens": 8,
                 "temperature": 0}

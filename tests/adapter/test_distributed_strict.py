@@ -10,21 +10,20 @@ import pytest
 
 from farm.gateway.process import GatewayProcess
 from farm.store.db import upgrade
-from tests.adapter.conftest import run, serve_adapter, sweep
-from tests.integration.cluster import Cluster
+from tests.adapter.conftest import export, run, serve_adapter, sweep
+from tests.integration.cluster import ClusterFactory
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
 def test_a_distributed_strict_sweep_through_the_adapter_passes(
-        lakehouse_pair: tuple[GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str, broker_url: str) -> None:
+        lakehouse_pair: tuple[GatewayProcess, GatewayProcess], tmp_path: Path, pg_url: str, broker_url: str,
+        celery_cluster: ClusterFactory) -> None:
     legacy, candidate = lakehouse_pair
     upgrade(pg_url)
     env = {"FARM_DATABASE_URL": pg_url, "FARM_CONFIG": ""}
     first = sweep(env, "embed", legacy.url, candidate.url, "--samples", "64")
-    map_file = tmp_path / "embed.json"
-    code, _, err = run(env, "adapter", "export", "--sweep", first["sweep_id"], "-o", str(map_file))
-    assert code == 0, err
+    map_file = export(env, first["sweep_id"], tmp_path / "embed.json")
     with serve_adapter(map_file, candidate.url) as adapter:
         config = tmp_path / "farm.toml"
         config.write_text(f"""
@@ -37,14 +36,10 @@ url = "{adapter.url}"
 profile = "lakehouse-legacy"
 """)
         denv = {"FARM_CONFIG": str(config), "FARM_DATABASE_URL": pg_url, "FARM_BROKER_URL": broker_url}
-        cluster = Cluster(tmp_path, denv)
-        try:
-            cluster.sweep_workers()
-            code, out, err = run(denv, "sweep", "embed", "--legacy", "legacy", "--candidate", "candidate",
-                                 "--samples", "320", "--p-max", "0.02", "--strict-wire", "--distributed",
-                                 "--json", "--quiet", "--no-report")
-        finally:
-            cluster.stop()
+        celery_cluster(denv).sweep_workers()
+        code, out, err = run(denv, "sweep", "embed", "--legacy", "legacy", "--candidate", "candidate",
+                             "--samples", "320", "--p-max", "0.02", "--strict-wire", "--distributed",
+                             "--json", "--quiet", "--no-report")
     assert code == 0, err
     result = json.loads(out)
     assert result["mode"] == "distributed" and result["verdict"] == "PASS", result["reason"]

@@ -13,7 +13,7 @@ import pytest
 
 from farm.adapter import document
 from farm.gateway.process import GatewayProcess
-from tests.adapter.conftest import SMALL, AdapterProcess, run, serve_adapter, sweep
+from tests.adapter.conftest import SMALL, AdapterProcess, export, run, serve_adapter, sweep
 
 HAND_WRITTEN = """# Cutover parity log
 
@@ -37,9 +37,7 @@ def embed_map(lakehouse_pair: tuple[GatewayProcess, GatewayProcess],
     tmp = tmp_path_factory.mktemp("embed-adapter")
     env = {"FARM_DATABASE_URL": f"sqlite:///{tmp}/farm.db", "FARM_CONFIG": ""}
     first = sweep(env, "embed", legacy.url, candidate.url, "--samples", "64")
-    map_file = tmp / "embed.adapter.json"
-    code, _, err = run(env, "adapter", "export", "--sweep", first["sweep_id"], "-o", str(map_file))
-    assert code == 0, err
+    map_file = export(env, first["sweep_id"], tmp / "embed.adapter.json")
     yield env, map_file, first["sweep_id"]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from farm.gateway.process import GatewayProcess, spawn
-from tests.adapter.conftest import run, serve_adapter, sweep
+from tests.adapter.conftest import export, serve_adapter, sweep
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +24,7 @@ def test_a_strict_sweep_through_the_adapter_passes(retrieve_pair: tuple[GatewayP
     legacy, candidate = retrieve_pair
     env = {"FARM_DATABASE_URL": f"sqlite:///{tmp_path}/farm.db", "FARM_CONFIG": ""}
     first = sweep(env, "retrieve", legacy.url, candidate.url, "--samples", "40")
-    map_file = tmp_path / "retrieve.json"
-    code, _, err = run(env, "adapter", "export", "--sweep", first["sweep_id"], "-o", str(map_file))
-    assert code == 0, err
+    map_file = export(env, first["sweep_id"], tmp_path / "retrieve.json")
     with serve_adapter(map_file, candidate.url) as adapter:
         out = sweep(env, "retrieve", legacy.url, adapter.url, "--candidate-profile", "lakehouse-legacy",
                     "--strict-wire", "--samples", "300", "--tau", "0.95", "--p-max", "0.02")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from farm.gateway.process import GatewayProcess, spawn
-from tests.adapter.conftest import run, serve_adapter, sweep
+from tests.adapter.conftest import export, run, serve_adapter, sweep
 
 # A legacy profile whose timing field is left out of every comparison (it differs between two calls of legacy).
 CONFIG = """
@@ -33,12 +33,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     tmp = tmp_path_factory.mktemp("search-adapter")
     (tmp / "farm.toml").write_text(CONFIG)
     return {"FARM_DATABASE_URL": f"sqlite:///{tmp}/farm.db", "FARM_CONFIG": str(tmp / "farm.toml")}
-
-
-def export(env: dict[str, str], sweep_id: str, path: Path) -> Path:
-    code, _, err = run(env, "adapter", "export", "--sweep", sweep_id, "-o", str(path))
-    assert code == 0, err
-    return path
 
 
 def test_the_map_of_the_preset_pair_refuses_to_serve_naming_took_ms(

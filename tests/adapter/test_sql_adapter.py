@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from farm.gateway.process import GatewayProcess, spawn
-from tests.adapter.conftest import run, serve_adapter, sweep
+from tests.adapter.conftest import export, serve_adapter, sweep
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +27,7 @@ def test_row_objects_to_arrays_and_a_strict_sweep_passes(sql_pair: tuple[Gateway
     legacy, candidate = sql_pair
     env = {"FARM_DATABASE_URL": f"sqlite:///{tmp_path}/farm.db", "FARM_CONFIG": ""}
     first = sweep(env, "sql", legacy.url, candidate.url, "--samples", "40")
-    map_file = tmp_path / "sql.json"
-    code, _, err = run(env, "adapter", "export", "--sweep", first["sweep_id"], "-o", str(map_file))
-    assert code == 0, err
+    map_file = export(env, first["sweep_id"], tmp_path / "sql.json")
     assert any(op["op"] == "rows" for op in json.loads(map_file.read_text())["map"]["ops"])
     with serve_adapter(map_file, candidate.url) as adapter:
         for statement in ("SELECT 1 AS a, 2.5 AS b, 'x' AS c", "SELECT 1 AS a WHERE 0"):
