@@ -22,7 +22,8 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _wait(predicate: object, timeout: float, what: str) -> None:
+def wait_until(predicate: object, timeout: float, what: str) -> None:
+    """Poll `predicate` every 50 ms until true; AssertionError naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():  # type: ignore[operator]
@@ -47,13 +48,13 @@ class PrivateRedis:
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                                       "--appendonly", "no", "--protected-mode", "no"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        _wait(lambda: _port_open(self.port), 10, f"redis on {self.port}")
+        wait_until(lambda: _port_open(self.port), 10, f"redis on {self.port}")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()  # as a crash: nothing flushed (there is no persistence anyway)
             self.proc.wait(timeout=10)
-        _wait(lambda: not _port_open(self.port), 10, "redis down")
+        wait_until(lambda: not _port_open(self.port), 10, "redis down")
 
     def restart(self, down_for: float = 1.0) -> None:
         self.stop()

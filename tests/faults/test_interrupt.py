@@ -5,7 +5,6 @@ hang: the signal's exception landed in one of the event loop's own callbacks).""
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -13,12 +12,9 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg
-
 from farm.gateway.process import GatewayProcess
-from farm.store.db import upgrade
 from farm.store.sweeps import recent_sweeps, sample_count
-from tests.faults.services import PrivatePostgres
+from tests.faults.services import PrivatePostgres, wait_until
 
 
 def _lines(stream: object, into: list[str]) -> None:
@@ -26,24 +22,11 @@ def _lines(stream: object, into: list[str]) -> None:
         into.append(line)
 
 
-def _wait(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"no {what} within {timeout}s")
-
-
 def test_sigterm_during_a_database_retry_is_exit_130_and_one_line(
-        tmp_path: Path, private_pg: PrivatePostgres, lakehouse_pair: tuple[GatewayProcess, GatewayProcess]) -> None:
+        tmp_path: Path, private_pg: PrivatePostgres, fault_db: str,
+        lakehouse_pair: tuple[GatewayProcess, GatewayProcess]) -> None:
     legacy, candidate = lakehouse_pair
-    name = f"farm_sigterm_{secrets.token_hex(4)}"
-    admin = private_pg.url.replace("postgresql+psycopg", "postgresql")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = private_pg.url.rsplit("/", 1)[0] + "/" + name
-    upgrade(url)
+    url = fault_db  # a migrated database on the private Postgres this test stops
     proc = subprocess.Popen([sys.executable, "-m", "farm", "sweep", "embed", "--legacy", legacy.url, "--candidate",
                              candidate.url, "--samples", "200000", "--quiet", "--no-report"],
                             env={**os.environ, "FARM_DATABASE_URL": url, "FARM_CONFIG": ""}, cwd=tmp_path,
@@ -56,9 +39,9 @@ def test_sigterm_during_a_database_retry_is_exit_130_and_one_line(
             sweeps = recent_sweeps(url, 1)
             return bool(sweeps) and sample_count(url, sweeps[0].id) > 0
 
-        _wait(writing, 60, "samples written")
+        wait_until(writing, 60, "no samples written")
         private_pg.stop()  # immediate: every connection is cut, new ones are refused
-        _wait(lambda: any("retrying for up to" in line for line in err), 60, "retry warning on stderr")
+        wait_until(lambda: any("retrying for up to" in line for line in err), 60, "no retry warning on stderr")
         proc.send_signal(signal.SIGTERM)
         began = time.monotonic()
         code = proc.wait(timeout=30)
